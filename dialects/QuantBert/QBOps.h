@@ -1,0 +1,68 @@
+//===- QBOps.h - qb dialect operations ---------------------------*- C++ -*-===//
+//
+// The qb operations (generated from QBOps.td), the quantization parameters
+// they carry, and the query that tells which encoder layer and module an
+// operation belongs to.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef QUANTBERT_DIALECT_QB_QBOPS_H
+#define QUANTBERT_DIALECT_QB_QBOPS_H
+
+#include "QuantBert/QBAttrs.h"
+#include "QuantBert/QBDialect.h"
+
+#include "mlir/IR/BuiltinTypes.h"
+#include "mlir/IR/OpDefinition.h"
+#include "mlir/IR/OpImplementation.h"
+#include "mlir/Interfaces/ControlFlowInterfaces.h"
+#include "mlir/Interfaces/InferTypeOpInterface.h"
+#include "mlir/Interfaces/SideEffectInterfaces.h"
+#include "llvm/ADT/ArrayRef.h"
+
+#include <optional>
+
+namespace quantbert::qb {
+
+/// Affine int8 quantization parameters of qb.quantize / qb.dequantize:
+/// one scale (and zero point) per tensor, or one per index of `axis`.
+struct QuantParams {
+  llvm::ArrayRef<float> scales;
+  /// Empty means all zero points are 0.
+  llvm::ArrayRef<int32_t> zeroPoints;
+  float offset = 0.0f;
+  std::optional<int64_t> axis;
+
+  int32_t zeroPoint(int64_t channel) const {
+    return zeroPoints.empty() ? 0 : zeroPoints[channel];
+  }
+  bool operator==(const QuantParams &other) const {
+    return scales == other.scales && offset == other.offset &&
+           axis == other.axis && zeroPointsEqual(other);
+  }
+
+private:
+  bool zeroPointsEqual(const QuantParams &other) const {
+    for (size_t i = 0; i < scales.size(); ++i)
+      if (zeroPoint(i) != other.zeroPoint(i))
+        return false;
+    return true;
+  }
+};
+
+/// Where an operation sits inside the encoder: its layer index and module.
+struct LayerPosition {
+  int64_t layer;
+  LayerModule module;
+};
+
+/// The encoder layer and module (attention or FFN) that `op` is nested in,
+/// or std::nullopt for ops outside every qb.encoder_layer (embeddings, heads).
+std::optional<LayerPosition> getLayerPosition(mlir::Operation *op);
+
+} // namespace quantbert::qb
+
+#define GET_OP_CLASSES
+#include "QuantBert/QBOps.h.inc"
+
+#endif // QUANTBERT_DIALECT_QB_QBOPS_H

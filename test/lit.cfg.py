@@ -1,0 +1,30 @@
+# lit configuration for quant-bert's compiler tests.
+import os
+
+import lit.formats
+from lit.llvm import llvm_config
+from lit.llvm.subst import ToolSubst
+
+config.name = "QUANT_BERT"
+config.test_format = lit.formats.ShTest(not llvm_config.use_lit_shell)
+config.suffixes = [".mlir"]
+config.excludes = ["CMakeLists.txt", "lit.cfg.py", "lit.site.cfg.py", "Inputs",
+                   "Runtime", "Unit"]
+
+config.test_source_root = os.path.dirname(__file__)
+config.test_exec_root = os.path.join(config.qb_obj_root, "test")
+
+config.substitutions.append(("%PATH%", config.environment["PATH"]))
+llvm_config.with_system_environment(["HOME", "INCLUDE", "LIB", "TMP", "TEMP"])
+llvm_config.use_default_substitutions()
+
+# quant-bert's tools first, then LLVM's (FileCheck, not, split-file).
+llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)
+llvm_config.with_environment("PATH", config.qb_tools_dir, append_path=True)
+
+tool_dirs = [config.qb_tools_dir, config.llvm_tools_dir]
+tools = [
+    ToolSubst("quant-bert-opt", unresolved="fatal"),
+    ToolSubst("split-file", unresolved="fatal"),
+]
+llvm_config.add_tool_substitutions(tools, tool_dirs)
