@@ -287,6 +287,10 @@ LogicalResult LinearOp::verify() {
     values.push_back(getBias());
   if (failed(verifySameElementType(*this, values, "operands and result")))
     return failure();
+  if (std::optional<APFloat> inputScale = getInputScale())
+    if (!isFinitePositive(inputScale->convertToFloat()))
+      return emitOpError() << "input_scale must be finite and positive, got "
+                           << inputScale->convertToFloat();
   if (std::optional<Quantizer> quantizer = getQuantizer()) {
     Precision precision = getPrecision();
     if (isFloatPrecision(precision))
@@ -787,9 +791,11 @@ LogicalResult DequantizeOp::verify() {
 }
 
 OpFoldResult DequantizeOp::fold(FoldAdaptor adaptor) {
+  // Only splats fold: folding a dense weight would store it as floats again
+  // and undo the compression (quantized weights stay codes until run time).
   auto input = dyn_cast_if_present<DenseElementsAttr>(adaptor.getInput());
   RankedTensorType resultType = getResult().getType();
-  if (!input || !resultType.hasStaticShape())
+  if (!input || !input.isSplat() || !resultType.hasStaticShape())
     return {};
   QuantParams params = getQuantParams();
   ChannelIndexer channelOf(resultType.getShape(), params.axis);

@@ -163,7 +163,9 @@ def QB_LinearOp : QB_Op<"linear", [Pure]> {
     precisions take no quantizer). `qb-assign-precision` sets them and
     `qb-materialize-quant` rewrites the op into `qb.int8_linear` or
     `qb.bitpack` + `qb.binary_linear`. `role` names the Hugging Face module
-    the linear corresponds to.
+    the linear corresponds to. `input_scale` is the static activation scale
+    learned by quantization-aware training (Q8BERT's EMA range divided by
+    127); an 8-bit linear needs it to quantize its input.
 
     No folds: nothing about a linear is numerically exact to fold away.
 
@@ -180,7 +182,8 @@ def QB_LinearOp : QB_Op<"linear", [Pure]> {
                        DefaultValuedAttr<QB_PrecisionAttr,
                                          "::quantbert::qb::Precision::f32">:$precision,
                        OptionalAttr<QB_QuantizerAttr>:$quantizer,
-                       OptionalAttr<QB_LinearRoleAttr>:$role);
+                       OptionalAttr<QB_LinearRoleAttr>:$role,
+                       OptionalAttr<F32Attr>:$input_scale);
   let results = (outs QB_FloatTensor:$result);
   let assemblyFormat = [{
     $input `,` $weight (`bias` `(` $bias^ `)`)?
@@ -585,8 +588,10 @@ def QB_DequantizeOp : QB_QuantParamsOp<"dequantize"> {
     `result = (input - zero_point) * scale + offset`, evaluated in f32, with
     the parameters as in `qb.quantize` (per tensor or per `axis`).
 
-    Folds: a constant input folds to its float constant (exact: it is the
-    same f32 expression). `dequantize(quantize(x))` is never folded.
+    Folds: a splat constant input folds to its float splat (exact: it is the
+    same f32 expression). Dense constants are legal to fold but are not
+    folded, because that would store quantized weights as floats again.
+    `dequantize(quantize(x))` is never folded.
 
     ```mlir
     %w = qb.dequantize %codes {scale = array<f32: 0.0031>,

@@ -66,12 +66,12 @@ func.func @quantize_constant_last_axis() -> tensor<2x2xi8> {
 
 // -----
 
-// SensiMix index format: (q + 128) * 0.5 + (-1).
-// CHECK-LABEL: func.func @dequantize_constant
-// CHECK: arith.constant dense<[-1.000000e+00, 6.300000e+01, 6.250000e+01]> : tensor<3xf32>
+// A splat folds: (q + 128) * 0.5 + (-1) with q = 0 is 63.
+// CHECK-LABEL: func.func @dequantize_splat
+// CHECK: arith.constant dense<6.300000e+01> : tensor<3xf32>
 // CHECK-NOT: qb.dequantize
-func.func @dequantize_constant() -> tensor<3xf32> {
-  %q = arith.constant dense<[-128, 0, -1]> : tensor<3xi8>
+func.func @dequantize_splat() -> tensor<3xf32> {
+  %q = arith.constant dense<0> : tensor<3xi8>
   %x = qb.dequantize %q {scale = array<f32: 0.5>, zero_point = array<i32: -128>, offset = -1.0 : f32}
       : tensor<3xi8> -> tensor<3xf32>
   return %x : tensor<3xf32>
@@ -79,12 +79,23 @@ func.func @dequantize_constant() -> tensor<3xf32> {
 
 // -----
 
-// CHECK-LABEL: func.func @dequantize_constant_f16
-// CHECK: arith.constant dense<[-6.400000e+01, 6.350000e+01]> : tensor<2xf16>
-func.func @dequantize_constant_f16() -> tensor<2xf16> {
-  %q = arith.constant dense<[-128, 127]> : tensor<2xi8>
+// CHECK-LABEL: func.func @dequantize_splat_f16
+// CHECK: arith.constant dense<-6.400000e+01> : tensor<2xf16>
+func.func @dequantize_splat_f16() -> tensor<2xf16> {
+  %q = arith.constant dense<-128> : tensor<2xi8>
   %x = qb.dequantize %q {scale = array<f32: 0.5>} : tensor<2xi8> -> tensor<2xf16>
   return %x : tensor<2xf16>
+}
+
+// -----
+
+// Dense codes stay codes: folding would undo the compression.
+// CHECK-LABEL: func.func @dequantize_dense_not_folded
+// CHECK: qb.dequantize
+func.func @dequantize_dense_not_folded() -> tensor<3xf32> {
+  %q = arith.constant dense<[-128, 0, -1]> : tensor<3xi8>
+  %x = qb.dequantize %q {scale = array<f32: 0.5>} : tensor<3xi8> -> tensor<3xf32>
+  return %x : tensor<3xf32>
 }
 
 // -----

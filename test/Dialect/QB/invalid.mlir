@@ -254,6 +254,14 @@ func.func @case26(%x: tensor<4x16xf32>, %w: tensor<8x16xf32>) {
 
 // -----
 
+func.func @linear_input_scale(%x: tensor<4x16xf32>, %w: tensor<8x16xf32>) {
+  // expected-error @+1 {{'qb.linear' op input_scale must be finite and positive, got -1.000000e+00}}
+  %0 = qb.linear %x, %w precision<i8> {input_scale = -1.0 : f32} : (tensor<4x16xf32>, tensor<8x16xf32>) -> tensor<4x8xf32>
+  return
+}
+
+// -----
+
 func.func @case27(%x: tensor<4x16xf32>, %w: tensor<8x16xf32>) {
   // expected-error @+2 {{expected ::quantbert::qb::Precision to be one of: f32, f16, bf16, i8, ternary, binary}}
   // expected-error @+1 {{failed to parse QB_PrecisionAttr parameter 'value' which is to be a `::quantbert::qb::Precision`}}

@@ -43,8 +43,8 @@ func.func @linear(%x: tensor<?x?x64xf32>, %w: tensor<128x64xf32>, %b: tensor<128
     -> (tensor<?x?x128xf32>, tensor<?x?x128xf32>, tensor<?x?x128xf32>, tensor<?x?x128xf32>, tensor<4x128xf16>) {
   // CHECK: qb.linear %{{.*}}, %{{.*}} bias(%{{.*}}) : (tensor<?x?x64xf32>, tensor<128x64xf32>, tensor<128xf32>) -> tensor<?x?x128xf32>
   %0 = qb.linear %x, %w bias(%b) : (tensor<?x?x64xf32>, tensor<128x64xf32>, tensor<128xf32>) -> tensor<?x?x128xf32>
-  // CHECK: qb.linear %{{.*}}, %{{.*}} bias(%{{.*}}) precision<i8> quantizer<symmetric_ema> role<query> :
-  %1 = qb.linear %x, %w bias(%b) precision<i8> quantizer<symmetric_ema> role<query>
+  // CHECK: qb.linear %{{.*}}, %{{.*}} bias(%{{.*}}) precision<i8> quantizer<symmetric_ema> role<query> {input_scale = 2.000000e-02 : f32} :
+  %1 = qb.linear %x, %w bias(%b) precision<i8> quantizer<symmetric_ema> role<query> {input_scale = 0.02 : f32}
       : (tensor<?x?x64xf32>, tensor<128x64xf32>, tensor<128xf32>) -> tensor<?x?x128xf32>
   // CHECK: qb.linear %{{.*}}, %{{.*}} precision<binary> quantizer<binary_sign> role<intermediate> : (tensor<?x?x64xf32>, tensor<128x64xf32>) -> tensor<?x?x128xf32>
   %2 = qb.linear %x, %w precision<binary> quantizer<binary_sign> role<intermediate>
