@@ -7,6 +7,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "QuantBert/QBDialect.h"
+#include "quantbert/Transforms/Passes.h"
 
 #include "mlir/Dialect/Affine/IR/AffineOps.h"
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -32,6 +33,7 @@ int main(int argc, char **argv) {
                   mlir::LLVM::LLVMDialect, mlir::math::MathDialect,
                   mlir::memref::MemRefDialect, mlir::scf::SCFDialect,
                   mlir::tensor::TensorDialect, mlir::vector::VectorDialect>();
+  quantbert::registerQBTransformsPasses();
   // Canonicalize, CSE, inlining, symbol DCE and the other generic passes.
   mlir::registerTransformsPasses();
   return mlir::asMainReturnCode(mlir::MlirOptMain(

@@ -1,0 +1,61 @@
+//===- Passes.td - qb-to-qb transformation passes ----------*- tablegen -*-===//
+//
+// Declares the passes that rewrite qb IR into qb IR, with their options.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef QUANTBERT_TRANSFORMS_PASSES
+#define QUANTBERT_TRANSFORMS_PASSES
+
+include "mlir/Pass/PassBase.td"
+
+def AssignPrecision : Pass<"qb-assign-precision", "mlir::ModuleOp"> {
+  let summary = "Assigns a precision to every encoder linear from sensitivity data";
+  let description = [{
+    Sets `precision` (and a matching default `quantizer`) on every `qb.linear`
+    inside a `qb.encoder_layer`. All linears of one module (a layer's attention
+    or its FFN) get the same precision. Two policies:
+
+    * `policy=sensimix mp-layers=K`: SensiMix's architecture. Attention is
+      8-bit in every layer; the FFN is 1-bit in the top `K` layers (the "MP
+      encoders") and 8-bit below them; the word embeddings become 8-bit.
+    * `policy=budget budget=F`: minimise the total measured sensitivity (the
+      task-loss increase when a module alone is quantized to a precision)
+      subject to the model's size being at most `F` times its FP32 size. The
+      solver is an exact dynamic program over modules: it keeps, after each
+      module, every non-dominated (size, sensitivity) pair, so it never misses
+      a feasible assignment with a lower total. Candidate precisions default
+      to f32, i8, ternary and binary (`precisions=...` narrows them); a
+      module can only take a precision it has a sensitivity for (f32 costs 0).
+
+    Size counts every parameter the qb ops use (linear weights and biases,
+    embedding tables, LayerNorm parameters) at its bit-width: 32 for f32, 16
+    for f16/bf16, 8 for i8, 2 for ternary, 1 for binary, plus one f32 scale
+    per output channel for quantized linears. Parameters outside encoder
+    layers keep their current precision.
+
+    Sensitivity data comes from the module attribute `qb.sensitivity` (the
+    importer copies `sensitivity.json` there): an array of dictionaries
+    `{layer = 0 : i64, module = "attention", sensitivity = {i8 = 1.0e-3 :
+    f64, binary = 0.2 : f64}}`.
+
+    Every module's choice is explained by a remark on its first linear
+    (the chosen precision, its sensitivity and size, and the alternatives),
+    and a summary remark on the module gives the total size and sensitivity.
+  }];
+  let options = [
+    Option<"policy", "policy", "std::string", /*default=*/"\"budget\"",
+           "Assignment policy: 'budget' (minimise sensitivity under a size "
+           "budget) or 'sensimix' (8-bit attention, 1-bit FFN in the top "
+           "mp-layers layers)">,
+    Option<"budget", "budget", "double", /*default=*/"0.0",
+           "Model size budget as a fraction of the FP32 size, in (0, 1]">,
+    Option<"mpLayers", "mp-layers", "int64_t", /*default=*/"-1",
+           "SensiMix policy: number of top layers whose FFN is 1-bit">,
+    ListOption<"precisions", "precisions", "std::string",
+               "Candidate precisions for the budget policy "
+               "(default: f32,i8,ternary,binary)">,
+  ];
+}
+
+#endif // QUANTBERT_TRANSFORMS_PASSES

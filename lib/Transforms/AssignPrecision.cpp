@@ -1,0 +1,458 @@
+//===- AssignPrecision.cpp - qb-assign-precision --------------------------===//
+//
+// Assigns a precision to each encoder module (a layer's attention or FFN)
+// either by SensiMix's fixed policy or by minimising the total measured
+// sensitivity under a model-size budget with an exact dynamic program, and
+// explains every choice with a remark.
+//
+//===----------------------------------------------------------------------===//
+
+#include "quantbert/Transforms/Passes.h"
+
+#include "mlir/IR/Diagnostics.h"
+#include "llvm/ADT/DenseSet.h"
+#include "llvm/ADT/MapVector.h"
+#include "llvm/ADT/STLExtras.h"
+#include "llvm/Support/FormatVariadic.h"
+
+#include <algorithm>
+#include <map>
+
+namespace quantbert {
+#define GEN_PASS_DEF_ASSIGNPRECISION
+#include "quantbert/Transforms/Passes.h.inc"
+} // namespace quantbert
+
+using namespace mlir;
+using namespace quantbert;
+using namespace quantbert::qb;
+
+namespace {
+
+constexpr StringLiteral kSensitivityAttrName = "qb.sensitivity";
+
+/// Storage bits per weight element at `precision`.
+int64_t bitsPerWeight(Precision precision) {
+  switch (precision) {
+  case Precision::f32:
+    return 32;
+  case Precision::f16:
+  case Precision::bf16:
+    return 16;
+  case Precision::i8:
+    return 8;
+  case Precision::ternary:
+    return 2;
+  case Precision::binary:
+    return 1;
+  }
+  llvm_unreachable("unknown precision");
+}
+
+bool isQuantized(Precision precision) {
+  return precision == Precision::i8 || precision == Precision::ternary ||
+         precision == Precision::binary;
+}
+
+/// The quantizer a precision gets when the linear has no compatible one.
+std::optional<Quantizer> defaultQuantizer(Precision precision) {
+  switch (precision) {
+  case Precision::i8:
+    return Quantizer::symmetric_ema;
+  case Precision::ternary:
+    return Quantizer::twn;
+  case Precision::binary:
+    return Quantizer::binary_sign;
+  default:
+    return std::nullopt;
+  }
+}
+
+bool quantizerFits(Quantizer quantizer, Precision precision) {
+  switch (quantizer) {
+  case Quantizer::symmetric_ema:
+  case Quantizer::asymmetric_index:
+    return precision == Precision::i8;
+  case Quantizer::twn:
+    return precision == Precision::ternary;
+  case Quantizer::binary_sign:
+  case Quantizer::binary_mean_scale:
+    return precision == Precision::binary;
+  }
+  return false;
+}
+
+int64_t numElements(Value value) {
+  return cast<ShapedType>(value.getType()).getNumElements();
+}
+
+/// One assignable unit: the linears of one layer's attention or FFN.
+struct ModuleSlot {
+  int64_t layer;
+  LayerModule module;
+  SmallVector<LinearOp> linears;
+  int64_t params = 0;
+  int64_t outChannels = 0;
+  /// Measured sensitivity per candidate precision (f32 is always 0).
+  std::map<Precision, double> sensitivity;
+
+  int64_t bits(Precision precision) const {
+    return params * bitsPerWeight(precision) +
+           (isQuantized(precision) ? outChannels * 32 : 0);
+  }
+  std::string name() const {
+    return llvm::formatv("layer {0} {1}", layer, stringifyLayerModule(module));
+  }
+};
+
+std::string formatBytes(int64_t bits) {
+  return llvm::formatv("{0} bytes", (bits + 7) / 8);
+}
+
+class AssignPrecisionPass
+    : public quantbert::impl::AssignPrecisionBase<AssignPrecisionPass> {
+public:
+  using AssignPrecisionBase::AssignPrecisionBase;
+
+  void runOnOperation() override;
+
+private:
+  LogicalResult collectSlots(ModuleOp module);
+  LogicalResult readSensitivity(ModuleOp module);
+  LogicalResult assignSensiMix(ModuleOp module);
+  LogicalResult assignUnderBudget(ModuleOp module);
+  void apply(ModuleSlot &slot, Precision precision);
+
+  /// Modules in (layer, module) order.
+  llvm::MapVector<std::pair<int64_t, LayerModule>, ModuleSlot> slots;
+  /// Bits of every parameter outside the slots, and the FP32 total.
+  int64_t fixedBits = 0;
+  int64_t fp32Bits = 0;
+};
+
+} // namespace
+
+LogicalResult AssignPrecisionPass::collectSlots(ModuleOp module) {
+  std::map<std::pair<int64_t, LayerModule>, ModuleSlot> byPosition;
+  llvm::DenseSet<Value> counted;
+  // Counts `value` once (weights may be shared), at `bitsPerElement`.
+  auto countFixed = [&](Value value, int64_t bitsPerElement) {
+    if (!value || !counted.insert(value).second)
+      return;
+    fixedBits += numElements(value) * bitsPerElement;
+    fp32Bits += numElements(value) * 32;
+  };
+
+  WalkResult walk = module.walk([&](Operation *op) -> WalkResult {
+    if (auto linear = dyn_cast<LinearOp>(op)) {
+      countFixed(linear.getBias(), 32);
+      std::optional<LayerPosition> position = getLayerPosition(linear);
+      if (!position) {
+        countFixed(linear.getWeight(), bitsPerWeight(linear.getPrecision()));
+        return WalkResult::advance();
+      }
+      if (std::optional<LayerModule> roleModule = linear.getRoleModule();
+          roleModule && *roleModule != position->module)
+        return linear.emitOpError()
+               << "has role '" << stringifyLinearRole(*linear.getRole())
+               << "' but sits in the "
+               << stringifyLayerModule(position->module) << " region";
+      ModuleSlot &slot = byPosition[{position->layer, position->module}];
+      slot.layer = position->layer;
+      slot.module = position->module;
+      slot.linears.push_back(linear);
+      if (counted.insert(linear.getWeight()).second) {
+        slot.params += numElements(linear.getWeight());
+        fp32Bits += numElements(linear.getWeight()) * 32;
+      }
+      slot.outChannels += linear.getWeight().getType().getDimSize(0);
+      return WalkResult::advance();
+    }
+    if (auto embedding = dyn_cast<EmbeddingOp>(op)) {
+      countFixed(embedding.getWords(), bitsPerWeight(embedding.getPrecision()));
+      countFixed(embedding.getPositions(), 32);
+      countFixed(embedding.getTokenTypes(), 32);
+      return WalkResult::advance();
+    }
+    if (auto norm = dyn_cast<LayerNormOp>(op)) {
+      countFixed(norm.getGamma(), 32);
+      countFixed(norm.getBeta(), 32);
+    }
+    return WalkResult::advance();
+  });
+  if (walk.wasInterrupted())
+    return failure();
+  for (auto &[position, slot] : byPosition) {
+    if (!cast<ShapedType>(slot.linears.front().getWeight().getType())
+             .hasStaticShape())
+      return slot.linears.front().emitOpError()
+             << "needs a static weight shape to size its module";
+    slots.insert({position, std::move(slot)});
+  }
+  return success();
+}
+
+LogicalResult AssignPrecisionPass::readSensitivity(ModuleOp module) {
+  auto entries = module->getAttrOfType<ArrayAttr>(kSensitivityAttrName);
+  if (!entries)
+    return module.emitError()
+           << "qb-assign-precision: no sensitivity data; add a '"
+           << kSensitivityAttrName
+           << "' module attribute (quant-bert-translate copies sensitivity.json "
+              "there)";
+  for (auto [index, entry] : llvm::enumerate(entries)) {
+    auto fail = [&, index = index]() {
+      return module.emitError()
+             << kSensitivityAttrName << "[" << index << "]: ";
+    };
+    auto dict = dyn_cast<DictionaryAttr>(entry);
+    if (!dict)
+      return fail() << "expected a dictionary";
+    auto layer = dict.getAs<IntegerAttr>("layer");
+    if (!layer || layer.getInt() < 0)
+      return fail() << "'layer' must be a non-negative integer";
+    auto moduleName = dict.getAs<StringAttr>("module");
+    std::optional<LayerModule> layerModule =
+        moduleName ? symbolizeLayerModule(moduleName.getValue()) : std::nullopt;
+    if (!layerModule)
+      return fail() << "'module' must be \"attention\" or \"ffn\"";
+    auto values = dict.getAs<DictionaryAttr>("sensitivity");
+    if (!values)
+      return fail() << "'sensitivity' must be a dictionary of precision to "
+                       "loss increase";
+    auto it = slots.find({layer.getInt(), *layerModule});
+    if (it == slots.end())
+      continue; // Data for a module this model does not have (e.g. truncated).
+    for (NamedAttribute value : values) {
+      std::optional<Precision> precision =
+          symbolizePrecision(value.getName().getValue());
+      auto number = dyn_cast<FloatAttr>(value.getValue());
+      if (!precision)
+        return fail() << "unknown precision '" << value.getName().getValue()
+                      << "'";
+      if (!number || !std::isfinite(number.getValueAsDouble()))
+        return fail() << "sensitivity of '" << value.getName().getValue()
+                      << "' must be a finite float";
+      it->second.sensitivity[*precision] = number.getValueAsDouble();
+    }
+  }
+  return success();
+}
+
+void AssignPrecisionPass::apply(ModuleSlot &slot, Precision precision) {
+  for (LinearOp linear : slot.linears) {
+    MLIRContext *context = linear.getContext();
+    linear.setPrecisionAttr(PrecisionAttr::get(context, precision));
+    std::optional<Quantizer> current = linear.getQuantizer();
+    if (current && quantizerFits(*current, precision))
+      continue;
+    if (std::optional<Quantizer> quantizer = defaultQuantizer(precision))
+      linear.setQuantizerAttr(QuantizerAttr::get(context, *quantizer));
+    else
+      linear.removeQuantizerAttr();
+  }
+}
+
+LogicalResult AssignPrecisionPass::assignSensiMix(ModuleOp module) {
+  int64_t numLayers = 0;
+  for (auto &entry : slots)
+    numLayers = std::max(numLayers, entry.second.layer + 1);
+  int64_t numMpLayers = mpLayers;
+  if (numMpLayers < 0 || numMpLayers > numLayers)
+    return module.emitError() << "qb-assign-precision: policy=sensimix needs "
+                                 "mp-layers in [0, "
+                              << numLayers << "], got " << numMpLayers;
+  int64_t firstMpLayer = numLayers - numMpLayers;
+  int64_t totalBits = fixedBits;
+  for (auto &entry : slots) {
+    ModuleSlot &slot = entry.second;
+    bool binaryFfn =
+        slot.module == LayerModule::ffn && slot.layer >= firstMpLayer;
+    Precision precision = binaryFfn ? Precision::binary : Precision::i8;
+    apply(slot, precision);
+    totalBits += slot.bits(precision);
+    InFlightDiagnostic remark = slot.linears.front().emitRemark();
+    remark << slot.name() << ": " << stringifyPrecision(precision);
+    if (slot.module == LayerModule::attention)
+      remark << " (SensiMix: attention is 8-bit in every layer)";
+    else if (binaryFfn)
+      remark << " (SensiMix: 1-bit FFN in an MP layer; MP layers are >= "
+             << firstMpLayer << ")";
+    else
+      remark << " (SensiMix: 8-bit FFN below the MP layers, which start at "
+             << firstMpLayer << ")";
+    remark << ", " << formatBytes(slot.bits(precision));
+  }
+  // SensiMix stores the word embeddings in 8 bits too.
+  llvm::DenseSet<Value> resized;
+  module.walk([&](EmbeddingOp embedding) {
+    if (resized.insert(embedding.getWords()).second)
+      totalBits -= numElements(embedding.getWords()) *
+                   (bitsPerWeight(embedding.getPrecision()) -
+                    bitsPerWeight(Precision::i8));
+    embedding.setPrecisionAttr(
+        PrecisionAttr::get(embedding.getContext(), Precision::i8));
+  });
+  module.emitRemark() << "qb-assign-precision: SensiMix with " << numMpLayers
+                      << " MP layers of " << numLayers << ": model "
+                      << formatBytes(totalBits) << " = "
+                      << llvm::formatv("{0:F1}", 100.0 * double(totalBits) /
+                                                     double(fp32Bits))
+                      << "% of FP32 " << formatBytes(fp32Bits);
+  return success();
+}
+
+LogicalResult AssignPrecisionPass::assignUnderBudget(ModuleOp module) {
+  if (!(budget > 0.0 && budget <= 1.0))
+    return module.emitError()
+           << "qb-assign-precision: budget must be in (0, 1], got "
+           << llvm::formatv("{0:F2}", budget);
+  if (failed(readSensitivity(module)))
+    return failure();
+
+  SmallVector<Precision> candidates;
+  if (precisions.empty()) {
+    candidates = {Precision::f32, Precision::i8, Precision::ternary,
+                  Precision::binary};
+  } else {
+    for (const std::string &name : precisions) {
+      std::optional<Precision> precision = symbolizePrecision(name);
+      if (!precision)
+        return module.emitError()
+               << "qb-assign-precision: unknown precision '" << name
+               << "' in precisions=";
+      candidates.push_back(*precision);
+    }
+  }
+
+  // The choices each module can take: a candidate with measured sensitivity.
+  SmallVector<SmallVector<Precision>> choices;
+  for (auto &entry : slots) {
+    ModuleSlot &slot = entry.second;
+    SmallVector<Precision> available;
+    for (Precision precision : candidates)
+      if (precision == Precision::f32 || slot.sensitivity.count(precision))
+        available.push_back(precision);
+    if (available.empty())
+      return slot.linears.front().emitError()
+             << "qb-assign-precision: " << slot.name()
+             << " has no sensitivity for any candidate precision";
+    choices.push_back(std::move(available));
+  }
+
+  // Pareto dynamic program over modules: after module i, `frontier` holds
+  // every (bits, sensitivity) pair no other pair beats on both. Dropping a
+  // dominated prefix never loses an optimum (swap in the dominating prefix),
+  // so the result is exact.
+  struct State {
+    int64_t bits;
+    double cost;
+    SmallVector<uint8_t> picks;
+  };
+  int64_t budgetBits = static_cast<int64_t>(budget * double(fp32Bits));
+  SmallVector<int64_t> minRemainingBits(slots.size() + 1, 0);
+  for (int64_t i = slots.size() - 1; i >= 0; --i) {
+    const ModuleSlot &slot = slots.begin()[i].second;
+    int64_t cheapest = std::numeric_limits<int64_t>::max();
+    for (Precision precision : choices[i])
+      cheapest = std::min(cheapest, slot.bits(precision));
+    minRemainingBits[i] = minRemainingBits[i + 1] + cheapest;
+  }
+  if (fixedBits + minRemainingBits[0] > budgetBits)
+    return module.emitError()
+           << "qb-assign-precision: budget "
+           << llvm::formatv("{0:F1}", 100.0 * budget) << "% of FP32 ("
+           << budgetBits / 8 << " bytes) is infeasible: the smallest "
+           << "assignment needs " << formatBytes(fixedBits + minRemainingBits[0])
+           << " ("
+           << llvm::formatv("{0:F1}", 100.0 *
+                                          double(fixedBits + minRemainingBits[0]) /
+                                          double(fp32Bits))
+           << "% of FP32)";
+
+  std::vector<State> frontier = {{fixedBits, 0.0, {}}};
+  for (size_t i = 0; i < slots.size(); ++i) {
+    const ModuleSlot &slot = slots.begin()[i].second;
+    std::vector<State> next;
+    for (const State &state : frontier) {
+      for (auto [pick, precision] : llvm::enumerate(choices[i])) {
+        int64_t bits = state.bits + slot.bits(precision);
+        if (bits + minRemainingBits[i + 1] > budgetBits)
+          continue;
+        double cost = state.cost + (precision == Precision::f32
+                                        ? 0.0
+                                        : slot.sensitivity.at(precision));
+        State extended{bits, cost, state.picks};
+        extended.picks.push_back(static_cast<uint8_t>(pick));
+        next.push_back(std::move(extended));
+      }
+    }
+    llvm::sort(next, [](const State &a, const State &b) {
+      return a.bits != b.bits ? a.bits < b.bits : a.cost < b.cost;
+    });
+    frontier.clear();
+    for (State &state : next)
+      if (frontier.empty() || state.cost < frontier.back().cost)
+        frontier.push_back(std::move(state));
+  }
+  // Cheapest total sensitivity; among equals the smallest model (the
+  // frontier is sorted by size with strictly falling cost).
+  const State &best = frontier.back();
+
+  for (size_t i = 0; i < slots.size(); ++i) {
+    ModuleSlot &slot = slots.begin()[i].second;
+    Precision chosen = choices[i][best.picks[i]];
+    apply(slot, chosen);
+    InFlightDiagnostic remark = slot.linears.front().emitRemark();
+    remark << slot.name() << ": " << stringifyPrecision(chosen)
+           << ", sensitivity "
+           << llvm::formatv("{0:F4}", chosen == Precision::f32
+                                          ? 0.0
+                                          : slot.sensitivity.at(chosen))
+           << " at " << formatBytes(slot.bits(chosen)) << "; alternatives:";
+    for (Precision other : choices[i]) {
+      if (other == chosen)
+        continue;
+      double cost =
+          other == Precision::f32 ? 0.0 : slot.sensitivity.at(other);
+      remark << " " << stringifyPrecision(other) << " "
+             << llvm::formatv("{0:F4}", cost) << " at "
+             << formatBytes(slot.bits(other));
+    }
+    if (choices[i].size() == 1)
+      remark << " none";
+  }
+  module.emitRemark() << "qb-assign-precision: " << slots.size()
+                      << " modules, model " << formatBytes(best.bits) << " = "
+                      << llvm::formatv("{0:F1}", 100.0 * double(best.bits) /
+                                                     double(fp32Bits))
+                      << "% of FP32 " << formatBytes(fp32Bits) << " (budget "
+                      << llvm::formatv("{0:F1}", 100.0 * budget)
+                      << "%), total sensitivity "
+                      << llvm::formatv("{0:F4}", best.cost);
+  return success();
+}
+
+void AssignPrecisionPass::runOnOperation() {
+  ModuleOp module = getOperation();
+  slots.clear();
+  fixedBits = 0;
+  fp32Bits = 0;
+  if (failed(collectSlots(module)))
+    return signalPassFailure();
+  if (slots.empty()) {
+    module.emitWarning() << "qb-assign-precision: no qb.linear inside a "
+                            "qb.encoder_layer; nothing to assign";
+    return;
+  }
+  LogicalResult result = failure();
+  if (policy.getValue() == "sensimix")
+    result = assignSensiMix(module);
+  else if (policy.getValue() == "budget")
+    result = assignUnderBudget(module);
+  else
+    module.emitError() << "qb-assign-precision: unknown policy '" << policy
+                       << "' (expected 'budget' or 'sensimix')";
+  if (failed(result))
+    signalPassFailure();
+}
