@@ -128,19 +128,6 @@ LogicalResult verifySameElementType(Operation *op, ArrayRef<Value> values,
   return success();
 }
 
-/// Reads a constant float tensor as f32 values (exact for f16/bf16/f32).
-SmallVector<float> readFloats(DenseElementsAttr attr) {
-  SmallVector<float> values;
-  values.reserve(attr.getNumElements());
-  for (APFloat value : attr.getValues<APFloat>()) {
-    bool losesInfo = false;
-    value.convert(APFloat::IEEEsingle(), APFloat::rmNearestTiesToEven,
-                  &losesInfo);
-    values.push_back(value.convertToFloat());
-  }
-  return values;
-}
-
 /// Builds a float constant of `type` (f32, f16 or bf16) from f32 values,
 /// rounding to nearest even as an f32 -> f16/bf16 conversion does.
 DenseElementsAttr buildFloats(ShapedType type, ArrayRef<float> values) {
@@ -385,15 +372,16 @@ LogicalResult BitpackOp::verify() {
 }
 
 OpFoldResult BitpackOp::fold(FoldAdaptor adaptor) {
-  auto input = dyn_cast_if_present<DenseElementsAttr>(adaptor.getInput());
+  std::optional<SmallVector<float>> input =
+      readConstantFloats(adaptor.getInput());
   RankedTensorType resultType = getResult().getType();
   if (!input || !resultType.hasStaticShape() ||
       !getInput().getType().hasStaticShape())
     return {};
-  SmallVector<float> values = readFloats(input);
+  SmallVector<float> &values = *input;
   int64_t k = getInput().getType().getShape().back();
   int64_t words = packedWordCount(k);
-  int64_t rows = input.getNumElements() / k;
+  int64_t rows = static_cast<int64_t>(values.size()) / k;
   SmallVector<uint64_t> packed(rows * words);
   for (int64_t row = 0; row < rows; ++row)
     packSignBits(values.data() + row * k, k, packed.data() + row * words);
@@ -764,11 +752,12 @@ OpFoldResult QuantizeOp::fold(FoldAdaptor adaptor) {
         dequantize.getQuantParams() == params)
       return dequantize.getInput();
 
-  auto input = dyn_cast_if_present<DenseElementsAttr>(adaptor.getInput());
+  std::optional<SmallVector<float>> input =
+      readConstantFloats(adaptor.getInput());
   RankedTensorType resultType = getResult().getType();
   if (!input || !resultType.hasStaticShape())
     return {};
-  SmallVector<float> values = readFloats(input);
+  SmallVector<float> &values = *input;
   ChannelIndexer channelOf(resultType.getShape(), params.axis);
   SmallVector<int8_t> codes(values.size());
   for (auto [i, value] : llvm::enumerate(values)) {

@@ -19,6 +19,7 @@
 #include "mlir/Interfaces/InferTypeOpInterface.h"
 #include "mlir/Interfaces/SideEffectInterfaces.h"
 #include "llvm/ADT/ArrayRef.h"
+#include "llvm/ADT/SmallVector.h"
 
 #include <optional>
 
@@ -55,6 +56,16 @@ struct LayerPosition {
   int64_t layer;
   LayerModule module;
 };
+
+/// The elements of a constant float tensor attribute (dense or
+/// dense_resource; f32, f16 or bf16), as f32. std::nullopt otherwise.
+std::optional<llvm::SmallVector<float>> readConstantFloats(mlir::Attribute attr);
+
+/// The elements of `value` if it is a constant float tensor, as f32.
+std::optional<llvm::SmallVector<float>> getConstantFloats(mlir::Value value);
+
+/// The elements of `value` if it is a constant i8 tensor.
+std::optional<llvm::SmallVector<int8_t>> getConstantInt8s(mlir::Value value);
 
 /// The encoder layer and module (attention or FFN) that `op` is nested in,
 /// or std::nullopt for ops outside every qb.encoder_layer (embeddings, heads).

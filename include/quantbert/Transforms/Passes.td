@@ -58,4 +58,34 @@ def AssignPrecision : Pass<"qb-assign-precision", "mlir::ModuleOp"> {
   ];
 }
 
+def MaterializeQuant : Pass<"qb-materialize-quant"> {
+  let summary = "Rewrites annotated qb.linear into int8 and binary linears";
+  let description = [{
+    Turns every `qb.linear` whose precision is quantized into the ops that
+    compute it, quantizing and packing its constant weights at compile time
+    with the quantizer it names (the formulas in
+    `quantbert/Support/WeightQuantizers.h`, shared with the training front
+    end's export):
+
+    * `i8` with `symmetric_ema` and `ternary` with `twn`:
+      `qb.quantize` of the input (the linear's `input_scale`) feeding
+      `qb.int8_linear` with int8 weight codes and per-channel scales. Ternary
+      codes are {-1, 0, 1} with the TWN scale, so ternary runs on the int8
+      path.
+    * `binary` with `binary_sign` (scale 1) or `binary_mean_scale` (mean
+      |W|): `qb.bitpack` of the input feeding `qb.binary_linear` with the
+      weight's packed signs.
+    * `i8` with `asymmetric_index`: SensiMix's storage-only format. The
+      weight becomes int8 codes behind a `qb.dequantize` (index form) and the
+      linear computes in f32.
+
+    A weight that is already `qb.dequantize` of constant codes (as import
+    produces for exported bundles) keeps its codes and scales exactly; a
+    constant float weight is quantized here. Float precisions are left alone.
+    A quantized linear whose weight is not constant, whose activations are
+    not f32, or (8-bit input) that has no `input_scale` gets an error.
+  }];
+  let dependentDialects = ["::mlir::arith::ArithDialect"];
+}
+
 #endif // QUANTBERT_TRANSFORMS_PASSES

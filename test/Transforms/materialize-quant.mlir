@@ -1,0 +1,154 @@
+// qb-materialize-quant: compile-time weight quantization and packing, with
+// codes and scales checked against hand-computed values, and its errors.
+// RUN: quant-bert-opt %s -split-input-file -qb-materialize-quant -verify-diagnostics | FileCheck %s
+
+// Q8BERT symmetric 8-bit, per tensor: max|W| = 127/64, so scale = 1/64 and
+// the codes are W * 64 rounded half to even (1.5 -> 2, 0.5 -> 0, -2.5 -> -2).
+// CHECK-LABEL: func.func @int8_from_float_weight
+// CHECK-SAME: (%[[X:.*]]: tensor<?x4xf32>, %[[B:.*]]: tensor<2xf32>)
+// CHECK-DAG: %[[W:.*]] = arith.constant dense<{{\[}}[32, -64, 2, 0], [-2, 127, 0, -127]]> : tensor<2x4xi8>
+// CHECK-DAG: %[[S:.*]] = arith.constant dense<1.562500e-02> : tensor<2xf32>
+// CHECK: %[[XQ:.*]] = qb.quantize %[[X]] {scale = array<f32: 5.000000e-01>} : tensor<?x4xf32> -> tensor<?x4xi8>
+// CHECK: %[[Y:.*]] = qb.int8_linear %[[XQ]], %[[W]] weight_scale(%[[S]]) bias(%[[B]]) {input_scale = 5.000000e-01 : f32}
+// CHECK-NOT: qb.linear
+// CHECK: return %[[Y]]
+func.func @int8_from_float_weight(%x: tensor<?x4xf32>, %b: tensor<2xf32>) -> tensor<?x2xf32> {
+  %w = arith.constant dense<[[0.5, -1.0, 0.0234375, 0.0078125], [-0.0390625, 1.984375, 0.0, -1.984375]]> : tensor<2x4xf32>
+  %y = qb.linear %x, %w bias(%b) precision<i8> quantizer<symmetric_ema> {input_scale = 0.5 : f32}
+      : (tensor<?x4xf32>, tensor<2x4xf32>, tensor<2xf32>) -> tensor<?x2xf32>
+  return %y : tensor<?x2xf32>
+}
+
+// -----
+
+// Exported codes behind a per-channel dequantize are kept bit for bit.
+// CHECK-LABEL: func.func @int8_from_exported_codes
+// CHECK-NOT: qb.dequantize
+// CHECK-DAG: %[[W:.*]] = arith.constant dense<{{\[}}[1, -2, 3], [-128, 127, 0]]> : tensor<2x3xi8>
+// CHECK-DAG: %[[S:.*]] = arith.constant dense<[1.000000e-01, 2.000000e-01]> : tensor<2xf32>
+// CHECK: qb.int8_linear %{{.*}}, %[[W]] weight_scale(%[[S]]) {input_scale = 2.500000e-01 : f32}
+func.func @int8_from_exported_codes(%x: tensor<8x3xf32>) -> tensor<8x2xf32> {
+  %codes = arith.constant dense<[[1, -2, 3], [-128, 127, 0]]> : tensor<2x3xi8>
+  %w = qb.dequantize %codes {scale = array<f32: 0.1, 0.2>, axis = 0} : tensor<2x3xi8> -> tensor<2x3xf32>
+  %y = qb.linear %x, %w precision<i8> {input_scale = 0.25 : f32} : (tensor<8x3xf32>, tensor<2x3xf32>) -> tensor<8x2xf32>
+  return %y : tensor<8x2xf32>
+}
+
+// -----
+
+// TWN: mean|W| = 0.2, threshold 0.14, kept {0.3, 0.6, 0.2, 0.25}: scale is
+// their mean 0.3375 and codes are their signs.
+// CHECK-LABEL: func.func @ternary_twn
+// CHECK-DAG: %[[W:.*]] = arith.constant dense<{{\[}}[1, 0, 0, -1], [1, 0, -1, 0]]> : tensor<2x4xi8>
+// CHECK-DAG: %[[S:.*]] = arith.constant dense<3.37{{[0-9]*}}e-01> : tensor<2xf32>
+// CHECK: qb.quantize
+// CHECK: qb.int8_linear %{{.*}}, %[[W]] weight_scale(%[[S]]) {input_scale = 1.000000e-01 : f32}
+func.func @ternary_twn(%x: tensor<?x?x4xf32>) -> tensor<?x?x2xf32> {
+  %w = arith.constant dense<[[0.3, -0.1, 0.05, -0.6], [0.2, 0.0, -0.25, 0.1]]> : tensor<2x4xf32>
+  %y = qb.linear %x, %w precision<ternary> quantizer<twn> {input_scale = 0.1 : f32}
+      : (tensor<?x?x4xf32>, tensor<2x4xf32>) -> tensor<?x?x2xf32>
+  return %y : tensor<?x?x2xf32>
+}
+
+// -----
+
+// Binary without scale (SensiMix): row 0 signs + - - (0 is -1) -> bits 1, 2
+// -> 6; row 1 - + - -> bits 0, 2 -> 5. Scale 1.
+// CHECK-LABEL: func.func @binary_sign
+// CHECK-SAME: (%[[X:.*]]: tensor<?x?x3xf32>, %[[B:.*]]: tensor<2xf32>)
+// CHECK-DAG: %[[W:.*]] = arith.constant dense<{{\[}}[6], [5]]> : tensor<2x1xi64>
+// CHECK-DAG: %[[S:.*]] = arith.constant dense<1.000000e+00> : tensor<2xf32>
+// CHECK: %[[XP:.*]] = qb.bitpack %[[X]] : tensor<?x?x3xf32> -> tensor<?x?x1xi64>
+// CHECK: qb.binary_linear %[[XP]], %[[W]] scale(%[[S]]) bias(%[[B]]) {in_features = 3 : i64} : (tensor<?x?x1xi64>, tensor<2x1xi64>, tensor<2xf32>, tensor<2xf32>) -> tensor<?x?x2xf32>
+func.func @binary_sign(%x: tensor<?x?x3xf32>, %b: tensor<2xf32>) -> tensor<?x?x2xf32> {
+  %w = arith.constant dense<[[1.0, -1.0, 0.0], [-2.0, 3.0, -4.0]]> : tensor<2x3xf32>
+  %y = qb.linear %x, %w bias(%b) precision<binary> quantizer<binary_sign>
+      : (tensor<?x?x3xf32>, tensor<2x3xf32>, tensor<2xf32>) -> tensor<?x?x2xf32>
+  return %y : tensor<?x?x2xf32>
+}
+
+// -----
+
+// BWN: scale = mean|W| = 11/6.
+// CHECK-LABEL: func.func @binary_mean_scale
+// CHECK-DAG: arith.constant dense<{{\[}}[6], [5]]> : tensor<2x1xi64>
+// CHECK-DAG: arith.constant dense<1.83333{{[0-9]*}}> : tensor<2xf32>
+// CHECK: qb.binary_linear
+func.func @binary_mean_scale(%x: tensor<4x3xf32>) -> tensor<4x2xf32> {
+  %w = arith.constant dense<[[1.0, -1.0, 0.0], [-2.0, 3.0, -4.0]]> : tensor<2x3xf32>
+  %y = qb.linear %x, %w precision<binary> quantizer<binary_mean_scale>
+      : (tensor<4x3xf32>, tensor<2x3xf32>) -> tensor<4x2xf32>
+  return %y : tensor<4x2xf32>
+}
+
+// -----
+
+// A 1-bit weight exported as +-a (a dequantize of codes) packs to the same
+// signs: -1 -> bit set.
+// CHECK-LABEL: func.func @binary_from_dequantized_weight
+// CHECK: arith.constant dense<{{\[}}[2], [1]]> : tensor<2x1xi64>
+func.func @binary_from_dequantized_weight(%x: tensor<4x2xf32>) -> tensor<4x2xf32> {
+  %codes = arith.constant dense<[[1, -1], [-1, 1]]> : tensor<2x2xi8>
+  %w = qb.dequantize %codes {scale = array<f32: 0.5>} : tensor<2x2xi8> -> tensor<2x2xf32>
+  %y = qb.linear %x, %w precision<binary> : (tensor<4x2xf32>, tensor<2x2xf32>) -> tensor<4x2xf32>
+  return %y : tensor<4x2xf32>
+}
+
+// -----
+
+// SensiMix's index format is storage only: codes behind an index-form
+// dequantize, computed in f32. min -0.5, max 2.05: scale 0.01; 0 -> 50 - 128,
+// 1 -> 150 - 128.
+// CHECK-LABEL: func.func @asymmetric_index_storage
+// CHECK: %[[C:.*]] = arith.constant dense<{{\[}}[-128, 127], [-78, 22]]> : tensor<2x2xi8>
+// CHECK: %[[W:.*]] = qb.dequantize %[[C]] {offset = -5.000000e-01 : f32, scale = array<f32: 0.00999{{[0-9]*}}>, zero_point = array<i32: -128>} : tensor<2x2xi8> -> tensor<2x2xf32>
+// CHECK: qb.linear %{{.*}}, %[[W]] : (tensor<4x2xf32>, tensor<2x2xf32>) -> tensor<4x2xf32>
+func.func @asymmetric_index_storage(%x: tensor<4x2xf32>) -> tensor<4x2xf32> {
+  %w = arith.constant dense<[[-0.5, 2.05], [0.0, 1.0]]> : tensor<2x2xf32>
+  %y = qb.linear %x, %w precision<i8> quantizer<asymmetric_index> : (tensor<4x2xf32>, tensor<2x2xf32>) -> tensor<4x2xf32>
+  return %y : tensor<4x2xf32>
+}
+
+// -----
+
+// Float precisions are left alone.
+// CHECK-LABEL: func.func @float_untouched
+// CHECK: qb.linear %{{.*}}, %{{.*}} precision<f16>
+func.func @float_untouched(%x: tensor<4x2xf32>, %w: tensor<2x2xf32>) -> tensor<4x2xf32> {
+  %y = qb.linear %x, %w precision<f16> : (tensor<4x2xf32>, tensor<2x2xf32>) -> tensor<4x2xf32>
+  return %y : tensor<4x2xf32>
+}
+
+// -----
+
+func.func @missing_input_scale(%x: tensor<4x2xf32>) -> tensor<4x2xf32> {
+  %w = arith.constant dense<1.0> : tensor<2x2xf32>
+  // expected-error @+1 {{'qb.linear' op precision 'i8' quantizes its input to 8 bits and needs a static input_scale (learned by quantization-aware training); none is set}}
+  %y = qb.linear %x, %w precision<i8> : (tensor<4x2xf32>, tensor<2x2xf32>) -> tensor<4x2xf32>
+  return %y : tensor<4x2xf32>
+}
+
+// -----
+
+func.func @non_constant_weight(%x: tensor<4x2xf32>, %w: tensor<2x2xf32>) -> tensor<4x2xf32> {
+  // expected-error @+1 {{'qb.linear' op cannot materialize precision 'binary': the weight must be a constant or a qb.dequantize of constant codes}}
+  %y = qb.linear %x, %w precision<binary> : (tensor<4x2xf32>, tensor<2x2xf32>) -> tensor<4x2xf32>
+  return %y : tensor<4x2xf32>
+}
+
+// -----
+
+func.func @half_activations(%x: tensor<4x2xf16>) -> tensor<4x2xf16> {
+  %w = arith.constant dense<1.0> : tensor<2x2xf16>
+  // expected-error @+1 {{'qb.linear' op materializing precision 'ternary' needs f32 activations, got 'f16'}}
+  %y = qb.linear %x, %w precision<ternary> {input_scale = 0.1 : f32} : (tensor<4x2xf16>, tensor<2x2xf16>) -> tensor<4x2xf16>
+  return %y : tensor<4x2xf16>
+}
+
+// -----
+
+func.func @dynamic_weight(%x: tensor<4x2xf32>, %w: tensor<?x2xf32>) -> tensor<4x?xf32> {
+  // expected-error @+1 {{'qb.linear' op needs a static weight shape to materialize}}
+  %y = qb.linear %x, %w precision<binary> : (tensor<4x2xf32>, tensor<?x2xf32>) -> tensor<4x?xf32>
+  return %y : tensor<4x?xf32>
+}
