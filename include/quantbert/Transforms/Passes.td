@@ -88,4 +88,29 @@ def MaterializeQuant : Pass<"qb-materialize-quant"> {
   let dependentDialects = ["::mlir::arith::ArithDialect"];
 }
 
+def FuseAttention : Pass<"qb-fuse-attention"> {
+  let summary = "Fuses the unfused self-attention chain into qb.attention";
+  let description = [{
+    Recognises multi-head scaled dot-product attention as import writes it,
+
+    ```
+    merge_heads(batch_matmul(softmax(attention_mask(scale(
+        batch_matmul(split_heads(Q), split_heads(K), transpose_rhs)),
+        mask)), split_heads(V)))
+    ```
+
+    (the `scale` and `attention_mask` steps optional), and replaces it with
+    one `qb.attention` whose Q, K and V are stored in `storage-type` (f16 by
+    default) with f32 accumulation. The lowering of `qb.attention` streams
+    over keys with an online softmax, so no `seq x seq` score buffer exists.
+
+    Every intermediate must have no other user: a chain whose attention
+    probabilities are also returned (for distillation, say) is left unfused.
+  }];
+  let options = [
+    Option<"storageType", "storage-type", "std::string", /*default=*/"\"f16\"",
+           "Storage type of Q, K and V inside the fused op: f16, bf16 or f32">,
+  ];
+}
+
 #endif // QUANTBERT_TRANSFORMS_PASSES
