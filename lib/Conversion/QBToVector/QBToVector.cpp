@@ -1,0 +1,356 @@
+//===- QBToVector.cpp - qb binary ops to vector loops ---------------------===//
+//
+// Lowers the XNOR-popcount path to register-blocked vector loops on tensors:
+// qb.bitpack packs activation signs 64 at a time (compare + i1-vector
+// bitcast, which becomes a mask-register move), and qb.binary_linear runs a
+// GEMM that vectorises over output channels, so each accumulator lane holds
+// one output's mismatch count and no horizontal reduction is needed:
+//
+//   for n-panel (tileN vectors of 8 outputs):   weight panel [W, 8 * tileN]
+//     for m-block (tileM rows):
+//       acc[i][j] = 0                            (vector<8xi64>)
+//       for w in words: acc[i][j] += ctpop(broadcast(x[m+i, w]) ^ wT[w, n+8j..])
+//       out[m+i, n+8j..] = sitofp(K - 2 * acc[i][j]) * scale + bias
+//
+// The weight is transposed to [W, N] at compile time when it is a constant.
+// The output transform is exactly the op's formula, so results match the
+// scalar reference bit for bit.
+//
+//===----------------------------------------------------------------------===//
+
+#include "quantbert/Conversion/QBToVector.h"
+
+#include "QuantBert/QBOps.h"
+#include "quantbert/Support/BitPacking.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/Dialect/Utils/ReshapeOpsUtils.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
+#include "mlir/IR/Matchers.h"
+#include "mlir/IR/PatternMatch.h"
+
+using namespace mlir;
+using namespace quantbert;
+using namespace quantbert::qb;
+
+namespace {
+
+constexpr int64_t kLanes = 8; // i64 lanes in a 512-bit vector
+
+/// Collapses a tensor of rank >= 2 to [prod(leading), last]; a rank-1
+/// tensor becomes [1, last].
+Value collapseToMatrix(OpBuilder &builder, Location loc, Value value) {
+  auto type = cast<RankedTensorType>(value.getType());
+  if (type.getRank() == 2)
+    return value;
+  if (type.getRank() == 1) {
+    auto matrixType = RankedTensorType::get({1, type.getDimSize(0)},
+                                            type.getElementType());
+    return builder.create<tensor::ExpandShapeOp>(
+        loc, matrixType, value, SmallVector<ReassociationIndices>{{0, 1}});
+  }
+  ReassociationIndices leading;
+  for (int64_t i = 0; i < type.getRank() - 1; ++i)
+    leading.push_back(i);
+  return builder.create<tensor::CollapseShapeOp>(
+      loc, value,
+      SmallVector<ReassociationIndices>{leading, {type.getRank() - 1}});
+}
+
+/// The inverse of collapseToMatrix: reshapes `matrix` [M, C] to `type`
+/// ([..., C]) whose leading sizes are those of `like` ([..., *]).
+Value expandFromMatrix(OpBuilder &builder, Location loc, Value matrix,
+                       RankedTensorType type, Value like) {
+  if (type.getRank() == 2)
+    return matrix;
+  if (type.getRank() == 1)
+    return builder.create<tensor::CollapseShapeOp>(
+        loc, type, matrix, SmallVector<ReassociationIndices>{{0, 1}});
+  SmallVector<OpFoldResult> outputShape =
+      tensor::getMixedSizes(builder, loc, like);
+  outputShape.back() = builder.getIndexAttr(type.getShape().back());
+  ReassociationIndices leading;
+  for (int64_t i = 0; i < type.getRank() - 1; ++i)
+    leading.push_back(i);
+  return builder.create<tensor::ExpandShapeOp>(
+      loc, type, matrix,
+      SmallVector<ReassociationIndices>{leading, {type.getRank() - 1}},
+      outputShape);
+}
+
+Value indexConstant(OpBuilder &builder, Location loc, int64_t value) {
+  return builder.create<arith::ConstantIndexOp>(loc, value);
+}
+
+/// qb.bitpack -> per row and word: compare 64 lanes with 0, bitcast the i1
+/// vector to an i64 (lane k is bit k), write the word.
+struct LowerBitpack : OpRewritePattern<BitpackOp> {
+  using OpRewritePattern::OpRewritePattern;
+
+  LogicalResult matchAndRewrite(BitpackOp op,
+                                PatternRewriter &rewriter) const override {
+    RankedTensorType inputType = op.getInput().getType();
+    int64_t k = inputType.getShape().back();
+    if (ShapedType::isDynamic(k))
+      return rewriter.notifyMatchFailure(op, "needs a static packed dimension");
+    Location loc = op.getLoc();
+    int64_t words = packedWordCount(k);
+    Type elementType = inputType.getElementType();
+
+    Value input = collapseToMatrix(rewriter, loc, op.getInput());
+    Value rows = rewriter.create<tensor::DimOp>(loc, input, 0);
+    Value init = rewriter.create<tensor::EmptyOp>(
+        loc, ArrayRef<OpFoldResult>{rows, rewriter.getIndexAttr(words)},
+        rewriter.getI64Type());
+
+    Value zero = indexConstant(rewriter, loc, 0);
+    Value one = indexConstant(rewriter, loc, 1);
+    // Out-of-range lanes of the last word read +1, whose bit is 0.
+    Value padding = rewriter.create<arith::ConstantOp>(
+        loc, rewriter.getFloatAttr(elementType, 1.0));
+    Value zeroVector = rewriter.create<arith::ConstantOp>(
+        loc, DenseElementsAttr::get(
+                 VectorType::get({kBitsPerPackedWord}, elementType),
+                 rewriter.getFloatAttr(elementType, 0.0)));
+    auto loop = rewriter.create<scf::ForOp>(
+        loc, zero, rows, one, ValueRange{init},
+        [&](OpBuilder &b, Location loc, Value row, ValueRange iterArgs) {
+          Value packed = iterArgs.front();
+          for (int64_t word = 0; word < words; ++word) {
+            bool full = (word + 1) * kBitsPerPackedWord <= k;
+            Value column = indexConstant(b, loc, word * kBitsPerPackedWord);
+            Value lanes = b.create<vector::TransferReadOp>(
+                loc, VectorType::get({kBitsPerPackedWord}, elementType), input,
+                ValueRange{row, column}, padding, ArrayRef<bool>{full});
+            // Bit set means -1: !(x > 0), NaN included.
+            Value negative = b.create<arith::CmpFOp>(
+                loc, arith::CmpFPredicate::ULE, lanes, zeroVector);
+            Value bits = b.create<vector::BitCastOp>(
+                loc, VectorType::get({1}, b.getI64Type()), negative);
+            packed = b.create<vector::TransferWriteOp>(
+                          loc, bits, packed,
+                          ValueRange{row, indexConstant(b, loc, word)},
+                          ArrayRef<bool>{true})
+                         .getResult();
+          }
+          b.create<scf::YieldOp>(loc, packed);
+        });
+    rewriter.replaceOp(op, expandFromMatrix(rewriter, loc, loop.getResult(0),
+                                            op.getType(), op.getInput()));
+    return success();
+  }
+};
+
+/// The weight [N, W] as [W, N]: folded at compile time for constants.
+Value transposedWeight(OpBuilder &builder, Location loc, Value weight) {
+  auto type = cast<RankedTensorType>(weight.getType());
+  int64_t n = type.getDimSize(0), words = type.getDimSize(1);
+  auto transposedType = RankedTensorType::get({words, n}, type.getElementType());
+  DenseIntElementsAttr values;
+  if (matchPattern(weight, m_Constant(&values))) {
+    SmallVector<APInt> elements(values.getValues<APInt>());
+    SmallVector<APInt> transposed(elements.size());
+    for (int64_t row = 0; row < n; ++row)
+      for (int64_t word = 0; word < words; ++word)
+        transposed[word * n + row] = elements[row * words + word];
+    return builder.create<arith::ConstantOp>(
+        loc, DenseElementsAttr::get(transposedType, transposed));
+  }
+  Value init = builder.create<tensor::EmptyOp>(loc, transposedType.getShape(),
+                                               type.getElementType());
+  return builder
+      .create<linalg::TransposeOp>(loc, weight, init, ArrayRef<int64_t>{1, 0})
+      .getResult()
+      .front();
+}
+
+/// qb.binary_linear -> the register-blocked XNOR-popcount GEMM above.
+struct LowerBinaryLinear : OpRewritePattern<BinaryLinearOp> {
+  LowerBinaryLinear(MLIRContext *context, const QBToVectorOptions &options)
+      : OpRewritePattern(context), options(options) {}
+
+  LogicalResult matchAndRewrite(BinaryLinearOp op,
+                                PatternRewriter &rewriter) const override {
+    RankedTensorType weightType = op.getWeight().getType();
+    if (!weightType.hasStaticShape())
+      return rewriter.notifyMatchFailure(op, "needs a static weight shape");
+    Location loc = op.getLoc();
+    int64_t outFeatures = weightType.getDimSize(0);
+    int64_t words = weightType.getDimSize(1);
+    int64_t inFeatures = static_cast<int64_t>(op.getInFeatures());
+
+    Value input = collapseToMatrix(rewriter, loc, op.getInput());
+    Value weightT = transposedWeight(rewriter, loc, op.getWeight());
+    Value rows = rewriter.create<tensor::DimOp>(loc, input, 0);
+    Value result = rewriter.create<tensor::EmptyOp>(
+        loc, ArrayRef<OpFoldResult>{rows, rewriter.getIndexAttr(outFeatures)},
+        rewriter.getF32Type());
+
+    Kernel kernel{rewriter, loc,  input, weightT, op.getScale(), op.getBias(),
+                  inFeatures, words};
+    int64_t tileN = std::max<int64_t>(1, options.tileN);
+    int64_t tileM = std::max<int64_t>(1, options.tileM);
+    int64_t panel = kLanes * tileN;
+    int64_t fullPanels = outFeatures / panel;
+    // Full panels; then the remaining whole vectors one at a time; then a
+    // narrower vector for the last N % 8 outputs.
+    int64_t column = 0;
+    if (fullPanels > 0) {
+      result = kernel.panelLoop(result, rows, 0, fullPanels * panel, panel,
+                                tileM, tileN, kLanes);
+      column = fullPanels * panel;
+    }
+    int64_t wholeVectors = (outFeatures - column) / kLanes;
+    if (wholeVectors > 0) {
+      result = kernel.panelLoop(result, rows, column,
+                                column + wholeVectors * kLanes, kLanes, tileM,
+                                1, kLanes);
+      column += wholeVectors * kLanes;
+    }
+    if (column < outFeatures)
+      result = kernel.panelLoop(result, rows, column, outFeatures,
+                                outFeatures - column, tileM, 1,
+                                outFeatures - column);
+
+    rewriter.replaceOp(op, expandFromMatrix(rewriter, loc, result, op.getType(),
+                                            op.getInput()));
+    return success();
+  }
+
+  /// Emits the loops of one output-column range, all tiles of `width` lanes.
+  struct Kernel {
+    OpBuilder &builder;
+    Location loc;
+    Value input;   // [M, W] i64
+    Value weightT; // [W, N] i64
+    Value scale;   // [N] f32
+    Value bias;    // [N] f32 or null
+    int64_t inFeatures;
+    int64_t words;
+
+    /// for n in [begin, end) step `step`: rows in blocks of tileM, then the
+    /// remaining rows one by one.
+    Value panelLoop(Value result, Value rows, int64_t begin, int64_t end,
+                    int64_t step, int64_t tileM, int64_t tileN, int64_t width) {
+      Value lower = indexConstant(builder, loc, begin);
+      Value upper = indexConstant(builder, loc, end);
+      Value stepValue = indexConstant(builder, loc, step);
+      auto loop = builder.create<scf::ForOp>(
+          loc, lower, upper, stepValue, ValueRange{result},
+          [&](OpBuilder &b, Location loc, Value column, ValueRange iterArgs) {
+            Value tileMValue = indexConstant(b, loc, tileM);
+            Value remainder = b.create<arith::RemUIOp>(loc, rows, tileMValue);
+            Value blockedRows = b.create<arith::SubIOp>(loc, rows, remainder);
+            Value zero = indexConstant(b, loc, 0);
+            Value one = indexConstant(b, loc, 1);
+            auto blocked = b.create<scf::ForOp>(
+                loc, zero, blockedRows, tileMValue, iterArgs,
+                [&](OpBuilder &b, Location loc, Value row, ValueRange args) {
+                  b.create<scf::YieldOp>(
+                      loc, emitTile(b, loc, args.front(), row, column, tileM,
+                                    tileN, width));
+                });
+            auto tail = b.create<scf::ForOp>(
+                loc, blockedRows, rows, one, blocked.getResults(),
+                [&](OpBuilder &b, Location loc, Value row, ValueRange args) {
+                  b.create<scf::YieldOp>(
+                      loc, emitTile(b, loc, args.front(), row, column, 1, tileN,
+                                    width));
+                });
+            b.create<scf::YieldOp>(loc, tail.getResults());
+          });
+      return loop.getResult(0);
+    }
+
+    /// One tile: tileM rows x tileN vectors of `width` outputs.
+    Value emitTile(OpBuilder &b, Location loc, Value result, Value row,
+                   Value column, int64_t tileM, int64_t tileN, int64_t width) {
+      auto accType = VectorType::get({width}, b.getI64Type());
+      Value zeroAcc = b.create<arith::ConstantOp>(
+          loc, DenseElementsAttr::get(accType, b.getI64IntegerAttr(0)));
+      SmallVector<Value> rowsOf, columnsOf;
+      for (int64_t i = 0; i < tileM; ++i)
+        rowsOf.push_back(i == 0 ? row
+                                : b.create<arith::AddIOp>(
+                                      loc, row, indexConstant(b, loc, i)));
+      for (int64_t j = 0; j < tileN; ++j)
+        columnsOf.push_back(
+            j == 0 ? column
+                   : b.create<arith::AddIOp>(
+                         loc, column, indexConstant(b, loc, j * width)));
+
+      SmallVector<Value> inits(tileM * tileN, zeroAcc);
+      Value padding = b.create<arith::ConstantOp>(loc, b.getI64IntegerAttr(0));
+      auto wordLoop = b.create<scf::ForOp>(
+          loc, indexConstant(b, loc, 0), indexConstant(b, loc, words),
+          indexConstant(b, loc, 1), inits,
+          [&](OpBuilder &b, Location loc, Value word, ValueRange accs) {
+            SmallVector<Value> weights;
+            for (int64_t j = 0; j < tileN; ++j)
+              weights.push_back(b.create<vector::TransferReadOp>(
+                  loc, accType, weightT, ValueRange{word, columnsOf[j]},
+                  padding, ArrayRef<bool>{true}));
+            SmallVector<Value> next;
+            for (int64_t i = 0; i < tileM; ++i) {
+              Value x = b.create<tensor::ExtractOp>(
+                  loc, input, ValueRange{rowsOf[i], word});
+              Value xs = b.create<vector::BroadcastOp>(loc, accType, x);
+              for (int64_t j = 0; j < tileN; ++j) {
+                Value mismatches = b.create<math::CtPopOp>(
+                    loc, b.create<arith::XOrIOp>(loc, xs, weights[j]));
+                next.push_back(b.create<arith::AddIOp>(
+                    loc, accs[i * tileN + j], mismatches));
+              }
+            }
+            b.create<scf::YieldOp>(loc, next);
+          });
+
+      // Output transform: (K - 2 * mismatches) * scale + bias, in the op's
+      // order of operations.
+      auto outType = VectorType::get({width}, b.getF32Type());
+      Value k = b.create<arith::ConstantOp>(
+          loc, DenseElementsAttr::get(accType, b.getI64IntegerAttr(inFeatures)));
+      Value one = b.create<arith::ConstantOp>(
+          loc, DenseElementsAttr::get(accType, b.getI64IntegerAttr(1)));
+      Value zeroF = b.create<arith::ConstantOp>(loc, b.getF32FloatAttr(0.0f));
+      for (int64_t j = 0; j < tileN; ++j) {
+        Value scales = b.create<vector::TransferReadOp>(
+            loc, outType, scale, ValueRange{columnsOf[j]}, zeroF,
+            ArrayRef<bool>{true});
+        Value biases =
+            bias ? b.create<vector::TransferReadOp>(loc, outType, bias,
+                                                    ValueRange{columnsOf[j]},
+                                                    zeroF, ArrayRef<bool>{true})
+                 : Value();
+        for (int64_t i = 0; i < tileM; ++i) {
+          Value mismatches = wordLoop.getResult(i * tileN + j);
+          Value dot = b.create<arith::SubIOp>(
+              loc, k, b.create<arith::ShLIOp>(loc, mismatches, one));
+          Value y = b.create<arith::MulFOp>(
+              loc, b.create<arith::SIToFPOp>(loc, outType, dot), scales);
+          if (biases)
+            y = b.create<arith::AddFOp>(loc, y, biases);
+          result = b.create<vector::TransferWriteOp>(
+                        loc, y, result, ValueRange{rowsOf[i], columnsOf[j]},
+                        ArrayRef<bool>{true})
+                       .getResult();
+        }
+      }
+      return result;
+    }
+  };
+
+  QBToVectorOptions options;
+};
+
+} // namespace
+
+void quantbert::populateQBToVectorPatterns(RewritePatternSet &patterns,
+                                           const QBToVectorOptions &options) {
+  patterns.add<LowerBitpack>(patterns.getContext());
+  patterns.add<LowerBinaryLinear>(patterns.getContext(), options);
+}

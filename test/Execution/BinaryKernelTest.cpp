@@ -1,0 +1,251 @@
+//===- BinaryKernelTest.cpp - Lowered bitpack and binary linear ---------===//
+//
+// JIT-compiles qb.bitpack and qb.binary_linear through convert-qb-to-vector's
+// patterns and checks them against the scalar reference (packSignBits and
+// packedSignDot from quantbert/Support/BitPacking.h) on random inputs,
+// including K not a multiple of 64, odd M and N, N not a multiple of the
+// vector width, zeros, negative zeros and NaNs. The output transform is the
+// op's exact formula, so results must match bit for bit.
+//
+//===----------------------------------------------------------------------===//
+
+#include "QuantBert/QBOps.h"
+#include "quantbert/Target/JitModule.h"
+#include "quantbert/Conversion/QBToVector.h"
+#include "quantbert/Support/BitPacking.h"
+
+#include "mlir/ExecutionEngine/CRunnerUtils.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdlib>
+#include <limits>
+#include <random>
+#include <sstream>
+#include <vector>
+
+using namespace quantbert;
+
+namespace {
+
+template <typename T, int Rank>
+StridedMemRefType<T, Rank> describe(T *data, const std::array<int64_t, Rank> &sizes) {
+  StridedMemRefType<T, Rank> ref;
+  ref.basePtr = data;
+  ref.data = data;
+  ref.offset = 0;
+  int64_t stride = 1;
+  for (int i = Rank - 1; i >= 0; --i) {
+    ref.sizes[i] = sizes[i];
+    ref.strides[i] = stride;
+    stride *= sizes[i];
+  }
+  return ref;
+}
+
+/// Random activations with the awkward values mixed in.
+std::vector<float> randomActivations(int64_t count, std::mt19937 &rng) {
+  std::normal_distribution<float> normal;
+  std::uniform_int_distribution<int> pick(0, 19);
+  std::vector<float> values(count);
+  for (float &value : values) {
+    switch (pick(rng)) {
+    case 0:
+      value = 0.0f;
+      break;
+    case 1:
+      value = -0.0f;
+      break;
+    case 2:
+      value = std::numeric_limits<float>::quiet_NaN();
+      break;
+    case 3:
+      value = std::numeric_limits<float>::denorm_min();
+      break;
+    default:
+      value = normal(rng);
+    }
+  }
+  return values;
+}
+
+std::vector<uint64_t> packRows(const std::vector<float> &values, int64_t rows,
+                               int64_t k) {
+  int64_t words = packedWordCount(k);
+  std::vector<uint64_t> packed(rows * words);
+  for (int64_t row = 0; row < rows; ++row)
+    packSignBits(values.data() + row * k, k, packed.data() + row * words);
+  return packed;
+}
+
+std::string tensorLiteral(const std::vector<uint64_t> &values, int64_t rows,
+                          int64_t cols) {
+  std::ostringstream text;
+  text << "dense<[";
+  for (int64_t r = 0; r < rows; ++r) {
+    text << (r ? ", [" : "[");
+    for (int64_t c = 0; c < cols; ++c)
+      text << (c ? ", " : "") << static_cast<int64_t>(values[r * cols + c]);
+    text << "]";
+  }
+  text << "]>";
+  return text.str();
+}
+
+std::unique_ptr<JitModule> compileOrFail(const std::string &source) {
+  std::string error;
+  auto jit = JitModule::compile(
+      source,
+      [](mlir::RewritePatternSet &patterns) {
+        populateQBToVectorPatterns(patterns);
+      },
+      error);
+  EXPECT_TRUE(jit) << error << "\n" << source;
+  return jit;
+}
+
+TEST(BitpackKernel, MatchesPackSignBits) {
+  std::mt19937 rng(1);
+  for (int64_t k : {1, 5, 63, 64, 65, 130, 768, 3072}) {
+    int64_t words = packedWordCount(k);
+    std::ostringstream source;
+    source << "func.func @pack(%x: tensor<?x" << k << "xf32>) -> tensor<?x"
+           << words << "xi64> attributes {llvm.emit_c_interface} {\n"
+           << "  %p = qb.bitpack %x : tensor<?x" << k << "xf32> -> tensor<?x"
+           << words << "xi64>\n"
+           << "  return %p : tensor<?x" << words << "xi64>\n}\n";
+    auto jit = compileOrFail(source.str());
+    ASSERT_TRUE(jit);
+    auto *pack = reinterpret_cast<void (*)(StridedMemRefType<int64_t, 2> *,
+                                           StridedMemRefType<float, 2> *)>(
+        jit->lookup("pack"));
+    ASSERT_TRUE(pack);
+    for (int64_t rows : {1, 3, 17}) {
+      std::vector<float> x = randomActivations(rows * k, rng);
+      auto input = describe<float, 2>(x.data(), {rows, k});
+      StridedMemRefType<int64_t, 2> output;
+      pack(&output, &input);
+      std::vector<uint64_t> expected = packRows(x, rows, k);
+      for (int64_t r = 0; r < rows; ++r)
+        for (int64_t w = 0; w < words; ++w)
+          EXPECT_EQ(static_cast<uint64_t>(output.data[r * output.strides[0] + w]),
+                    expected[r * words + w])
+              << "K = " << k << ", row " << r << ", word " << w;
+      free(output.basePtr);
+    }
+  }
+}
+
+struct BinaryLinearCase {
+  int64_t m, k, n;
+  bool constantWeight;
+  bool withBias;
+};
+
+class BinaryLinearKernel : public ::testing::TestWithParam<BinaryLinearCase> {};
+
+TEST_P(BinaryLinearKernel, MatchesScalarReference) {
+  const BinaryLinearCase &c = GetParam();
+  int64_t words = packedWordCount(c.k);
+  std::mt19937 rng(c.m * 1000003 + c.k * 1009 + c.n);
+  std::normal_distribution<float> normal;
+
+  std::vector<float> weightFloats = randomActivations(c.n * c.k, rng);
+  std::vector<uint64_t> weight = packRows(weightFloats, c.n, c.k);
+  std::vector<float> scale(c.n), bias(c.n);
+  for (int64_t i = 0; i < c.n; ++i) {
+    scale[i] = std::fabs(normal(rng)) + 0.01f;
+    bias[i] = normal(rng);
+  }
+  std::vector<float> x = randomActivations(c.m * c.k, rng);
+
+  std::ostringstream source;
+  std::string xType = "tensor<?x" + std::to_string(c.k) + "xf32>";
+  std::string pType = "tensor<?x" + std::to_string(words) + "xi64>";
+  std::string wType =
+      "tensor<" + std::to_string(c.n) + "x" + std::to_string(words) + "xi64>";
+  std::string vType = "tensor<" + std::to_string(c.n) + "xf32>";
+  std::string yType = "tensor<?x" + std::to_string(c.n) + "xf32>";
+  source << "func.func @kernel(%x: " << xType;
+  if (!c.constantWeight)
+    source << ", %w: " << wType;
+  source << ", %s: " << vType;
+  if (c.withBias)
+    source << ", %b: " << vType;
+  source << ") -> " << yType << " attributes {llvm.emit_c_interface} {\n";
+  if (c.constantWeight)
+    source << "  %w = arith.constant " << tensorLiteral(weight, c.n, words)
+           << " : " << wType << "\n";
+  source << "  %xp = qb.bitpack %x : " << xType << " -> " << pType << "\n"
+         << "  %y = qb.binary_linear %xp, %w scale(%s)"
+         << (c.withBias ? " bias(%b)" : "") << " {in_features = " << c.k
+         << "} : (" << pType << ", " << wType << ", " << vType
+         << (c.withBias ? ", " + vType : "") << ") -> " << yType << "\n"
+         << "  return %y : " << yType << "\n}\n";
+  auto jit = compileOrFail(source.str());
+  ASSERT_TRUE(jit);
+  void *kernel = jit->lookup("kernel");
+  ASSERT_TRUE(kernel);
+
+  using F2 = StridedMemRefType<float, 2>;
+  using F1 = StridedMemRefType<float, 1>;
+  using I2 = StridedMemRefType<int64_t, 2>;
+  F2 input = describe<float, 2>(x.data(), {c.m, c.k});
+  std::vector<int64_t> weightSigned(weight.begin(), weight.end());
+  I2 weightRef = describe<int64_t, 2>(weightSigned.data(), {c.n, words});
+  F1 scaleRef = describe<float, 1>(scale.data(), {c.n});
+  F1 biasRef = describe<float, 1>(bias.data(), {c.n});
+  F2 output;
+  if (c.constantWeight && c.withBias)
+    reinterpret_cast<void (*)(F2 *, F2 *, F1 *, F1 *)>(kernel)(
+        &output, &input, &scaleRef, &biasRef);
+  else if (c.constantWeight)
+    reinterpret_cast<void (*)(F2 *, F2 *, F1 *)>(kernel)(&output, &input,
+                                                         &scaleRef);
+  else if (c.withBias)
+    reinterpret_cast<void (*)(F2 *, F2 *, I2 *, F1 *, F1 *)>(kernel)(
+        &output, &input, &weightRef, &scaleRef, &biasRef);
+  else
+    reinterpret_cast<void (*)(F2 *, F2 *, I2 *, F1 *)>(kernel)(
+        &output, &input, &weightRef, &scaleRef);
+  ASSERT_EQ(output.sizes[0], c.m);
+  ASSERT_EQ(output.sizes[1], c.n);
+
+  std::vector<uint64_t> packedX = packRows(x, c.m, c.k);
+  int64_t mismatches = 0;
+  for (int64_t row = 0; row < c.m; ++row)
+    for (int64_t col = 0; col < c.n; ++col) {
+      int64_t dot = packedSignDot(packedX.data() + row * words,
+                                  weight.data() + col * words, c.k);
+      float expected = static_cast<float>(dot) * scale[col];
+      if (c.withBias)
+        expected += bias[col];
+      float actual = output.data[row * output.strides[0] + col];
+      if (actual != expected && ++mismatches <= 5)
+        ADD_FAILURE() << "y[" << row << ", " << col << "] = " << actual
+                      << ", expected " << expected << " (dot " << dot << ")";
+    }
+  EXPECT_EQ(mismatches, 0);
+  free(output.basePtr);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Shapes, BinaryLinearKernel,
+    ::testing::Values(
+        BinaryLinearCase{1, 1, 1, true, true},
+        BinaryLinearCase{3, 64, 8, true, true},
+        BinaryLinearCase{5, 65, 7, true, false},
+        BinaryLinearCase{17, 200, 37, true, true},
+        BinaryLinearCase{4, 130, 24, false, true},
+        BinaryLinearCase{9, 768, 100, false, true},
+        BinaryLinearCase{7, 3072, 48, false, false},
+        BinaryLinearCase{13, 1000, 25, true, true}),
+    [](const ::testing::TestParamInfo<BinaryLinearCase> &info) {
+      const BinaryLinearCase &c = info.param;
+      return "M" + std::to_string(c.m) + "K" + std::to_string(c.k) + "N" +
+             std::to_string(c.n) + (c.constantWeight ? "Const" : "Arg") +
+             (c.withBias ? "Bias" : "");
+    });
+
+} // namespace
