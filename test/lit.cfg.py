@@ -26,5 +26,14 @@ tool_dirs = [config.qb_tools_dir, config.llvm_tools_dir]
 tools = [
     ToolSubst("quant-bert-opt", unresolved="fatal"),
     ToolSubst("split-file", unresolved="fatal"),
+    ToolSubst("mlir-cpu-runner", unresolved="fatal"),
 ]
 llvm_config.add_tool_substitutions(tools, tool_dirs)
+
+# Runtime support libraries of mlir-cpu-runner (printMemrefF32 and friends)
+# for the execution tests.
+mlir_lib_dir = os.path.join(config.llvm_tools_dir, "..", "lib")
+config.substitutions.append(("%mlir_c_runner_utils",
+                             os.path.join(mlir_lib_dir, "libmlir_c_runner_utils.so")))
+config.substitutions.append(("%mlir_runner_utils",
+                             os.path.join(mlir_lib_dir, "libmlir_runner_utils.so")))

@@ -42,9 +42,10 @@ def QB_StorageType : TypeAttrBase<"::mlir::FloatType",
 def QB_EmbeddingOp : QB_Op<"embedding", [Pure]> {
   let summary = "BERT input embeddings: word + position + token type";
   let description = [{
-    Sums the three BERT embedding lookups for every token:
-    `result[b, s] = words[input_ids[b, s]] + positions[s] +
-    token_types[token_type_ids[b, s]]`. The LayerNorm that Hugging Face's
+    Sums the three BERT embedding lookups for every token, in Hugging Face's
+    order (it matters for rounding):
+    `result[b, s] = (words[input_ids[b, s]] +
+    token_types[token_type_ids[b, s]]) + positions[s]`. The LayerNorm that Hugging Face's
     `BertEmbeddings` applies afterwards is a separate `qb.layer_norm`.
 
     `input_ids` and `token_type_ids` are `[batch, seq]`; the tables are

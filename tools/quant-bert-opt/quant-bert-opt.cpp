@@ -6,36 +6,37 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "QuantBert/QBDialect.h"
+#include "quantbert/Conversion/Passes.h"
+#include "quantbert/Conversion/Pipelines.h"
 #include "quantbert/Transforms/Passes.h"
 
-#include "mlir/Dialect/Affine/IR/AffineOps.h"
-#include "mlir/Dialect/Arith/IR/Arith.h"
-#include "mlir/Dialect/Bufferization/IR/Bufferization.h"
-#include "mlir/Dialect/Func/IR/FuncOps.h"
-#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
-#include "mlir/Dialect/Linalg/IR/Linalg.h"
-#include "mlir/Dialect/Math/IR/Math.h"
-#include "mlir/Dialect/MemRef/IR/MemRef.h"
-#include "mlir/Dialect/SCF/IR/SCF.h"
-#include "mlir/Dialect/Tensor/IR/Tensor.h"
-#include "mlir/Dialect/Vector/IR/VectorOps.h"
+#include "mlir/Conversion/Passes.h"
+#include "mlir/Dialect/Bufferization/Pipelines/Passes.h"
+#include "mlir/Dialect/Bufferization/Transforms/Passes.h"
+#include "mlir/Dialect/Linalg/Passes.h"
+#include "mlir/Dialect/MemRef/Transforms/Passes.h"
 #include "mlir/IR/DialectRegistry.h"
 #include "mlir/Tools/mlir-opt/MlirOptMain.h"
 #include "mlir/Transforms/Passes.h"
 
 int main(int argc, char **argv) {
   mlir::DialectRegistry registry;
-  registry.insert<quantbert::qb::QBDialect, mlir::affine::AffineDialect,
-                  mlir::arith::ArithDialect,
-                  mlir::bufferization::BufferizationDialect,
-                  mlir::func::FuncDialect, mlir::linalg::LinalgDialect,
-                  mlir::LLVM::LLVMDialect, mlir::math::MathDialect,
-                  mlir::memref::MemRefDialect, mlir::scf::SCFDialect,
-                  mlir::tensor::TensorDialect, mlir::vector::VectorDialect>();
+  // qb, the upstream dialects the lowering produces, and their
+  // bufferization models (shared with quant-bert-compile and the JIT).
+  quantbert::registerLoweringDialects(registry);
+
   quantbert::registerQBTransformsPasses();
+  quantbert::registerQBConversionPasses();
+  quantbert::registerQBPipelines();
   // Canonicalize, CSE, inlining, symbol DCE and the other generic passes.
   mlir::registerTransformsPasses();
+  // The upstream path from tensors to the LLVM dialect: bufferization,
+  // linalg to loops, memref metadata expansion and the *-to-llvm conversions.
+  mlir::bufferization::registerBufferizationPasses();
+  mlir::bufferization::registerBufferizationPipelines();
+  mlir::registerLinalgPasses();
+  mlir::memref::registerMemRefPasses();
+  mlir::registerConversionPasses();
   return mlir::asMainReturnCode(mlir::MlirOptMain(
       argc, argv, "quant-bert optimizer driver\n", registry));
 }

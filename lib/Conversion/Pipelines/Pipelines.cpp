@@ -8,6 +8,8 @@
 #include "quantbert/Conversion/Pipelines.h"
 
 #include "QuantBert/QBDialect.h"
+#include "quantbert/Conversion/Passes.h"
+#include "quantbert/Transforms/Passes.h"
 
 #include "mlir/Conversion/Passes.h"
 #include "mlir/Dialect/Affine/IR/AffineOps.h"
@@ -35,6 +37,7 @@
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/Linalg/Passes.h"
 #include "mlir/Dialect/MemRef/Transforms/Passes.h"
+#include "mlir/Pass/PassRegistry.h"
 #include "mlir/Transforms/Passes.h"
 
 using namespace mlir;
@@ -57,6 +60,21 @@ void quantbert::registerLoweringDialects(DialectRegistry &registry) {
   registerLLVMDialectTranslation(registry);
 }
 
+void quantbert::buildQBLowerToLLVMPipeline(OpPassManager &pm) {
+  pm.addPass(createMaterializeQuant());
+  pm.addPass(createCanonicalizerPass());
+  pm.addPass(createConvertQBToVector());
+  pm.addPass(createConvertQBToLinalg());
+  buildBufferizeAndLowerToLLVMPipeline(pm);
+}
+
+void quantbert::registerQBPipelines() {
+  PassPipelineRegistration<>(
+      "qb-lower-to-llvm",
+      "Lowers an imported qb module (precisions assigned) to the LLVM dialect",
+      buildQBLowerToLLVMPipeline);
+}
+
 void quantbert::buildBufferizeAndLowerToLLVMPipeline(OpPassManager &pm) {
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
@@ -74,7 +92,11 @@ void quantbert::buildBufferizeAndLowerToLLVMPipeline(OpPassManager &pm) {
   pm.addPass(memref::createExpandStridedMetadataPass());
   pm.addPass(createLowerAffinePass());
   pm.addPass(createConvertSCFToCFPass());
+  // ctpop, roundeven, exp, sqrt and the rest become LLVM intrinsics; erf and
+  // tanh, which LLVM has no intrinsic for, become libm calls (accurate, but
+  // scalar).
   pm.addPass(createConvertMathToLLVMPass());
+  pm.addPass(createConvertMathToLibmPass());
   pm.addPass(createArithToLLVMConversionPass());
   pm.addPass(createConvertVectorToLLVMPass());
   pm.addPass(createFinalizeMemRefToLLVMConversionPass());

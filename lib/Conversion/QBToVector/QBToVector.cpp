@@ -19,6 +19,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "quantbert/Conversion/QBToVector.h"
+#include "quantbert/Conversion/Passes.h"
 
 #include "QuantBert/QBOps.h"
 #include "quantbert/Support/BitPacking.h"
@@ -32,6 +33,12 @@
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include "mlir/IR/Matchers.h"
 #include "mlir/IR/PatternMatch.h"
+#include "mlir/Transforms/GreedyPatternRewriteDriver.h"
+
+namespace quantbert {
+#define GEN_PASS_DEF_CONVERTQBTOVECTOR
+#include "quantbert/Conversion/Passes.h.inc"
+} // namespace quantbert
 
 using namespace mlir;
 using namespace quantbert;
@@ -345,6 +352,35 @@ struct LowerBinaryLinear : OpRewritePattern<BinaryLinearOp> {
   };
 
   QBToVectorOptions options;
+};
+
+class ConvertQBToVectorPass
+    : public quantbert::impl::ConvertQBToVectorBase<ConvertQBToVectorPass> {
+public:
+  using ConvertQBToVectorBase::ConvertQBToVectorBase;
+
+  void runOnOperation() override {
+    if (tileM < 1 || tileN < 1) {
+      getOperation()->emitError()
+          << "convert-qb-to-vector: tile-m and tile-n must be positive";
+      return signalPassFailure();
+    }
+    RewritePatternSet patterns(&getContext());
+    populateQBToVectorPatterns(patterns, QBToVectorOptions{tileM, tileN});
+    if (failed(applyPatternsAndFoldGreedily(getOperation(), std::move(patterns))))
+      return signalPassFailure();
+    // Anything left means a pattern could not apply (dynamic packed or
+    // weight dimensions): say which op.
+    WalkResult remaining = getOperation()->walk([](Operation *op) {
+      if (!isa<BitpackOp, BinaryLinearOp>(op))
+        return WalkResult::advance();
+      op->emitOpError() << "could not be lowered to vector loops: it needs "
+                           "static packed and weight dimensions";
+      return WalkResult::interrupt();
+    });
+    if (remaining.wasInterrupted())
+      signalPassFailure();
+  }
 };
 
 } // namespace

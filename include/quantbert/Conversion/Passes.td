@@ -1,0 +1,88 @@
+//===- Passes.td - qb conversion passes --------------------*- tablegen -*-===//
+//
+// Declares the passes that lower qb IR into upstream dialects, with their
+// options.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef QUANTBERT_CONVERSION_PASSES
+#define QUANTBERT_CONVERSION_PASSES
+
+include "mlir/Pass/PassBase.td"
+
+def ConvertQBToLinalg : Pass<"convert-qb-to-linalg"> {
+  let summary = "Lowers the float-level qb ops to linalg, tensor, arith and math";
+  let description = [{
+    Rewrites every qb op except `qb.bitpack`, `qb.binary_linear` and
+    `qb.attention` (lowered by `convert-qb-to-vector`) and `qb.int8_linear`
+    (lowered to runtime calls) into value-semantic upstream ops on tensors,
+    so that one-shot bufferization and the standard linalg -> loops / vector
+    -> LLVM path apply. Dynamic dimensions are supported everywhere.
+
+    * `qb.encoder_layer` is inlined into its parent first: the attention
+      region takes the layer operands, the FFN region the attention output.
+    * `qb.embedding`: one `linalg.generic` over `[batch, seq, hidden]` that
+      extracts the word, position and token-type rows.
+    * `qb.layer_norm` (two-pass mean and biased variance), `qb.softmax`
+      (max-subtracted) and `qb.gelu` (erf or tanh form): `linalg.generic`
+      reductions and element-wise maps over the last dimension.
+    * `qb.add`, `qb.scale`, `qb.attention_mask`: element-wise
+      `linalg.generic`.
+    * `qb.linear` (float precisions): `linalg.matmul_transpose_b` on the input
+      collapsed to `[M, K]`, plus a broadcast bias.
+    * `qb.batch_matmul`: `linalg.batch_matmul` (or `_transpose_b`) with the
+      batch dimensions collapsed into one.
+    * `qb.split_heads` / `qb.merge_heads`: `tensor.expand_shape` /
+      `tensor.collapse_shape` and `linalg.transpose`.
+    * `qb.quantize` / `qb.dequantize`: the affine int8 formula of
+      `quantbert/Support/Quantization.h`, per tensor or per channel.
+
+    Arithmetic is in f32: f16 and bf16 operands are extended on load and
+    results truncated on store; matmuls accumulate in f32. A `qb.linear` that
+    still carries a quantized precision (`i8`, `ternary`, `binary`) is an
+    error: `qb-materialize-quant` must run first.
+  }];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect",
+    "::mlir::linalg::LinalgDialect",
+    "::mlir::math::MathDialect",
+    "::mlir::tensor::TensorDialect",
+  ];
+}
+
+def ConvertQBToVector : Pass<"convert-qb-to-vector"> {
+  let summary = "Lowers the XNOR-popcount ops to register-blocked vector loops";
+  let description = [{
+    Rewrites `qb.bitpack` and `qb.binary_linear` into `scf.for` loops of
+    `vector` ops on tensors:
+
+    * `qb.bitpack`: per row and 64-element word, `arith.cmpf ule` against
+      zero (so 0 and NaN give -1) and a `vector.bitcast` of the
+      `vector<64xi1>` to an `i64`, which x86 turns into a compare into a mask
+      register and a mask move. The last word reads +1 beyond `K`, so its
+      padding bits are zero.
+    * `qb.binary_linear`: a GEMM vectorised over output channels. The weight
+      is transposed to `[words, N]` (at compile time when constant); a tile
+      of `tile-m` rows by `tile-n` vectors of 8 outputs keeps
+      `tile-m * tile-n` `vector<8xi64>` accumulators, and each word adds
+      `ctpop(broadcast(x) xor w)` to them (vpxorq, vpopcntq, vpaddq), so no
+      horizontal reduction is needed. The epilogue is the op's formula,
+      `sitofp(K - 2 * acc) * scale + bias`, bit for bit.
+  }];
+  let options = [
+    Option<"tileM", "tile-m", "int64_t", /*default=*/"4",
+           "Rows of activations per register tile">,
+    Option<"tileN", "tile-n", "int64_t", /*default=*/"3",
+           "Vectors of 8 output channels per register tile">,
+  ];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect",
+    "::mlir::linalg::LinalgDialect",
+    "::mlir::math::MathDialect",
+    "::mlir::scf::SCFDialect",
+    "::mlir::tensor::TensorDialect",
+    "::mlir::vector::VectorDialect",
+  ];
+}
+
+#endif // QUANTBERT_CONVERSION_PASSES
