@@ -29,6 +29,7 @@
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/Dialect/Arith/Utils/Utils.h"
 #include "mlir/Dialect/Utils/ReshapeOpsUtils.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include "mlir/IR/Matchers.h"
@@ -73,7 +74,9 @@ Value collapseToMatrix(OpBuilder &builder, Location loc, Value value) {
 Value expandFromMatrix(OpBuilder &builder, Location loc, Value matrix,
                        RankedTensorType type, Value like) {
   if (type.getRank() == 2)
-    return matrix;
+    return matrix.getType() == type
+               ? matrix
+               : builder.create<tensor::CastOp>(loc, type, matrix).getResult();
   if (type.getRank() == 1)
     return builder.create<tensor::CollapseShapeOp>(
         loc, type, matrix, SmallVector<ReassociationIndices>{{0, 1}});
@@ -109,9 +112,10 @@ struct LowerBitpack : OpRewritePattern<BitpackOp> {
     Type elementType = inputType.getElementType();
 
     Value input = collapseToMatrix(rewriter, loc, op.getInput());
-    Value rows = rewriter.create<tensor::DimOp>(loc, input, 0);
+    OpFoldResult rowCount = tensor::getMixedSizes(rewriter, loc, input)[0];
+    Value rows = getValueOrCreateConstantIndexOp(rewriter, loc, rowCount);
     Value init = rewriter.create<tensor::EmptyOp>(
-        loc, ArrayRef<OpFoldResult>{rows, rewriter.getIndexAttr(words)},
+        loc, ArrayRef<OpFoldResult>{rowCount, rewriter.getIndexAttr(words)},
         rewriter.getI64Type());
 
     Value zero = indexConstant(rewriter, loc, 0);
@@ -192,9 +196,10 @@ struct LowerBinaryLinear : OpRewritePattern<BinaryLinearOp> {
 
     Value input = collapseToMatrix(rewriter, loc, op.getInput());
     Value weightT = transposedWeight(rewriter, loc, op.getWeight());
-    Value rows = rewriter.create<tensor::DimOp>(loc, input, 0);
+    OpFoldResult rowCount = tensor::getMixedSizes(rewriter, loc, input)[0];
+    Value rows = getValueOrCreateConstantIndexOp(rewriter, loc, rowCount);
     Value result = rewriter.create<tensor::EmptyOp>(
-        loc, ArrayRef<OpFoldResult>{rows, rewriter.getIndexAttr(outFeatures)},
+        loc, ArrayRef<OpFoldResult>{rowCount, rewriter.getIndexAttr(outFeatures)},
         rewriter.getF32Type());
 
     Kernel kernel{rewriter, loc,  input, weightT, op.getScale(), op.getBias(),

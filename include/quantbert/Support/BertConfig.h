@@ -1,0 +1,87 @@
+//===- BertConfig.h - Hugging Face BERT config.json --------------*- C++ -*-===//
+//
+// Reads and writes the `config.json` of a Hugging Face BERT checkpoint: the
+// hyperparameters quant-bert needs to build the model (training front end)
+// or its IR (importer), validated with errors that name the field, e.g.
+//   config.json: field 'hidden_size' must be a positive integer, got -3
+//
+// Reading follows transformers' BertConfig: fields it defaults are defaulted
+// here too (type_vocab_size 2, layer_norm_eps 1e-12, hidden_act "gelu"), and
+// the number of labels comes from `num_labels`, else from `id2label`'s size,
+// else 2. The six size fields are required: a checkpoint without them is not
+// one quant-bert can check its tensors against. Only absolute position
+// embeddings and GELU (exact erf, or the tanh approximation for "gelu_new" /
+// "gelu_pytorch_tanh") are supported; anything else is an error, not a guess.
+//
+// toJson() writes a config that transformers' BertConfig and
+// BertForSequenceClassification.from_pretrained load unchanged.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef QUANTBERT_SUPPORT_BERTCONFIG_H
+#define QUANTBERT_SUPPORT_BERTCONFIG_H
+
+#include "quantbert/Support/Error.h"
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace quantbert {
+
+/// The GELU flavour of the encoder's feed-forward network.
+enum class HiddenAct {
+  /// "gelu": x * Phi(x), with the exact erf.
+  Gelu,
+  /// "gelu_new" / "gelu_pytorch_tanh": the tanh approximation
+  /// 0.5x(1 + tanh(sqrt(2/pi)(x + 0.044715x^3))) (Hendrycks & Gimpel, eq. 2).
+  GeluTanh,
+};
+
+/// The BERT hyperparameters of a checkpoint. Defaults are bert-base-uncased.
+struct BertConfig {
+  int64_t hiddenSize = 768;
+  int64_t numHiddenLayers = 12;
+  int64_t numAttentionHeads = 12;
+  int64_t intermediateSize = 3072;
+  int64_t vocabSize = 30522;
+  int64_t maxPositionEmbeddings = 512;
+  int64_t typeVocabSize = 2;
+  double layerNormEps = 1e-12;
+  HiddenAct hiddenAct = HiddenAct::Gelu;
+  int64_t numLabels = 2;
+  /// Label names by class index; empty means transformers' defaults
+  /// ("LABEL_0", ...). When set, it has exactly `numLabels` entries 0..n-1.
+  std::map<int64_t, std::string> id2label;
+  /// As read from config.json (empty when absent); written as written.
+  std::vector<std::string> architectures;
+
+  /// Parses config.json text. `source` prefixes errors (usually the path).
+  static Expected<BertConfig> fromJson(std::string_view text,
+                                       const std::string &source = "config.json");
+
+  /// Reads and parses the file at `path`.
+  static Expected<BertConfig> load(const std::string &path);
+
+  /// Checks the cross-field rules (positive sizes, hidden_size divisible by
+  /// num_attention_heads, eps > 0, id2label consistent with numLabels).
+  Error validate(const std::string &source = "config.json") const;
+
+  /// hiddenSize / numAttentionHeads.
+  int64_t headSize() const { return hiddenSize / numAttentionHeads; }
+
+  /// The label of class `index`: id2label's entry or "LABEL_<index>".
+  std::string labelName(int64_t index) const;
+
+  /// A transformers-loadable config.json (pretty-printed, keys sorted).
+  std::string toJson() const;
+
+  /// validate(), then write toJson() to `path` atomically.
+  Error save(const std::string &path) const;
+};
+
+} // namespace quantbert
+
+#endif // QUANTBERT_SUPPORT_BERTCONFIG_H

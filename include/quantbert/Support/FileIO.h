@@ -1,0 +1,43 @@
+//===- FileIO.h - Whole-file reads and atomic writes -------------*- C++ -*-===//
+//
+// The file primitives the bundle readers and writers share. Every file of a
+// bundle (model.safetensors, config.json, quant.json, sensitivity.json) is
+// written atomically: into `PATH.tmp.<pid>` in the same directory, fsync'ed,
+// renamed over PATH, and the directory fsync'ed. A reader therefore sees the
+// old file or the new one, never a torn one, and a failed write leaves an
+// existing PATH untouched and no temporary file behind.
+//
+// POSIX (open/fsync/rename); C++17 standard library otherwise.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef QUANTBERT_SUPPORT_FILEIO_H
+#define QUANTBERT_SUPPORT_FILEIO_H
+
+#include "quantbert/Support/Error.h"
+
+#include <cstddef>
+#include <functional>
+#include <string>
+#include <string_view>
+
+namespace quantbert {
+
+/// Reads the whole file at `path`.
+Expected<std::string> readFile(const std::string &path);
+
+/// Appends `size` bytes at `data` to the file being written.
+using ChunkWriter = std::function<Error(const void *data, size_t size)>;
+
+/// Writes `path` atomically. `produce` streams the contents through the
+/// ChunkWriter it is given; if it (or any file operation) fails, the temporary
+/// file is removed, `path` is left as it was, and the failure is returned.
+Error writeFileAtomically(const std::string &path,
+                          const std::function<Error(const ChunkWriter &)> &produce);
+
+/// Writes `contents` to `path` atomically.
+Error writeFileAtomically(const std::string &path, std::string_view contents);
+
+} // namespace quantbert
+
+#endif // QUANTBERT_SUPPORT_FILEIO_H

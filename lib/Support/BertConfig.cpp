@@ -1,0 +1,281 @@
+//===- BertConfig.cpp - Hugging Face BERT config.json ---------------------===//
+//
+// Field-by-field parsing of config.json with transformers' defaults, the
+// cross-field checks, and the writer. Unknown keys (dropout rates,
+// initializer_range, torch_dtype, ...) are accepted and ignored on read:
+// they do not change inference, and transformers adds new ones over time.
+//
+//===----------------------------------------------------------------------===//
+
+#include "quantbert/Support/BertConfig.h"
+#include "quantbert/Support/FileIO.h"
+
+#include "JsonFields.h"
+
+#include <cerrno>
+#include <cmath>
+#include <cstdlib>
+
+using namespace quantbert;
+using namespace quantbert::json_fields;
+
+namespace {
+
+/// Parses an id2label key ("0", "1", ...) as a class index.
+bool parseLabelIndex(const std::string &key, int64_t &index) {
+  if (key.empty() || key.size() > 18 ||
+      key.find_first_not_of("0123456789") != std::string::npos)
+    return false;
+  index = std::strtoll(key.c_str(), nullptr, 10);
+  return true;
+}
+
+Expected<BertConfig> parseConfig(const Json &root, const std::string &source) {
+  std::string where = source + ": ";
+  BertConfig config;
+
+  if (root.contains("model_type")) {
+    const Json &modelType = root["model_type"];
+    if (!modelType.is_string() || modelType.get<std::string>() != "bert")
+      return fieldError(where, "model_type", "must be \"bert\"", modelType);
+  }
+  if (root.contains("architectures")) {
+    const Json &architectures = root["architectures"];
+    if (!architectures.is_array())
+      return fieldError(where, "architectures", "must be an array of strings",
+                        architectures);
+    for (const Json &name : architectures) {
+      if (!name.is_string())
+        return fieldError(where, "architectures",
+                          "must be an array of strings", architectures);
+      config.architectures.push_back(name.get<std::string>());
+    }
+  }
+
+  struct SizeField {
+    const char *key;
+    int64_t *value;
+    bool required;
+  };
+  const SizeField sizes[] = {
+      {"hidden_size", &config.hiddenSize, true},
+      {"num_hidden_layers", &config.numHiddenLayers, true},
+      {"num_attention_heads", &config.numAttentionHeads, true},
+      {"intermediate_size", &config.intermediateSize, true},
+      {"vocab_size", &config.vocabSize, true},
+      {"max_position_embeddings", &config.maxPositionEmbeddings, true},
+      {"type_vocab_size", &config.typeVocabSize, false},
+  };
+  for (const SizeField &field : sizes) {
+    if (!root.contains(field.key)) {
+      if (field.required)
+        return missingField(where, field.key);
+      continue;
+    }
+    Expected<int64_t> value = readInteger(root[field.key], where, field.key, 1);
+    if (!value)
+      return value.error();
+    *field.value = *value;
+  }
+
+  if (root.contains("layer_norm_eps")) {
+    Expected<double> eps =
+        readNumber(root["layer_norm_eps"], where, "layer_norm_eps", true);
+    if (!eps)
+      return eps.error();
+    config.layerNormEps = *eps;
+  }
+
+  if (root.contains("hidden_act")) {
+    const Json &act = root["hidden_act"];
+    std::string name = act.is_string() ? act.get<std::string>() : "";
+    if (name == "gelu")
+      config.hiddenAct = HiddenAct::Gelu;
+    else if (name == "gelu_new" || name == "gelu_pytorch_tanh")
+      config.hiddenAct = HiddenAct::GeluTanh;
+    else
+      return fieldError(where, "hidden_act",
+                        "must be \"gelu\", \"gelu_new\" or "
+                        "\"gelu_pytorch_tanh\" (the activations quant-bert "
+                        "compiles)",
+                        act);
+  }
+
+  if (root.contains("position_embedding_type")) {
+    const Json &type = root["position_embedding_type"];
+    if (!type.is_string() || type.get<std::string>() != "absolute")
+      return fieldError(where, "position_embedding_type",
+                        "must be \"absolute\" (the only kind quant-bert "
+                        "supports)",
+                        type);
+  }
+
+  if (root.contains("id2label")) {
+    const Json &labels = root["id2label"];
+    if (!labels.is_object())
+      return fieldError(where, "id2label",
+                        "must be an object mapping class indices to names",
+                        labels);
+    for (const auto &[key, name] : labels.items()) {
+      int64_t index;
+      if (!parseLabelIndex(key, index))
+        return Error::failure(where + "field 'id2label' has key '" + key +
+                              "', expected a class index \"0\", \"1\", ...");
+      if (!name.is_string())
+        return fieldError(where, "id2label[\"" + key + "\"]",
+                          "must be a string", name);
+      config.id2label[index] = name.get<std::string>();
+    }
+  }
+  if (root.contains("label2id")) {
+    // transformers keys everything off id2label; label2id is only its
+    // inverse, so it is type-checked and otherwise regenerated on write.
+    const Json &ids = root["label2id"];
+    if (!ids.is_object())
+      return fieldError(where, "label2id",
+                        "must be an object mapping names to class indices",
+                        ids);
+    for (const auto &[name, index] : ids.items()) {
+      Expected<int64_t> checked =
+          readInteger(index, where, "label2id[\"" + name + "\"]", 0);
+      if (!checked)
+        return checked.error();
+    }
+  }
+
+  if (root.contains("num_labels")) {
+    Expected<int64_t> numLabels =
+        readInteger(root["num_labels"], where, "num_labels", 1);
+    if (!numLabels)
+      return numLabels.error();
+    config.numLabels = *numLabels;
+    if (!config.id2label.empty() &&
+        static_cast<int64_t>(config.id2label.size()) != config.numLabels)
+      return Error::failure(where + "field 'num_labels' is " +
+                            std::to_string(config.numLabels) +
+                            " but 'id2label' has " +
+                            std::to_string(config.id2label.size()) +
+                            " entries");
+  } else if (!config.id2label.empty()) {
+    config.numLabels = static_cast<int64_t>(config.id2label.size());
+  }
+
+  if (Error err = config.validate(source))
+    return err;
+  return config;
+}
+
+} // namespace
+
+Expected<BertConfig> BertConfig::fromJson(std::string_view text,
+                                          const std::string &source) {
+  try {
+    Expected<Json> root = parseObject(text, source);
+    if (!root)
+      return root.error();
+    return parseConfig(*root, source);
+  } catch (const std::exception &err) {
+    return Error::failure(source + ": " + err.what());
+  }
+}
+
+Expected<BertConfig> BertConfig::load(const std::string &path) {
+  Expected<std::string> text = readFile(path);
+  if (!text)
+    return text.error();
+  return fromJson(*text, path);
+}
+
+Error BertConfig::validate(const std::string &source) const {
+  std::string where = source + ": ";
+  const std::pair<const char *, int64_t> sizes[] = {
+      {"hidden_size", hiddenSize},
+      {"num_hidden_layers", numHiddenLayers},
+      {"num_attention_heads", numAttentionHeads},
+      {"intermediate_size", intermediateSize},
+      {"vocab_size", vocabSize},
+      {"max_position_embeddings", maxPositionEmbeddings},
+      {"type_vocab_size", typeVocabSize},
+      {"num_labels", numLabels},
+  };
+  for (const auto &[key, value] : sizes)
+    if (value <= 0)
+      return fieldError(where, key, "must be a positive integer", value);
+  if (hiddenSize % numAttentionHeads != 0)
+    return Error::failure(where + "field 'hidden_size' (" +
+                          std::to_string(hiddenSize) +
+                          ") must be divisible by 'num_attention_heads' (" +
+                          std::to_string(numAttentionHeads) + ")");
+  if (!(layerNormEps > 0) || !std::isfinite(layerNormEps))
+    return fieldError(where, "layer_norm_eps", "must be a positive number",
+                      layerNormEps);
+  if (!id2label.empty()) {
+    int64_t expected = 0;
+    for (const auto &entry : id2label) {
+      if (entry.first != expected)
+        return Error::failure(where + "field 'id2label' must have the keys "
+                                      "\"0\" to \"" +
+                              std::to_string(id2label.size() - 1) +
+                              "\", missing \"" + std::to_string(expected) +
+                              "\"");
+      ++expected;
+    }
+    if (static_cast<int64_t>(id2label.size()) != numLabels)
+      return Error::failure(where + "field 'num_labels' is " +
+                            std::to_string(numLabels) + " but 'id2label' has " +
+                            std::to_string(id2label.size()) + " entries");
+  }
+  return Error::success();
+}
+
+std::string BertConfig::labelName(int64_t index) const {
+  auto it = id2label.find(index);
+  return it != id2label.end() ? it->second : "LABEL_" + std::to_string(index);
+}
+
+std::string BertConfig::toJson() const {
+  Json labels = Json::object();
+  Json ids = Json::object();
+  for (int64_t i = 0; i < numLabels; ++i) {
+    labels[std::to_string(i)] = labelName(i);
+    ids[labelName(i)] = i;
+  }
+  Json root = {
+      {"architectures",
+       architectures.empty()
+           ? std::vector<std::string>{"BertForSequenceClassification"}
+           : architectures},
+      {"attention_probs_dropout_prob", 0.1},
+      {"classifier_dropout", nullptr},
+      {"hidden_act", hiddenAct == HiddenAct::Gelu ? "gelu" : "gelu_new"},
+      {"hidden_dropout_prob", 0.1},
+      {"hidden_size", hiddenSize},
+      {"id2label", labels},
+      {"initializer_range", 0.02},
+      {"intermediate_size", intermediateSize},
+      {"label2id", ids},
+      {"layer_norm_eps", layerNormEps},
+      {"max_position_embeddings", maxPositionEmbeddings},
+      {"model_type", "bert"},
+      {"num_attention_heads", numAttentionHeads},
+      {"num_hidden_layers", numHiddenLayers},
+      {"pad_token_id", 0},
+      {"position_embedding_type", "absolute"},
+      {"torch_dtype", "float32"},
+      {"transformers_version", "4.30.0"},
+      {"type_vocab_size", typeVocabSize},
+      {"use_cache", true},
+      {"vocab_size", vocabSize},
+  };
+  return root.dump(2, ' ', false, Json::error_handler_t::replace) + "\n";
+}
+
+Error BertConfig::save(const std::string &path) const {
+  if (Error err = validate(path))
+    return err;
+  try {
+    return writeFileAtomically(path, toJson());
+  } catch (const std::exception &err) {
+    return Error::failure(path + ": " + err.what());
+  }
+}

@@ -1,0 +1,109 @@
+//===- JsonFields.h - Typed field access for the JSON file parsers -*- C++ -*-===//
+//
+// Private to QBSupport. config.json, quant.json and sensitivity.json are read
+// through these helpers so every type error has the same shape:
+//   <where>field '<key>' must be a positive integer, got -3
+// where `where` names the file and the enclosing entry ("quant.json:
+// linears['bert.pooler.dense']: ").
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef QUANTBERT_LIB_SUPPORT_JSONFIELDS_H
+#define QUANTBERT_LIB_SUPPORT_JSONFIELDS_H
+
+#include "quantbert/Support/Error.h"
+
+#include <nlohmann/json.hpp>
+
+#include <cmath>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace quantbert::json_fields {
+
+using Json = nlohmann::json;
+
+/// `value` as a short string for messages (long values are elided).
+inline std::string describe(const Json &value) {
+  std::string text = value.dump(-1, ' ', false, Json::error_handler_t::replace);
+  if (text.size() > 60)
+    text = text.substr(0, 57) + "...";
+  return text;
+}
+
+inline Error fieldError(const std::string &where, std::string_view key,
+                        const std::string &rule, const Json &got) {
+  return Error::failure(where + "field '" + std::string(key) + "' " + rule +
+                        ", got " + describe(got));
+}
+
+inline Error missingField(const std::string &where, std::string_view key) {
+  return Error::failure(where + "missing field '" + std::string(key) + "'");
+}
+
+/// Parses `text`, which must be a JSON object.
+inline Expected<Json> parseObject(std::string_view text,
+                                  const std::string &source) {
+  Json document;
+  try {
+    document = Json::parse(text.begin(), text.end());
+  } catch (const Json::exception &err) {
+    return Error::failure(source + ": not valid JSON: " + err.what());
+  }
+  if (!document.is_object())
+    return Error::failure(source + ": top level must be a JSON object, got " +
+                          std::string(document.type_name()));
+  return document;
+}
+
+/// An integer >= `min` (min 1: "a positive integer", 0: "a non-negative
+/// integer").
+inline Expected<int64_t> readInteger(const Json &value, const std::string &where,
+                                     std::string_view key, int64_t min) {
+  std::string rule = min == 1   ? "must be a positive integer"
+                     : min == 0 ? "must be a non-negative integer"
+                                : "must be an integer >= " + std::to_string(min);
+  if (value.is_number_unsigned()) {
+    uint64_t unsignedValue = value.get<uint64_t>();
+    if (unsignedValue > static_cast<uint64_t>(INT64_MAX))
+      return fieldError(where, key, rule + " that fits in 64 bits", value);
+    if (static_cast<int64_t>(unsignedValue) < min)
+      return fieldError(where, key, rule, value);
+    return static_cast<int64_t>(unsignedValue);
+  }
+  if (!value.is_number_integer() || value.get<int64_t>() < min)
+    return fieldError(where, key, rule, value);
+  return value.get<int64_t>();
+}
+
+/// A finite number; with `positive`, also > 0.
+inline Expected<double> readNumber(const Json &value, const std::string &where,
+                                   std::string_view key, bool positive) {
+  std::string rule = positive ? "must be a positive number" : "must be a number";
+  if (!value.is_number() || !std::isfinite(value.get<double>()) ||
+      (positive && !(value.get<double>() > 0)))
+    return fieldError(where, key, rule, value);
+  return value.get<double>();
+}
+
+inline Expected<std::string> readString(const Json &value,
+                                        const std::string &where,
+                                        std::string_view key) {
+  if (!value.is_string())
+    return fieldError(where, key, "must be a string", value);
+  return value.get<std::string>();
+}
+
+/// A non-empty string.
+inline Expected<std::string> readName(const Json &value,
+                                      const std::string &where,
+                                      std::string_view key) {
+  if (!value.is_string() || value.get<std::string>().empty())
+    return fieldError(where, key, "must be a non-empty string", value);
+  return value.get<std::string>();
+}
+
+} // namespace quantbert::json_fields
+
+#endif // QUANTBERT_LIB_SUPPORT_JSONFIELDS_H

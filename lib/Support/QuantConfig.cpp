@@ -1,0 +1,834 @@
+//===- QuantConfig.cpp - quant.json and sensitivity.json ------------------===//
+//
+// Parsing is strict: these files are quant-bert's own contract, so unknown
+// keys are errors (a misspelled "zeropoint" must not silently mean "no zero
+// point"). Parsing fills the structs field by field; the precision/quantizer
+// rules live in validate(), which both the parser and save() run, so a file
+// quant-bert writes is always one it accepts.
+//
+//===----------------------------------------------------------------------===//
+
+#include "quantbert/Support/QuantConfig.h"
+#include "quantbert/Support/BitPacking.h"
+#include "quantbert/Support/FileIO.h"
+#include "quantbert/Support/Safetensors.h"
+
+#include "JsonFields.h"
+
+#include <cstring>
+#include <initializer_list>
+#include <set>
+
+using namespace quantbert;
+using namespace quantbert::json_fields;
+
+namespace {
+
+constexpr std::pair<Precision, const char *> kPrecisions[] = {
+    {Precision::F32, "f32"},         {Precision::F16, "f16"},
+    {Precision::BF16, "bf16"},       {Precision::I8, "i8"},
+    {Precision::Ternary, "ternary"}, {Precision::Binary, "binary"},
+};
+constexpr std::pair<Quantizer, const char *> kQuantizers[] = {
+    {Quantizer::SymmetricEma, "symmetric-ema"},
+    {Quantizer::AsymmetricIndex, "asymmetric-index"},
+    {Quantizer::Twn, "twn"},
+    {Quantizer::BinarySign, "binary-sign"},
+    {Quantizer::BinaryMeanScale, "binary-mean-scale"},
+};
+
+std::string quote(std::string_view text) {
+  return "'" + std::string(text) + "'";
+}
+
+bool isFloatPrecision(Precision precision) {
+  return precision == Precision::F32 || precision == Precision::F16 ||
+         precision == Precision::BF16;
+}
+
+/// The precision a quantizer produces.
+Precision producedPrecision(Quantizer quantizer) {
+  switch (quantizer) {
+  case Quantizer::SymmetricEma:
+  case Quantizer::AsymmetricIndex:
+    return Precision::I8;
+  case Quantizer::Twn:
+    return Precision::Ternary;
+  case Quantizer::BinarySign:
+  case Quantizer::BinaryMeanScale:
+    return Precision::Binary;
+  }
+  return Precision::F32;
+}
+
+Error rejectUnknownKeys(const Json &object, const std::string &where,
+                        std::initializer_list<const char *> known) {
+  for (const auto &item : object.items()) {
+    bool isKnown = false;
+    for (const char *key : known)
+      isKnown |= item.key() == key;
+    if (!isKnown)
+      return Error::failure(where + "unknown field " + quote(item.key()));
+  }
+  return Error::success();
+}
+
+Expected<ScalarOrTensor> readScalarOrTensor(const Json &value,
+                                            const std::string &where,
+                                            std::string_view key) {
+  ScalarOrTensor result;
+  if (value.is_string() && !value.get<std::string>().empty()) {
+    result.tensor = value.get<std::string>();
+    return result;
+  }
+  if (value.is_number() && std::isfinite(value.get<double>())) {
+    result.value = value.get<double>();
+    return result;
+  }
+  return fieldError(where, key, "must be a number or a tensor name", value);
+}
+
+Json scalarOrTensorJson(const ScalarOrTensor &item) {
+  if (item.value)
+    return *item.value;
+  return item.tensor;
+}
+
+/// Reads the fields WeightQuant shares between linears and embeddings.
+Error readWeightQuant(const Json &entry, const std::string &where,
+                      WeightQuant &quant) {
+  if (!entry.contains("precision"))
+    return missingField(where, "precision");
+  const Json &precision = entry["precision"];
+  std::optional<Precision> parsedPrecision =
+      precision.is_string() ? parsePrecision(precision.get<std::string>())
+                            : std::nullopt;
+  if (!parsedPrecision)
+    return fieldError(where, "precision",
+                      "must be one of \"f32\", \"f16\", \"bf16\", \"i8\", "
+                      "\"ternary\", \"binary\"",
+                      precision);
+  quant.precision = *parsedPrecision;
+
+  if (entry.contains("quantizer")) {
+    const Json &quantizer = entry["quantizer"];
+    std::optional<Quantizer> parsed =
+        quantizer.is_string() ? parseQuantizer(quantizer.get<std::string>())
+                              : std::nullopt;
+    if (!parsed)
+      return fieldError(where, "quantizer",
+                        "must be one of \"symmetric-ema\", "
+                        "\"asymmetric-index\", \"twn\", \"binary-sign\", "
+                        "\"binary-mean-scale\"",
+                        quantizer);
+    quant.quantizer = *parsed;
+  }
+
+  if (!entry.contains("weight"))
+    return missingField(where, "weight");
+  Expected<std::string> weight = readName(entry["weight"], where, "weight");
+  if (!weight)
+    return weight.error();
+  quant.weight = *weight;
+  if (entry.contains("scale")) {
+    Expected<std::string> scale = readName(entry["scale"], where, "scale");
+    if (!scale)
+      return scale.error();
+    quant.scale = *scale;
+  }
+  if (entry.contains("zero_point")) {
+    Expected<ScalarOrTensor> zeroPoint =
+        readScalarOrTensor(entry["zero_point"], where, "zero_point");
+    if (!zeroPoint)
+      return zeroPoint.error();
+    quant.zeroPoint = *zeroPoint;
+  }
+  if (entry.contains("offset")) {
+    Expected<ScalarOrTensor> offset =
+        readScalarOrTensor(entry["offset"], where, "offset");
+    if (!offset)
+      return offset.error();
+    quant.offset = *offset;
+  }
+  return Error::success();
+}
+
+/// The precision/quantizer/parameter rules of docs/formats.md.
+Error validateWeightQuant(const WeightQuant &quant, const std::string &where) {
+  std::string precision(precisionName(quant.precision));
+  if (quant.weight.empty())
+    return missingField(where, "weight");
+  if (isFloatPrecision(quant.precision)) {
+    if (quant.quantizer)
+      return Error::failure(where + "precision '" + precision +
+                            "' takes no quantizer, got '" +
+                            std::string(quantizerName(*quant.quantizer)) + "'");
+    if (!quant.scale.empty() || quant.zeroPoint || quant.offset)
+      return Error::failure(where + "precision '" + precision +
+                            "' takes no scale, zero_point or offset");
+    return Error::success();
+  }
+  if (!quant.quantizer)
+    return Error::failure(where + "precision '" + precision +
+                          "' needs field 'quantizer'");
+  Quantizer quantizer = *quant.quantizer;
+  std::string name(quantizerName(quantizer));
+  if (producedPrecision(quantizer) != quant.precision)
+    return Error::failure(where + "quantizer '" + name +
+                          "' produces precision '" +
+                          std::string(precisionName(producedPrecision(quantizer))) +
+                          "', not '" + precision + "'");
+  bool needsScale = quantizer != Quantizer::BinarySign;
+  if (needsScale && quant.scale.empty())
+    return Error::failure(where + "quantizer '" + name +
+                          "' needs field 'scale'");
+  if (!needsScale && !quant.scale.empty())
+    return Error::failure(where + "quantizer 'binary-sign' takes no scale "
+                                  "(use 'binary-mean-scale')");
+  bool isAsymmetric = quantizer == Quantizer::AsymmetricIndex;
+  for (const auto &[key, field] :
+       {std::pair<const char *, const std::optional<ScalarOrTensor> *>{
+            "zero_point", &quant.zeroPoint},
+        {"offset", &quant.offset}}) {
+    if (isAsymmetric && !*field)
+      return Error::failure(where + "quantizer 'asymmetric-index' needs field '" +
+                            key + "'");
+    if (!isAsymmetric && *field)
+      return Error::failure(where + "quantizer '" + name +
+                            "' takes no field '" + key + "'");
+  }
+  if (quant.zeroPoint && quant.zeroPoint->value) {
+    double zeroPoint = *quant.zeroPoint->value;
+    if (zeroPoint != static_cast<double>(static_cast<int64_t>(zeroPoint)) ||
+        zeroPoint < -128 || zeroPoint > 127)
+      return fieldError(where, "zero_point",
+                        "must be an integer in [-128, 127]", zeroPoint);
+  }
+  return Error::success();
+}
+
+Json weightQuantJson(const WeightQuant &quant) {
+  Json entry = {{"precision", precisionName(quant.precision)},
+                {"weight", quant.weight}};
+  if (quant.quantizer)
+    entry["quantizer"] = quantizerName(*quant.quantizer);
+  if (!quant.scale.empty())
+    entry["scale"] = quant.scale;
+  if (quant.zeroPoint)
+    entry["zero_point"] = scalarOrTensorJson(*quant.zeroPoint);
+  if (quant.offset)
+    entry["offset"] = scalarOrTensorJson(*quant.offset);
+  return entry;
+}
+
+/// Checks the tensors one entry names against the weights file.
+class TensorChecker {
+public:
+  TensorChecker(const SafetensorsFile &weights, std::string where)
+      : weights_(weights), where_(std::move(where)) {}
+
+  Error require(const std::string &name, DType dtype,
+                const std::vector<int64_t> &shape) const {
+    const TensorInfo *tensor = weights_.find(name);
+    if (!tensor)
+      return Error::failure(where_ + "missing tensor " + quote(name));
+    if (tensor->dtype != dtype)
+      return Error::failure(where_ + "tensor " + quote(name) + " has dtype " +
+                            std::string(dtypeName(tensor->dtype)) +
+                            ", expected " + std::string(dtypeName(dtype)));
+    if (tensor->shape != shape)
+      return Error::failure(where_ + "tensor " + quote(name) + " has shape " +
+                            formatShape(tensor->shape) + ", expected " +
+                            formatShape(shape));
+    return Error::success();
+  }
+
+  /// A per-tensor ([]) or per-row ([rows]) parameter.
+  Error requireParameter(const std::string &name, DType dtype,
+                         int64_t rows) const {
+    const TensorInfo *tensor = weights_.find(name);
+    if (tensor && tensor->dtype == dtype && tensor->shape.empty())
+      return Error::success();
+    Error perRow = require(name, dtype, {rows});
+    if (perRow && tensor && tensor->dtype == dtype)
+      return Error::failure(where_ + "tensor " + quote(name) + " has shape " +
+                            formatShape(tensor->shape) + ", expected [] or [" +
+                            std::to_string(rows) + "]");
+    return perRow;
+  }
+
+  /// Ternary codes are -1, 0 or +1.
+  Error requireTernaryCodes(const std::string &name) const {
+    ByteView codes = weights_.bytes(*weights_.find(name));
+    for (size_t i = 0; i < codes.size; ++i) {
+      int8_t code = static_cast<int8_t>(codes.data[i]);
+      if (code < -1 || code > 1)
+        return Error::failure(where_ + "tensor " + quote(name) +
+                              " holds ternary code " + std::to_string(code) +
+                              " at index " + std::to_string(i) +
+                              "; codes must be -1, 0 or +1");
+    }
+    return Error::success();
+  }
+
+  /// BitPacking.h pads each row's last word with zero bits.
+  Error requireZeroPadding(const std::string &name, int64_t rows,
+                           int64_t cols) const {
+    int64_t tail = cols % kBitsPerPackedWord;
+    if (tail == 0)
+      return Error::success();
+    ByteView words = weights_.bytes(*weights_.find(name));
+    int64_t wordsPerRow = packedWordCount(cols);
+    for (int64_t row = 0; row < rows; ++row) {
+      uint64_t last;
+      std::memcpy(&last, words.data + 8 * (row * wordsPerRow + wordsPerRow - 1),
+                  sizeof(last));
+      if (last >> tail)
+        return Error::failure(where_ + "tensor " + quote(name) + " row " +
+                              std::to_string(row) +
+                              " has padding bits set past column " +
+                              std::to_string(cols) +
+                              " (BitPacking.h pads with zeros)");
+    }
+    return Error::success();
+  }
+
+private:
+  const SafetensorsFile &weights_;
+  std::string where_;
+};
+
+Error checkWeightTensors(const WeightQuant &quant, int64_t rows, int64_t cols,
+                         const TensorChecker &checker) {
+  static const std::map<Precision, DType> kFloatDTypes = {
+      {Precision::F32, DType::F32},
+      {Precision::F16, DType::F16},
+      {Precision::BF16, DType::BF16}};
+  switch (quant.precision) {
+  case Precision::F32:
+  case Precision::F16:
+  case Precision::BF16:
+    return checker.require(quant.weight, kFloatDTypes.at(quant.precision),
+                           {rows, cols});
+  case Precision::I8:
+  case Precision::Ternary:
+    if (Error err = checker.require(quant.weight, DType::I8, {rows, cols}))
+      return err;
+    if (quant.precision == Precision::Ternary)
+      if (Error err = checker.requireTernaryCodes(quant.weight))
+        return err;
+    break;
+  case Precision::Binary:
+    if (Error err = checker.require(quant.weight, DType::I64,
+                                    {rows, packedWordCount(cols)}))
+      return err;
+    if (Error err = checker.requireZeroPadding(quant.weight, rows, cols))
+      return err;
+    break;
+  }
+  if (!quant.scale.empty())
+    if (Error err = checker.requireParameter(quant.scale, DType::F32, rows))
+      return err;
+  if (quant.zeroPoint && !quant.zeroPoint->tensor.empty())
+    if (Error err =
+            checker.requireParameter(quant.zeroPoint->tensor, DType::I32, rows))
+      return err;
+  if (quant.offset && !quant.offset->tensor.empty())
+    if (Error err =
+            checker.requireParameter(quant.offset->tensor, DType::F32, rows))
+      return err;
+  return Error::success();
+}
+
+std::string entryWhere(const std::string &source, const char *section,
+                       const std::string &name) {
+  return source + ": " + section + "['" + name + "']: ";
+}
+
+Expected<int64_t> readFormatVersion(const Json &root, const std::string &where) {
+  if (!root.contains("format_version"))
+    return missingField(where, "format_version");
+  const Json &version = root["format_version"];
+  if (!version.is_number_integer() || version.get<int64_t>() != kQuantFormatVersion)
+    return fieldError(where, "format_version",
+                      "must be " + std::to_string(kQuantFormatVersion) +
+                          " (the version this quant-bert reads)",
+                      version);
+  return kQuantFormatVersion;
+}
+
+Expected<QuantConfig> parseQuantConfig(const Json &root,
+                                       const std::string &source) {
+  std::string where = source + ": ";
+  if (Error err = rejectUnknownKeys(
+          root, where, {"format_version", "recipe", "linears", "embeddings"}))
+    return err;
+  QuantConfig config;
+  Expected<int64_t> version = readFormatVersion(root, where);
+  if (!version)
+    return version.error();
+  if (!root.contains("recipe"))
+    return missingField(where, "recipe");
+  Expected<std::string> recipe = readName(root["recipe"], where, "recipe");
+  if (!recipe)
+    return recipe.error();
+  config.recipe = *recipe;
+
+  if (!root.contains("linears"))
+    return missingField(where, "linears");
+  if (!root["linears"].is_object())
+    return fieldError(where, "linears", "must be an object", root["linears"]);
+  for (const auto &[name, entry] : root["linears"].items()) {
+    std::string at = entryWhere(source, "linears", name);
+    if (!entry.is_object())
+      return Error::failure(at + "entry must be an object, got " +
+                            describe(entry));
+    if (Error err = rejectUnknownKeys(
+            entry, at,
+            {"precision", "quantizer", "weight", "scale", "zero_point",
+             "offset", "bias", "input_scale", "in_features", "out_features"}))
+      return err;
+    LinearQuant linear;
+    if (Error err = readWeightQuant(entry, at, linear))
+      return err;
+    for (const auto &[key, field] :
+         {std::pair<const char *, int64_t *>{"in_features", &linear.inFeatures},
+          {"out_features", &linear.outFeatures}}) {
+      if (!entry.contains(key))
+        return missingField(at, key);
+      Expected<int64_t> value = readInteger(entry[key], at, key, 1);
+      if (!value)
+        return value.error();
+      *field = *value;
+    }
+    if (entry.contains("bias")) {
+      Expected<std::string> bias = readName(entry["bias"], at, "bias");
+      if (!bias)
+        return bias.error();
+      linear.bias = *bias;
+    }
+    if (entry.contains("input_scale")) {
+      Expected<double> scale =
+          readNumber(entry["input_scale"], at, "input_scale", true);
+      if (!scale)
+        return scale.error();
+      linear.inputScale = *scale;
+    }
+    config.linears.emplace(name, std::move(linear));
+  }
+
+  if (root.contains("embeddings")) {
+    if (!root["embeddings"].is_object())
+      return fieldError(where, "embeddings", "must be an object",
+                        root["embeddings"]);
+    for (const auto &[name, entry] : root["embeddings"].items()) {
+      std::string at = entryWhere(source, "embeddings", name);
+      if (!entry.is_object())
+        return Error::failure(at + "entry must be an object, got " +
+                              describe(entry));
+      if (Error err = rejectUnknownKeys(
+              entry, at,
+              {"precision", "quantizer", "weight", "scale", "zero_point",
+               "offset", "num_embeddings", "embedding_dim"}))
+        return err;
+      EmbeddingQuant embedding;
+      if (Error err = readWeightQuant(entry, at, embedding))
+        return err;
+      for (const auto &[key, field] :
+           {std::pair<const char *, int64_t *>{"num_embeddings",
+                                               &embedding.numEmbeddings},
+            {"embedding_dim", &embedding.embeddingDim}}) {
+        if (!entry.contains(key))
+          return missingField(at, key);
+        Expected<int64_t> value = readInteger(entry[key], at, key, 1);
+        if (!value)
+          return value.error();
+        *field = *value;
+      }
+      config.embeddings.emplace(name, std::move(embedding));
+    }
+  }
+  if (Error err = config.validate(source))
+    return err;
+  return config;
+}
+
+Expected<SensitivityReport> parseSensitivity(const Json &root,
+                                             const std::string &source) {
+  std::string where = source + ": ";
+  if (Error err = rejectUnknownKeys(root, where,
+                                    {"format_version", "metric",
+                                     "baseline_loss", "modules",
+                                     "parameter_counts"}))
+    return err;
+  SensitivityReport report;
+  Expected<int64_t> version = readFormatVersion(root, where);
+  if (!version)
+    return version.error();
+  for (const char *key : {"metric", "baseline_loss", "modules",
+                          "parameter_counts"})
+    if (!root.contains(key))
+      return missingField(where, key);
+  Expected<std::string> metric = readString(root["metric"], where, "metric");
+  if (!metric)
+    return metric.error();
+  report.metric = *metric;
+  Expected<double> baseline =
+      readNumber(root["baseline_loss"], where, "baseline_loss", false);
+  if (!baseline)
+    return baseline.error();
+  report.baselineLoss = *baseline;
+
+  const Json &modules = root["modules"];
+  if (!modules.is_array())
+    return fieldError(where, "modules", "must be an array", modules);
+  for (size_t i = 0; i < modules.size(); ++i) {
+    std::string at = source + ": modules[" + std::to_string(i) + "]: ";
+    const Json &entry = modules[i];
+    if (!entry.is_object())
+      return Error::failure(at + "entry must be an object, got " +
+                            describe(entry));
+    if (Error err = rejectUnknownKeys(entry, at,
+                                      {"layer", "module", "params",
+                                       "sensitivity", "hessian_trace"}))
+      return err;
+    for (const char *key : {"layer", "module", "params", "sensitivity"})
+      if (!entry.contains(key))
+        return missingField(at, key);
+    ModuleSensitivity module;
+    Expected<int64_t> layer = readInteger(entry["layer"], at, "layer", 0);
+    if (!layer)
+      return layer.error();
+    module.layer = *layer;
+    const Json &kind = entry["module"];
+    if (kind == "attention")
+      module.module = BertModule::Attention;
+    else if (kind == "ffn")
+      module.module = BertModule::Ffn;
+    else
+      return fieldError(at, "module", "must be \"attention\" or \"ffn\"", kind);
+    Expected<int64_t> params = readInteger(entry["params"], at, "params", 1);
+    if (!params)
+      return params.error();
+    module.params = *params;
+    const Json &sensitivity = entry["sensitivity"];
+    if (!sensitivity.is_object())
+      return fieldError(at, "sensitivity",
+                        "must be an object mapping precisions to numbers",
+                        sensitivity);
+    for (const auto &[name, value] : sensitivity.items()) {
+      std::optional<Precision> precision = parsePrecision(name);
+      if (!precision)
+        return Error::failure(at + "field 'sensitivity' has key " + quote(name) +
+                              ", expected a precision (f32, f16, bf16, i8, "
+                              "ternary, binary)");
+      Expected<double> loss =
+          readNumber(value, at, "sensitivity." + name, false);
+      if (!loss)
+        return loss.error();
+      module.sensitivity[*precision] = *loss;
+    }
+    if (entry.contains("hessian_trace")) {
+      Expected<double> trace =
+          readNumber(entry["hessian_trace"], at, "hessian_trace", false);
+      if (!trace)
+        return trace.error();
+      module.hessianTrace = *trace;
+    }
+    report.modules.push_back(std::move(module));
+  }
+
+  const Json &counts = root["parameter_counts"];
+  std::string countsWhere = source + ": parameter_counts: ";
+  if (!counts.is_object())
+    return fieldError(where, "parameter_counts", "must be an object", counts);
+  if (Error err = rejectUnknownKeys(counts, countsWhere,
+                                    {"embeddings", "encoder", "head", "total"}))
+    return err;
+  for (const auto &[key, field] :
+       {std::pair<const char *, int64_t *>{"embeddings",
+                                           &report.parameterCounts.embeddings},
+        {"encoder", &report.parameterCounts.encoder},
+        {"head", &report.parameterCounts.head},
+        {"total", &report.parameterCounts.total}}) {
+    if (!counts.contains(key))
+      return missingField(countsWhere, key);
+    Expected<int64_t> value = readInteger(counts[key], countsWhere, key, 0);
+    if (!value)
+      return value.error();
+    *field = *value;
+  }
+  if (Error err = report.validate(source))
+    return err;
+  return report;
+}
+
+/// Runs `parse` on the JSON object in `text`, turning any exception (e.g.
+/// bad_alloc) into an Error.
+template <typename T, typename ParseFn>
+Expected<T> parseDocument(std::string_view text, const std::string &source,
+                          ParseFn parse) {
+  try {
+    Expected<Json> root = parseObject(text, source);
+    if (!root)
+      return root.error();
+    return parse(*root, source);
+  } catch (const std::exception &err) {
+    return Error::failure(source + ": " + err.what());
+  }
+}
+
+Error saveDocument(const std::string &path, const std::string &text) {
+  try {
+    return writeFileAtomically(path, text);
+  } catch (const std::exception &err) {
+    return Error::failure(path + ": " + err.what());
+  }
+}
+
+} // namespace
+
+std::string_view quantbert::precisionName(Precision precision) {
+  for (const auto &[value, name] : kPrecisions)
+    if (value == precision)
+      return name;
+  return "?";
+}
+
+std::optional<Precision> quantbert::parsePrecision(std::string_view name) {
+  for (const auto &[value, spelling] : kPrecisions)
+    if (name == spelling)
+      return value;
+  return std::nullopt;
+}
+
+std::string_view quantbert::quantizerName(Quantizer quantizer) {
+  for (const auto &[value, name] : kQuantizers)
+    if (value == quantizer)
+      return name;
+  return "?";
+}
+
+std::optional<Quantizer> quantbert::parseQuantizer(std::string_view name) {
+  for (const auto &[value, spelling] : kQuantizers)
+    if (name == spelling)
+      return value;
+  return std::nullopt;
+}
+
+std::string_view quantbert::bertModuleName(BertModule module) {
+  return module == BertModule::Attention ? "attention" : "ffn";
+}
+
+//===----------------------------------------------------------------------===//
+// QuantConfig
+//===----------------------------------------------------------------------===//
+
+Expected<QuantConfig> QuantConfig::fromJson(std::string_view text,
+                                            const std::string &source) {
+  return parseDocument<QuantConfig>(text, source, parseQuantConfig);
+}
+
+Expected<QuantConfig> QuantConfig::load(const std::string &path) {
+  Expected<std::string> text = readFile(path);
+  if (!text)
+    return text.error();
+  return fromJson(*text, path);
+}
+
+Error QuantConfig::validate(const std::string &source) const {
+  if (formatVersion != kQuantFormatVersion)
+    return fieldError(source + ": ", "format_version",
+                      "must be " + std::to_string(kQuantFormatVersion),
+                      formatVersion);
+  if (recipe.empty())
+    return fieldError(source + ": ", "recipe", "must be a non-empty string",
+                      recipe);
+  for (const auto &[name, linear] : linears) {
+    std::string at = entryWhere(source, "linears", name);
+    if (name.empty())
+      return Error::failure(source + ": linears: module path is empty");
+    if (linear.inFeatures <= 0 || linear.outFeatures <= 0)
+      return Error::failure(at + "fields 'in_features' and 'out_features' "
+                                 "must be positive integers");
+    if (Error err = validateWeightQuant(linear, at))
+      return err;
+    if (linear.inputScale) {
+      if (linear.precision != Precision::I8)
+        return Error::failure(at + "field 'input_scale' applies to precision "
+                                   "'i8' only, not '" +
+                              std::string(precisionName(linear.precision)) +
+                              "'");
+      if (!(*linear.inputScale > 0) || !std::isfinite(*linear.inputScale))
+        return fieldError(at, "input_scale", "must be a positive number",
+                          *linear.inputScale);
+    }
+  }
+  for (const auto &[name, embedding] : embeddings) {
+    std::string at = entryWhere(source, "embeddings", name);
+    if (name.empty())
+      return Error::failure(source + ": embeddings: module path is empty");
+    if (embedding.numEmbeddings <= 0 || embedding.embeddingDim <= 0)
+      return Error::failure(at + "fields 'num_embeddings' and 'embedding_dim' "
+                                 "must be positive integers");
+    if (Error err = validateWeightQuant(embedding, at))
+      return err;
+  }
+  return Error::success();
+}
+
+Error QuantConfig::checkTensors(const SafetensorsFile &weights,
+                                const std::string &source) const {
+  for (const auto &[name, linear] : linears) {
+    TensorChecker checker(weights, entryWhere(source, "linears", name));
+    if (Error err = checkWeightTensors(linear, linear.outFeatures,
+                                       linear.inFeatures, checker))
+      return err;
+    if (!linear.bias.empty())
+      if (Error err =
+              checker.require(linear.bias, DType::F32, {linear.outFeatures}))
+        return err;
+  }
+  for (const auto &[name, embedding] : embeddings) {
+    TensorChecker checker(weights, entryWhere(source, "embeddings", name));
+    if (Error err = checkWeightTensors(embedding, embedding.numEmbeddings,
+                                       embedding.embeddingDim, checker))
+      return err;
+  }
+  return Error::success();
+}
+
+std::string QuantConfig::toJson() const {
+  Json linearsJson = Json::object();
+  for (const auto &[name, linear] : linears) {
+    Json entry = weightQuantJson(linear);
+    entry["in_features"] = linear.inFeatures;
+    entry["out_features"] = linear.outFeatures;
+    if (!linear.bias.empty())
+      entry["bias"] = linear.bias;
+    if (linear.inputScale)
+      entry["input_scale"] = *linear.inputScale;
+    linearsJson[name] = std::move(entry);
+  }
+  Json root = {{"format_version", formatVersion},
+               {"recipe", recipe},
+               {"linears", std::move(linearsJson)}};
+  if (!embeddings.empty()) {
+    Json embeddingsJson = Json::object();
+    for (const auto &[name, embedding] : embeddings) {
+      Json entry = weightQuantJson(embedding);
+      entry["num_embeddings"] = embedding.numEmbeddings;
+      entry["embedding_dim"] = embedding.embeddingDim;
+      embeddingsJson[name] = std::move(entry);
+    }
+    root["embeddings"] = std::move(embeddingsJson);
+  }
+  return root.dump(2, ' ', false, Json::error_handler_t::replace) + "\n";
+}
+
+Error QuantConfig::save(const std::string &path) const {
+  if (Error err = validate(path))
+    return err;
+  return saveDocument(path, toJson());
+}
+
+//===----------------------------------------------------------------------===//
+// SensitivityReport
+//===----------------------------------------------------------------------===//
+
+Expected<SensitivityReport>
+SensitivityReport::fromJson(std::string_view text, const std::string &source) {
+  return parseDocument<SensitivityReport>(text, source, parseSensitivity);
+}
+
+Expected<SensitivityReport> SensitivityReport::load(const std::string &path) {
+  Expected<std::string> text = readFile(path);
+  if (!text)
+    return text.error();
+  return fromJson(*text, path);
+}
+
+Error SensitivityReport::validate(const std::string &source) const {
+  std::string where = source + ": ";
+  if (formatVersion != kQuantFormatVersion)
+    return fieldError(where, "format_version",
+                      "must be " + std::to_string(kQuantFormatVersion),
+                      formatVersion);
+  if (metric != "dev_loss_increase")
+    return fieldError(where, "metric", "must be \"dev_loss_increase\"", metric);
+  if (!std::isfinite(baselineLoss))
+    return fieldError(where, "baseline_loss", "must be a number", baselineLoss);
+  std::set<std::pair<int64_t, BertModule>> seen;
+  for (size_t i = 0; i < modules.size(); ++i) {
+    const ModuleSensitivity &module = modules[i];
+    std::string at = source + ": modules[" + std::to_string(i) + "]: ";
+    if (module.layer < 0)
+      return fieldError(at, "layer", "must be a non-negative integer",
+                        module.layer);
+    if (module.params <= 0)
+      return fieldError(at, "params", "must be a positive integer",
+                        module.params);
+    if (module.sensitivity.empty())
+      return Error::failure(at + "field 'sensitivity' must list at least one "
+                                 "precision");
+    for (const auto &[precision, loss] : module.sensitivity)
+      if (!std::isfinite(loss))
+        return fieldError(at, "sensitivity." +
+                                  std::string(precisionName(precision)),
+                          "must be a number", loss);
+    if (module.hessianTrace && !std::isfinite(*module.hessianTrace))
+      return fieldError(at, "hessian_trace", "must be a number",
+                        *module.hessianTrace);
+    if (!seen.emplace(module.layer, module.module).second)
+      return Error::failure(at + "layer " + std::to_string(module.layer) +
+                            " module '" +
+                            std::string(bertModuleName(module.module)) +
+                            "' is listed twice");
+  }
+  const ParameterCounts &counts = parameterCounts;
+  if (counts.embeddings < 0 || counts.encoder < 0 || counts.head < 0)
+    return Error::failure(where + "parameter_counts: counts must be "
+                                  "non-negative");
+  int64_t sum = 0;
+  if (__builtin_add_overflow(counts.embeddings, counts.encoder, &sum) ||
+      __builtin_add_overflow(sum, counts.head, &sum) || sum != counts.total)
+    return Error::failure(where + "parameter_counts: field 'total' (" +
+                          std::to_string(counts.total) +
+                          ") must equal embeddings + encoder + head (" +
+                          std::to_string(counts.embeddings) + " + " +
+                          std::to_string(counts.encoder) + " + " +
+                          std::to_string(counts.head) + ")");
+  return Error::success();
+}
+
+std::string SensitivityReport::toJson() const {
+  Json modulesJson = Json::array();
+  for (const ModuleSensitivity &module : modules) {
+    Json losses = Json::object();
+    for (const auto &[precision, loss] : module.sensitivity)
+      losses[std::string(precisionName(precision))] = loss;
+    Json entry = {{"layer", module.layer},
+                  {"module", bertModuleName(module.module)},
+                  {"params", module.params},
+                  {"sensitivity", std::move(losses)}};
+    if (module.hessianTrace)
+      entry["hessian_trace"] = *module.hessianTrace;
+    modulesJson.push_back(std::move(entry));
+  }
+  Json root = {{"format_version", formatVersion},
+               {"metric", metric},
+               {"baseline_loss", baselineLoss},
+               {"modules", std::move(modulesJson)},
+               {"parameter_counts",
+                {{"embeddings", parameterCounts.embeddings},
+                 {"encoder", parameterCounts.encoder},
+                 {"head", parameterCounts.head},
+                 {"total", parameterCounts.total}}}};
+  return root.dump(2, ' ', false, Json::error_handler_t::replace) + "\n";
+}
+
+Error SensitivityReport::save(const std::string &path) const {
+  if (Error err = validate(path))
+    return err;
+  return saveDocument(path, toJson());
+}

@@ -1,0 +1,88 @@
+// convert-qb-to-vector: the structure of the vectorised bitpack and
+// XNOR-popcount GEMM. Numerics are checked by executing the kernels against
+// the scalar reference (test/Execution/BinaryKernelTest.cpp).
+// RUN: quant-bert-opt %s -split-input-file -convert-qb-to-vector -verify-diagnostics | FileCheck %s
+// RUN: quant-bert-opt %s -split-input-file -convert-qb-to-vector="tile-m=2 tile-n=1" -verify-diagnostics | FileCheck %s --check-prefix=TILE
+
+// K = 100: one full 64-lane word and one partial word read with +1 padding
+// (not in bounds), so its padding bits come out 0.
+// CHECK-LABEL: func.func @bitpack
+// CHECK-DAG: %[[ONE:.*]] = arith.constant 1.000000e+00 : f32
+// CHECK-DAG: %[[ZERO:.*]] = arith.constant dense<0.000000e+00> : vector<64xf32>
+// CHECK: scf.for %[[ROW:[a-z0-9_]+]] = %{{.*}} to %{{.*}} step %{{.*}} iter_args(%[[ACC:[a-z0-9_]+]] = %{{.*}}) -> (tensor<?x2xi64>)
+// CHECK: %[[L0:.*]] = vector.transfer_read %{{.*}}[%[[ROW]], %{{.*}}], %[[ONE]] {in_bounds = [true]} : tensor<?x100xf32>, vector<64xf32>
+// CHECK: %[[N0:.*]] = arith.cmpf ule, %[[L0]], %[[ZERO]] : vector<64xf32>
+// CHECK: %[[B0:.*]] = vector.bitcast %[[N0]] : vector<64xi1> to vector<1xi64>
+// CHECK: vector.transfer_write %[[B0]], %[[ACC]][%[[ROW]], %{{.*}}] {in_bounds = [true]} : vector<1xi64>, tensor<?x2xi64>
+// CHECK: %[[L1:.*]] = vector.transfer_read %{{.*}}[%[[ROW]], %{{.*}}], %[[ONE]] : tensor<?x100xf32>, vector<64xf32>
+// CHECK: arith.cmpf ule, %[[L1]], %[[ZERO]]
+// CHECK-NOT: qb.bitpack
+func.func @bitpack(%x: tensor<?x100xf32>) -> tensor<?x2xi64> {
+  %p = qb.bitpack %x : tensor<?x100xf32> -> tensor<?x2xi64>
+  return %p : tensor<?x2xi64>
+}
+
+// -----
+
+// A rank-3 input is packed as a matrix and reshaped back.
+// CHECK-LABEL: func.func @bitpack_rank3
+// CHECK: tensor.collapse_shape %{{.*}} {{\[\[}}0, 1], [2]] : tensor<2x?x64xf32> into tensor<?x64xf32>
+// CHECK: tensor.expand_shape %{{.*}} {{\[\[}}0, 1], [2]] output_shape [2, %{{.*}}, 1] : tensor<?x1xi64> into tensor<2x?x1xi64>
+func.func @bitpack_rank3(%x: tensor<2x?x64xf32>) -> tensor<2x?x1xi64> {
+  %p = qb.bitpack %x : tensor<2x?x64xf32> -> tensor<2x?x1xi64>
+  return %p : tensor<2x?x1xi64>
+}
+
+// -----
+
+// N = 20 with the default 4 x 3 tile: no full 24-wide panel, two whole
+// 8-wide vectors, then a 4-wide vector. The constant weight [20, 1] is
+// transposed to [1, 20] at compile time.
+// CHECK-LABEL: func.func @binary_linear
+// CHECK-DAG: %[[WT:.*]] = arith.constant dense<{{\[\[}}1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20]]> : tensor<1x20xi64>
+// CHECK-DAG: %[[K8:.*]] = arith.constant dense<60> : vector<8xi64>
+// CHECK-DAG: %[[K4:.*]] = arith.constant dense<60> : vector<4xi64>
+// CHECK: scf.for
+// CHECK: scf.for
+// CHECK: scf.for %[[WORD:[a-z0-9_]+]] = {{.*}} -> (vector<8xi64>, vector<8xi64>, vector<8xi64>, vector<8xi64>)
+// CHECK: %[[W:.*]] = vector.transfer_read %[[WT]][%[[WORD]], %{{.*}}], %{{.*}} {in_bounds = [true]} : tensor<1x20xi64>, vector<8xi64>
+// CHECK: %[[X:.*]] = tensor.extract %{{.*}}[%{{.*}}, %[[WORD]]] : tensor<?x1xi64>
+// CHECK: %[[XB:.*]] = vector.broadcast %[[X]] : i64 to vector<8xi64>
+// CHECK: %[[XOR:.*]] = arith.xori %[[XB]], %[[W]] : vector<8xi64>
+// CHECK: %[[POP:.*]] = math.ctpop %[[XOR]] : vector<8xi64>
+// CHECK: arith.addi %{{.*}}, %[[POP]] : vector<8xi64>
+// CHECK: %[[TWICE:.*]] = arith.shli %{{.*}}, %{{.*}} : vector<8xi64>
+// CHECK: %[[DOT:.*]] = arith.subi %[[K8]], %[[TWICE]] : vector<8xi64>
+// CHECK: %[[F:.*]] = arith.sitofp %[[DOT]] : vector<8xi64> to vector<8xf32>
+// CHECK: %[[SCALED:.*]] = arith.mulf %[[F]], %{{.*}} : vector<8xf32>
+// CHECK: %[[Y:.*]] = arith.addf %[[SCALED]], %{{.*}} : vector<8xf32>
+// CHECK: vector.transfer_write %[[Y]]
+// CHECK: math.ctpop %{{.*}} : vector<4xi64>
+// CHECK: arith.subi %[[K4]], %{{.*}} : vector<4xi64>
+// CHECK-NOT: qb.binary_linear
+// TILE-LABEL: func.func @binary_linear
+// TILE: scf.for %{{.*}} -> (vector<8xi64>, vector<8xi64>)
+func.func @binary_linear(%x: tensor<?x1xi64>, %s: tensor<20xf32>, %b: tensor<20xf32>) -> tensor<?x20xf32> {
+  %w = arith.constant dense<[[1],[2],[3],[4],[5],[6],[7],[8],[9],[10],[11],[12],[13],[14],[15],[16],[17],[18],[19],[20]]> : tensor<20x1xi64>
+  %y = qb.binary_linear %x, %w scale(%s) bias(%b) {in_features = 60} : (tensor<?x1xi64>, tensor<20x1xi64>, tensor<20xf32>, tensor<20xf32>) -> tensor<?x20xf32>
+  return %y : tensor<?x20xf32>
+}
+
+// -----
+
+// A weight that is not constant is transposed at run time.
+// CHECK-LABEL: func.func @binary_linear_weight_argument
+// CHECK: linalg.transpose ins(%{{.*}} : tensor<16x2xi64>) outs(%{{.*}} : tensor<2x16xi64>) permutation = [1, 0]
+// CHECK-NOT: arith.addf
+func.func @binary_linear_weight_argument(%x: tensor<3x2xi64>, %w: tensor<16x2xi64>, %s: tensor<16xf32>) -> tensor<3x16xf32> {
+  %y = qb.binary_linear %x, %w scale(%s) {in_features = 100} : (tensor<3x2xi64>, tensor<16x2xi64>, tensor<16xf32>) -> tensor<3x16xf32>
+  return %y : tensor<3x16xf32>
+}
+
+// -----
+
+func.func @dynamic_packed_dimension(%x: tensor<4x?xf32>) -> tensor<4x?xi64> {
+  // expected-error @+1 {{'qb.bitpack' op could not be lowered to vector loops: it needs static packed and weight dimensions}}
+  %p = qb.bitpack %x : tensor<4x?xf32> -> tensor<4x?xi64>
+  return %p : tensor<4x?xi64>
+}
