@@ -12,7 +12,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "QuantBert/QBOps.h"
-#include "quantbert/Conversion/QBToVector.h"
+#include "quantbert/Conversion/Passes.h"
 #include "quantbert/Support/BitPacking.h"
 #include "quantbert/Target/JitModule.h"
 
@@ -86,13 +86,13 @@ struct CompiledBinaryLinear {
     std::string error;
     jit = JitModule::compile(
         source,
-        [](mlir::RewritePatternSet &patterns) {
-          QBToVectorOptions options;
+        [](mlir::OpPassManager &pm) {
+          ConvertQBToVectorOptions options;
           if (const char *tm = std::getenv("QB_TILE_M"))
             options.tileM = std::atoi(tm);
           if (const char *tn = std::getenv("QB_TILE_N"))
             options.tileN = std::atoi(tn);
-          populateQBToVectorPatterns(patterns, options);
+          pm.addPass(createConvertQBToVector(options));
         },
         error);
     if (!jit)
@@ -116,7 +116,7 @@ struct CompiledBinaryLinear {
     F2 y;
     kernel(&y, &x, &s, &b);
     benchmark::DoNotOptimize(y.data[0]);
-    free(y.basePtr);
+    JitModule::freeResult(y.basePtr);
   }
 
   using Kernel = void (*)(F2 *, I2 *, F1 *, F1 *);

@@ -11,7 +11,7 @@
 
 #include "QuantBert/QBOps.h"
 #include "quantbert/Target/JitModule.h"
-#include "quantbert/Conversion/QBToVector.h"
+#include "quantbert/Conversion/Passes.h"
 #include "quantbert/Support/BitPacking.h"
 
 #include "mlir/ExecutionEngine/CRunnerUtils.h"
@@ -97,9 +97,7 @@ std::unique_ptr<JitModule> compileOrFail(const std::string &source) {
   std::string error;
   auto jit = JitModule::compile(
       source,
-      [](mlir::RewritePatternSet &patterns) {
-        populateQBToVectorPatterns(patterns);
-      },
+      [](mlir::OpPassManager &pm) { pm.addPass(createConvertQBToVector()); },
       error);
   EXPECT_TRUE(jit) << error << "\n" << source;
   return jit;
@@ -132,7 +130,7 @@ TEST(BitpackKernel, MatchesPackSignBits) {
           EXPECT_EQ(static_cast<uint64_t>(output.data[r * output.strides[0] + w]),
                     expected[r * words + w])
               << "K = " << k << ", row " << r << ", word " << w;
-      free(output.basePtr);
+      JitModule::freeResult(output.basePtr);
     }
   }
 }
@@ -227,7 +225,7 @@ TEST_P(BinaryLinearKernel, MatchesScalarReference) {
                       << ", expected " << expected << " (dot " << dot << ")";
     }
   EXPECT_EQ(mismatches, 0);
-  free(output.basePtr);
+  JitModule::freeResult(output.basePtr);
 }
 
 INSTANTIATE_TEST_SUITE_P(

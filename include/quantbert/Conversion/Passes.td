@@ -85,4 +85,21 @@ def ConvertQBToVector : Pass<"convert-qb-to-vector"> {
   ];
 }
 
+def ApproximateMath : Pass<"qb-approximate-math"> {
+  let summary = "Expands exp, erf, tanh and friends into vectorisable polynomials";
+  let description = [{
+    Applies MLIR's polynomial approximations (`exp`, `expm1`, `log`, `erf`,
+    `tanh`, ... on f32 scalars and vectors, and f16/bf16 through f32) so the
+    softmax of fused attention and the GELU of the FFN run as vector
+    arithmetic instead of one libm call per element. The approximations are
+    accurate to a few ulp in f32 (see the attention execution test's
+    tolerance). Run it before the math-to-LLVM conversion.
+  }];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect",
+    "::mlir::math::MathDialect",
+    "::mlir::vector::VectorDialect",
+  ];
+}
+
 #endif // QUANTBERT_CONVERSION_PASSES

@@ -11,7 +11,7 @@
 
 #include "mlir/ExecutionEngine/ExecutionEngine.h"
 #include "mlir/IR/MLIRContext.h"
-#include "mlir/IR/PatternMatch.h"
+#include "mlir/Pass/PassManager.h"
 
 #include <functional>
 #include <memory>
@@ -21,12 +21,24 @@ namespace quantbert {
 
 class JitModule {
 public:
-  using Lowering = std::function<void(mlir::RewritePatternSet &)>;
+  /// Adds the passes that take the parsed module to tensor-level upstream
+  /// code (the qb conversions); bufferization and lowering to LLVM follow.
+  using Lowering = std::function<void(mlir::OpPassManager &)>;
 
   /// Compiles `source`; on failure returns null and sets `error`.
   static std::unique_ptr<JitModule> compile(const std::string &source,
                                             const Lowering &lowering,
                                             std::string &error);
+
+  /// Heap bytes the generated code has allocated and not freed at its peak
+  /// since the last reset (memref allocations go through malloc/free, which
+  /// the JIT binds to counting wrappers). Not thread-safe.
+  static size_t peakAllocatedBytes();
+  static void resetAllocationCounters();
+
+  /// Frees a buffer the generated code returned (e.g. a result memref's
+  /// basePtr): it came from the counting malloc, not plain malloc.
+  static void freeResult(void *basePtr);
 
   /// Address of `_mlir_ciface_<name>` (functions need llvm.emit_c_interface).
   void *lookup(const std::string &name);

@@ -92,9 +92,9 @@ void quantbert::buildBufferizeAndLowerToLLVMPipeline(OpPassManager &pm) {
   pm.addPass(memref::createExpandStridedMetadataPass());
   pm.addPass(createLowerAffinePass());
   pm.addPass(createConvertSCFToCFPass());
-  // ctpop, roundeven, exp, sqrt and the rest become LLVM intrinsics; erf and
-  // tanh, which LLVM has no intrinsic for, become libm calls (accurate, but
-  // scalar).
+  // exp, erf and tanh become vectorisable polynomials; ctpop, roundeven,
+  // sqrt and the rest become LLVM intrinsics; anything left goes to libm.
+  pm.addPass(quantbert::createApproximateMath());
   pm.addPass(createConvertMathToLLVMPass());
   pm.addPass(createConvertMathToLibmPass());
   pm.addPass(createArithToLLVMConversionPass());

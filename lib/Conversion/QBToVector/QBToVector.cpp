@@ -41,6 +41,8 @@ namespace quantbert {
 #include "quantbert/Conversion/Passes.h.inc"
 } // namespace quantbert
 
+#include <limits>
+
 using namespace mlir;
 using namespace quantbert;
 using namespace quantbert::qb;
@@ -359,6 +361,285 @@ struct LowerBinaryLinear : OpRewritePattern<BinaryLinearOp> {
   QBToVectorOptions options;
 };
 
+/// Q, K or V [B, S, H] re-laid per head in the storage type: [B, nh, S, d],
+/// or [B, nh, d, S] for K (`keyMajor`), so a block of keys is contiguous.
+Value storeHeads(OpBuilder &builder, Location loc, Value projection,
+                 int64_t heads, int64_t headDim, FloatType storage,
+                 bool keyMajor) {
+  auto type = cast<RankedTensorType>(projection.getType());
+  SmallVector<OpFoldResult> sizes = tensor::getMixedSizes(builder, loc, projection);
+  SmallVector<OpFoldResult> outSizes = {sizes[0], builder.getIndexAttr(heads)};
+  if (keyMajor)
+    outSizes.append({builder.getIndexAttr(headDim), sizes[1]});
+  else
+    outSizes.append({sizes[1], builder.getIndexAttr(headDim)});
+  Value init = builder.create<tensor::EmptyOp>(loc, outSizes, storage);
+  MLIRContext *context = builder.getContext();
+  AffineExpr b = getAffineDimExpr(0, context), h = getAffineDimExpr(1, context),
+             s = getAffineDimExpr(keyMajor ? 3 : 2, context),
+             c = getAffineDimExpr(keyMajor ? 2 : 3, context);
+  AffineMap inputMap = AffineMap::get(4, 0, {b, s, h * headDim + c}, context);
+  AffineMap outputMap = builder.getMultiDimIdentityMap(4);
+  SmallVector<utils::IteratorType> iterators(4, utils::IteratorType::parallel);
+  Type elementType = type.getElementType();
+  return builder
+      .create<linalg::GenericOp>(
+          loc, init.getType(), ValueRange{projection}, ValueRange{init},
+          ArrayRef<AffineMap>{inputMap, outputMap}, iterators,
+          [&](OpBuilder &b, Location loc, ValueRange args) {
+            Value value = args[0];
+            if (elementType != storage)
+              value = elementType.getIntOrFloatBitWidth() >
+                              storage.getIntOrFloatBitWidth()
+                          ? b.create<arith::TruncFOp>(loc, storage, value)
+                                .getResult()
+                          : b.create<arith::ExtFOp>(loc, storage, value)
+                                .getResult();
+            b.create<linalg::YieldOp>(loc, value);
+          })
+      .getResult(0);
+}
+
+/// qb.attention -> per batch, head and query row, a streaming (online)
+/// softmax over blocks of kKeyBlock keys: scores of a block are kKeyBlock
+/// lanes accumulated by FMAs over the head dimension (K is stored key-major,
+/// so no horizontal sums), the running maximum m and sum l rescale the
+/// accumulated context, and no seq x seq buffer exists. Q, K and V are kept
+/// in the storage type and extended to f32 as they are loaded.
+struct LowerAttention : OpRewritePattern<AttentionOp> {
+  static constexpr int64_t kKeyBlock = 16;
+
+  using OpRewritePattern::OpRewritePattern;
+
+  LogicalResult matchAndRewrite(AttentionOp op,
+                                PatternRewriter &rewriter) const override {
+    RankedTensorType queryType = op.getQuery().getType();
+    int64_t hidden = queryType.getDimSize(2);
+    if (ShapedType::isDynamic(hidden))
+      return rewriter.notifyMatchFailure(op, "needs a static hidden size");
+    Location loc = op.getLoc();
+    int64_t heads = static_cast<int64_t>(op.getNumHeads());
+    int64_t headDim = hidden / heads;
+    FloatType storage = op.getStorageElementType();
+    auto resultType = cast<RankedTensorType>(op.getType());
+
+    Value q = storeHeads(rewriter, loc, op.getQuery(), heads, headDim, storage,
+                         false);
+    Value kT = storeHeads(rewriter, loc, op.getKey(), heads, headDim, storage,
+                          true);
+    Value v = storeHeads(rewriter, loc, op.getValue(), heads, headDim, storage,
+                         false);
+    Value mask = op.getMask();
+
+    Value zero = indexConstant(rewriter, loc, 0);
+    Value one = indexConstant(rewriter, loc, 1);
+    Value block = indexConstant(rewriter, loc, kKeyBlock);
+    Value batch = rewriter.create<tensor::DimOp>(loc, op.getQuery(), 0);
+    Value queries = rewriter.create<tensor::DimOp>(loc, op.getQuery(), 1);
+    Value keys = rewriter.create<tensor::DimOp>(loc, op.getKey(), 1);
+    Value fullKeys = rewriter.create<arith::SubIOp>(
+        loc, keys, rewriter.create<arith::RemUIOp>(loc, keys, block));
+    SmallVector<OpFoldResult> outSizes =
+        tensor::getMixedSizes(rewriter, loc, op.getQuery());
+    Value result = rewriter.create<tensor::EmptyOp>(
+        loc, outSizes, resultType.getElementType());
+
+    auto f32 = rewriter.getF32Type();
+    auto blockType = VectorType::get({kKeyBlock}, f32);
+    auto rowType = VectorType::get({headDim}, f32);
+    Attributes attrs{
+        rewriter.create<arith::ConstantOp>(
+            loc, DenseElementsAttr::get(blockType, op.getScale())),
+        rewriter.create<arith::ConstantOp>(
+            loc, DenseElementsAttr::get(blockType, op.getMaskFill())),
+        rewriter.create<arith::ConstantOp>(
+            loc, DenseElementsAttr::get(blockType, rewriter.getF32FloatAttr(0))),
+        rewriter.create<arith::ConstantOp>(
+            loc, DenseElementsAttr::get(
+                     blockType, rewriter.getF32FloatAttr(
+                                    -std::numeric_limits<float>::infinity()))),
+        rewriter.create<arith::ConstantOp>(
+            loc, DenseElementsAttr::get(rowType, rewriter.getF32FloatAttr(0)))};
+
+    auto batchLoop = rewriter.create<scf::ForOp>(
+        loc, zero, batch, one, ValueRange{result},
+        [&](OpBuilder &b, Location loc, Value bi, ValueRange batchArgs) {
+          auto headLoop = b.create<scf::ForOp>(
+              loc, zero, indexConstant(b, loc, heads), one, batchArgs,
+              [&](OpBuilder &b, Location loc, Value hi, ValueRange headArgs) {
+                auto rowLoop = b.create<scf::ForOp>(
+                    loc, zero, queries, one, headArgs,
+                    [&](OpBuilder &b, Location loc, Value qi,
+                        ValueRange rowArgs) {
+                      Row row{b,  loc,  q,       kT,   v,   mask, attrs,
+                              bi, hi,   qi,      keys, storage, headDim};
+                      b.create<scf::YieldOp>(
+                          loc, row.emit(rowArgs.front(), fullKeys,
+                                        resultType.getElementType()));
+                    });
+                b.create<scf::YieldOp>(loc, rowLoop.getResults());
+              });
+          b.create<scf::YieldOp>(loc, headLoop.getResults());
+        });
+    rewriter.replaceOp(op, batchLoop.getResult(0));
+    return success();
+  }
+
+  /// Loop-invariant vectors.
+  struct Attributes {
+    Value scale, fill, zeros, minusInfinity, zeroRow;
+  };
+
+  /// One query row of one head.
+  struct Row {
+    OpBuilder &b;
+    Location loc;
+    Value q, kT, v, mask;
+    Attributes attrs;
+    Value batch, head, query, keys;
+    FloatType storage;
+    int64_t headDim;
+
+    Value emit(Value result, Value fullKeys, Type resultElementType) {
+      auto f32 = b.getF32Type();
+      Value minusInfinity = b.create<arith::ConstantOp>(
+          loc, b.getF32FloatAttr(-std::numeric_limits<float>::infinity()));
+      Value zeroF = b.create<arith::ConstantOp>(loc, b.getF32FloatAttr(0));
+      Value block = indexConstant(b, loc, kKeyBlock);
+      SmallVector<Value> state = {minusInfinity, zeroF, attrs.zeroRow};
+      auto full = b.create<scf::ForOp>(
+          loc, indexConstant(b, loc, 0), fullKeys, block, state,
+          [&](OpBuilder &nb, Location loc, Value key, ValueRange args) {
+            nb.create<scf::YieldOp>(loc, emitBlock(nb, key, args, true));
+          });
+      // At most one partial block: lanes past the last key score -inf.
+      auto tail = b.create<scf::ForOp>(
+          loc, fullKeys, keys, block, full.getResults(),
+          [&](OpBuilder &nb, Location loc, Value key, ValueRange args) {
+            nb.create<scf::YieldOp>(loc, emitBlock(nb, key, args, false));
+          });
+      Value sum = tail.getResult(1);
+      Value context = b.create<arith::DivFOp>(
+          loc, tail.getResult(2),
+          b.create<vector::BroadcastOp>(loc, attrs.zeroRow.getType(), sum));
+      if (resultElementType != f32)
+        context = b.create<arith::TruncFOp>(
+            loc, VectorType::get({headDim}, resultElementType), context);
+      Value column = b.create<arith::MulIOp>(loc, head,
+                                             indexConstant(b, loc, headDim));
+      return b
+          .create<vector::TransferWriteOp>(loc, context, result,
+                                           ValueRange{batch, query, column},
+                                           ArrayRef<bool>{true})
+          .getResult();
+    }
+
+    /// Scores, online-softmax update and context update for keys
+    /// [key, key + kKeyBlock); returns the new (max, sum, context).
+    SmallVector<Value> emitBlock(OpBuilder &b, Value key, ValueRange state,
+                                 bool full) {
+      auto f32 = b.getF32Type();
+      auto blockType = VectorType::get({kKeyBlock}, f32);
+      auto storageBlock = VectorType::get({kKeyBlock}, storage);
+      auto storageRow = VectorType::get({headDim}, storage);
+      auto rowType = VectorType::get({headDim}, f32);
+      Value zero = indexConstant(b, loc, 0);
+      Value one = indexConstant(b, loc, 1);
+      Value storageZero = b.create<arith::ConstantOp>(
+          loc, b.getFloatAttr(storage, 0.0));
+      auto extend = [&](Value value, Type type) -> Value {
+        return storage.isF32() ? value
+                               : b.create<arith::ExtFOp>(loc, type, value)
+                                     .getResult();
+      };
+
+      // s[j] = sum_c q[c] * k[c, j], lanes j of the block.
+      auto dot = b.create<scf::ForOp>(
+          loc, zero, indexConstant(b, loc, headDim), one,
+          ValueRange{attrs.zeros},
+          [&](OpBuilder &b, Location loc, Value c, ValueRange args) {
+            Value qc = b.create<tensor::ExtractOp>(
+                loc, q, ValueRange{batch, head, query, c});
+            if (!storage.isF32())
+              qc = b.create<arith::ExtFOp>(loc, f32, qc);
+            Value kc = b.create<vector::TransferReadOp>(
+                loc, storageBlock, kT, ValueRange{batch, head, c, key},
+                storageZero, ArrayRef<bool>{full});
+            Value product = b.create<vector::FMAOp>(
+                loc, b.create<vector::BroadcastOp>(loc, blockType, qc),
+                extend(kc, blockType), args.front());
+            b.create<scf::YieldOp>(loc, product);
+          });
+      Value scores =
+          b.create<arith::MulFOp>(loc, dot.getResult(0), attrs.scale);
+      if (mask) {
+        Type maskElement = cast<ShapedType>(mask.getType()).getElementType();
+        Value onePad = b.create<arith::ConstantOp>(
+            loc, b.getIntegerAttr(maskElement, 1));
+        Value bits = b.create<vector::TransferReadOp>(
+            loc, VectorType::get({kKeyBlock}, maskElement), mask,
+            ValueRange{batch, key}, onePad, ArrayRef<bool>{full});
+        Value zeroBits = b.create<arith::ConstantOp>(
+            loc, DenseElementsAttr::get(
+                     VectorType::get({kKeyBlock}, maskElement),
+                     b.getIntegerAttr(maskElement, 0)));
+        Value padded = b.create<arith::CmpIOp>(loc, arith::CmpIPredicate::eq,
+                                               bits, zeroBits);
+        scores = b.create<arith::AddFOp>(
+            loc, scores,
+            b.create<arith::SelectOp>(loc, padded, attrs.fill, attrs.zeros));
+      }
+      Value valid;
+      if (!full) {
+        Value remaining = b.create<arith::SubIOp>(loc, keys, key);
+        valid = b.create<vector::CreateMaskOp>(
+            loc, VectorType::get({kKeyBlock}, b.getI1Type()),
+            ValueRange{remaining});
+        scores = b.create<arith::SelectOp>(loc, valid, scores,
+                                           attrs.minusInfinity);
+      }
+
+      Value oldMax = state[0], oldSum = state[1], context = state[2];
+      Value blockMax = b.create<vector::ReductionOp>(
+          loc, vector::CombiningKind::MAXIMUMF, scores);
+      Value newMax = b.create<arith::MaximumFOp>(loc, oldMax, blockMax);
+      Value probs = b.create<math::ExpOp>(
+          loc, b.create<arith::SubFOp>(
+                   loc, scores,
+                   b.create<vector::BroadcastOp>(loc, blockType, newMax)));
+      Value correction = b.create<math::ExpOp>(
+          loc, b.create<arith::SubFOp>(loc, oldMax, newMax));
+      Value newSum = b.create<arith::AddFOp>(
+          loc, b.create<arith::MulFOp>(loc, oldSum, correction),
+          b.create<vector::ReductionOp>(loc, vector::CombiningKind::ADD, probs));
+      context = b.create<arith::MulFOp>(
+          loc, context, b.create<vector::BroadcastOp>(loc, rowType, correction));
+
+      // context += p[j] * v[j, :] for the keys of the block.
+      Value count = full ? indexConstant(b, loc, kKeyBlock)
+                         : b.create<arith::MinUIOp>(
+                                loc, indexConstant(b, loc, kKeyBlock),
+                                b.create<arith::SubIOp>(loc, keys, key))
+                               .getResult();
+      auto accumulate = b.create<scf::ForOp>(
+          loc, zero, count, one, ValueRange{context},
+          [&](OpBuilder &b, Location loc, Value j, ValueRange args) {
+            Value p = b.create<vector::ExtractOp>(loc, probs,
+                                                  ArrayRef<OpFoldResult>{j});
+            Value row = b.create<arith::AddIOp>(loc, key, j);
+            Value values = b.create<vector::TransferReadOp>(
+                loc, storageRow, v, ValueRange{batch, head, row, zero},
+                storageZero, ArrayRef<bool>{true});
+            Value updated = b.create<vector::FMAOp>(
+                loc, b.create<vector::BroadcastOp>(loc, rowType, p),
+                extend(values, rowType), args.front());
+            b.create<scf::YieldOp>(loc, updated);
+          });
+      return {newMax, newSum, accumulate.getResult(0)};
+    }
+  };
+};
+
 class ConvertQBToVectorPass
     : public quantbert::impl::ConvertQBToVectorBase<ConvertQBToVectorPass> {
 public:
@@ -377,10 +658,10 @@ public:
     // Anything left means a pattern could not apply (dynamic packed or
     // weight dimensions): say which op.
     WalkResult remaining = getOperation()->walk([](Operation *op) {
-      if (!isa<BitpackOp, BinaryLinearOp>(op))
+      if (!isa<BitpackOp, BinaryLinearOp, AttentionOp>(op))
         return WalkResult::advance();
       op->emitOpError() << "could not be lowered to vector loops: it needs "
-                           "static packed and weight dimensions";
+                           "static packed, weight and hidden dimensions";
       return WalkResult::interrupt();
     });
     if (remaining.wasInterrupted())
@@ -394,4 +675,5 @@ void quantbert::populateQBToVectorPatterns(RewritePatternSet &patterns,
                                            const QBToVectorOptions &options) {
   patterns.add<LowerBitpack>(patterns.getContext());
   patterns.add<LowerBinaryLinear>(patterns.getContext(), options);
+  patterns.add<LowerAttention>(patterns.getContext());
 }

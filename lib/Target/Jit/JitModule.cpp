@@ -12,13 +12,50 @@
 #include "mlir/IR/Diagnostics.h"
 #include "mlir/Parser/Parser.h"
 #include "mlir/Pass/PassManager.h"
-#include "mlir/Transforms/GreedyPatternRewriteDriver.h"
+#include "llvm/ExecutionEngine/Orc/Mangling.h"
 #include "llvm/Support/TargetSelect.h"
 #include "llvm/Support/raw_ostream.h"
+
+#include <algorithm>
+#include <cstdlib>
 
 using namespace mlir;
 
 namespace quantbert {
+
+namespace {
+
+// Counting malloc/free for generated code: each block carries its size in a
+// 16-byte header (keeping the 16-byte alignment malloc guarantees).
+size_t liveBytes = 0;
+size_t peakBytes = 0;
+constexpr size_t kHeader = 16;
+
+void *countingMalloc(size_t size) {
+  auto *block = static_cast<char *>(std::malloc(size + kHeader));
+  if (!block)
+    return nullptr;
+  *reinterpret_cast<size_t *>(block) = size;
+  liveBytes += size;
+  peakBytes = std::max(peakBytes, liveBytes);
+  return block + kHeader;
+}
+
+void countingFree(void *pointer) {
+  if (!pointer)
+    return;
+  char *block = static_cast<char *>(pointer) - kHeader;
+  liveBytes -= *reinterpret_cast<size_t *>(block);
+  std::free(block);
+}
+
+} // namespace
+
+size_t JitModule::peakAllocatedBytes() { return peakBytes; }
+
+void JitModule::resetAllocationCounters() { peakBytes = liveBytes; }
+
+void JitModule::freeResult(void *basePtr) { countingFree(basePtr); }
 
 std::unique_ptr<JitModule> JitModule::compile(const std::string &source,
                                               const Lowering &lowering,
@@ -46,11 +83,8 @@ std::unique_ptr<JitModule> JitModule::compile(const std::string &source,
   OwningOpRef<ModuleOp> module = parseSourceString<ModuleOp>(source, &context);
   if (!module)
     return nullptr;
-  RewritePatternSet patterns(&context);
-  lowering(patterns);
-  if (failed(applyPatternsAndFoldGreedily(*module, std::move(patterns))))
-    return nullptr;
   PassManager pm(&context);
+  lowering(pm);
   buildBufferizeAndLowerToLLVMPipeline(pm);
   if (failed(pm.run(*module)))
     return nullptr;
@@ -64,6 +98,14 @@ std::unique_ptr<JitModule> JitModule::compile(const std::string &source,
     return nullptr;
   }
   jit->engine = std::move(*engine);
+  jit->engine->registerSymbols([](llvm::orc::MangleAndInterner interner) {
+    llvm::orc::SymbolMap symbols;
+    symbols[interner("malloc")] = {llvm::orc::ExecutorAddr::fromPtr(&countingMalloc),
+                                   llvm::JITSymbolFlags::Exported};
+    symbols[interner("free")] = {llvm::orc::ExecutorAddr::fromPtr(&countingFree),
+                                 llvm::JITSymbolFlags::Exported};
+    return symbols;
+  });
   return jit;
 }
 

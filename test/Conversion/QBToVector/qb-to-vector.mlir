@@ -82,7 +82,7 @@ func.func @binary_linear_weight_argument(%x: tensor<3x2xi64>, %w: tensor<16x2xi6
 // -----
 
 func.func @dynamic_packed_dimension(%x: tensor<4x?xf32>) -> tensor<4x?xi64> {
-  // expected-error @+1 {{'qb.bitpack' op could not be lowered to vector loops: it needs static packed and weight dimensions}}
+  // expected-error @+1 {{'qb.bitpack' op could not be lowered to vector loops: it needs static packed, weight and hidden dimensions}}
   %p = qb.bitpack %x : tensor<4x?xf32> -> tensor<4x?xi64>
   return %p : tensor<4x?xi64>
 }
