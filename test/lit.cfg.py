@@ -8,13 +8,14 @@ from lit.llvm.subst import ToolSubst
 config.name = "QUANT_BERT"
 config.test_format = lit.formats.ShTest(not llvm_config.use_lit_shell)
 config.suffixes = [".mlir"]
-config.excludes = ["CMakeLists.txt", "lit.cfg.py", "lit.site.cfg.py", "Inputs",
+config.excludes = ["CMakeLists.txt", "lit.cfg.py", "lit.site.cfg.py", "Inputs", "Support",
                    "Runtime", "Unit"]
 
 config.test_source_root = os.path.dirname(__file__)
 config.test_exec_root = os.path.join(config.qb_obj_root, "test")
 
 config.substitutions.append(("%PATH%", config.environment["PATH"]))
+config.substitutions.append(("%python", config.python_executable))
 llvm_config.with_system_environment(["HOME", "INCLUDE", "LIB", "TMP", "TEMP"])
 llvm_config.use_default_substitutions()
 
@@ -25,6 +26,8 @@ llvm_config.with_environment("PATH", config.qb_tools_dir, append_path=True)
 tool_dirs = [config.qb_tools_dir, config.llvm_tools_dir]
 tools = [
     ToolSubst("quant-bert-opt", unresolved="fatal"),
+    ToolSubst("quant-bert-translate", unresolved="fatal"),
+    ToolSubst("mlir-translate", unresolved="fatal"),
     ToolSubst("split-file", unresolved="fatal"),
     ToolSubst("mlir-cpu-runner", unresolved="fatal"),
 ]

@@ -65,6 +65,8 @@ void quantbert::buildQBLowerToLLVMPipeline(OpPassManager &pm) {
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createConvertQBToVector());
   pm.addPass(createConvertQBToLinalg());
+  // The importer's pooler tanh is a math op on tensors.
+  pm.addPass(createConvertElementwiseToLinalgPass());
   buildBufferizeAndLowerToLLVMPipeline(pm);
 }
 

@@ -1,0 +1,591 @@
+//===- BundleImporter.cpp - Hugging Face checkpoints and bundles to qb ----===//
+//
+// Reads a BERT sequence-classification checkpoint directory (config.json +
+// model.safetensors, Hugging Face layout) and, when present, quant.json and
+// sensitivity.json of a compressed bundle, and builds a qb module with one
+// function:
+//
+//   func.func @forward(%input_ids, %token_type_ids, %attention_mask)
+//       -> tensor<?xLABELSxf32>   (logits)
+//
+// in the float-level form later passes expect: embeddings, one
+// qb.encoder_layer per layer with the unfused attention chain, pooler and
+// classifier. Weights become dense_resource blobs. Quantized weights of a
+// bundle stay codes behind a qb.dequantize, and each linear carries the
+// precision, quantizer and input scale quant.json gives it; binary weights
+// are unpacked to +-1 codes (qb-materialize-quant packs them again, exactly).
+//
+//===----------------------------------------------------------------------===//
+
+#include "quantbert/Import/BundleImporter.h"
+
+#include "QuantBert/QBOps.h"
+#include "quantbert/Support/BertConfig.h"
+#include "quantbert/Support/BitPacking.h"
+#include "quantbert/Support/QuantConfig.h"
+#include "quantbert/Support/Safetensors.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/IR/AsmState.h"
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/BuiltinAttributes.h"
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/IR/DialectResourceBlobManager.h"
+#include "mlir/IR/Verifier.h"
+#include "llvm/ADT/StringExtras.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/Path.h"
+
+#include <cmath>
+#include <cstring>
+
+using namespace mlir;
+using namespace quantbert::qb;
+using quantbert::BertConfig;
+using quantbert::BundleImportOptions;
+using quantbert::LinearQuant;
+using quantbert::QuantConfig;
+using quantbert::SafetensorsFile;
+using quantbert::SensitivityReport;
+
+namespace {
+
+/// The support library's precision as the dialect's.
+Precision toDialect(quantbert::Precision precision) {
+  switch (precision) {
+  case quantbert::Precision::F32:
+    return Precision::f32;
+  case quantbert::Precision::F16:
+    return Precision::f16;
+  case quantbert::Precision::BF16:
+    return Precision::bf16;
+  case quantbert::Precision::I8:
+    return Precision::i8;
+  case quantbert::Precision::Ternary:
+    return Precision::ternary;
+  case quantbert::Precision::Binary:
+    return Precision::binary;
+  }
+  llvm_unreachable("unknown precision");
+}
+
+Quantizer toDialect(quantbert::Quantizer quantizer) {
+  switch (quantizer) {
+  case quantbert::Quantizer::SymmetricEma:
+    return Quantizer::symmetric_ema;
+  case quantbert::Quantizer::AsymmetricIndex:
+    return Quantizer::asymmetric_index;
+  case quantbert::Quantizer::Twn:
+    return Quantizer::twn;
+  case quantbert::Quantizer::BinarySign:
+    return Quantizer::binary_sign;
+  case quantbert::Quantizer::BinaryMeanScale:
+    return Quantizer::binary_mean_scale;
+  }
+  llvm_unreachable("unknown quantizer");
+}
+
+class Importer {
+public:
+  Importer(MLIRContext *context, const std::string &directory,
+           const BundleImportOptions &options)
+      : context(context), builder(context), directory(directory),
+        options(options),
+        loc(FileLineColLoc::get(context, directory, 0, 0)) {}
+
+  OwningOpRef<ModuleOp> run();
+
+private:
+  LogicalResult load();
+  InFlightDiagnostic error() { return emitError(loc, "bundle '") << directory << "': "; }
+
+  /// Tensor names, with or without the "bert." prefix of
+  /// BertForSequenceClassification checkpoints.
+  std::string bertName(const std::string &suffix) const {
+    return bertPrefix + suffix;
+  }
+
+  /// An f32 constant from an F32/F16/BF16 tensor of exactly `shape`.
+  FailureOr<Value> floatTensor(const std::string &name,
+                               ArrayRef<int64_t> shape);
+  /// The first of `names` present in the checkpoint (LayerNorm weight/gamma).
+  FailureOr<Value> floatTensorAnyOf(ArrayRef<std::string> names,
+                                    ArrayRef<int64_t> shape);
+  FailureOr<Value> int8Tensor(const std::string &name, ArrayRef<int64_t> shape);
+  FailureOr<SmallVector<float>> channelValues(const std::string &name,
+                                              int64_t rows);
+  FailureOr<Value> constant(RankedTensorType type, const std::string &name,
+                            ArrayRef<char> bytes, size_t alignment);
+
+  /// y = x W^T + b for the linear at module path `module`.
+  FailureOr<Value> linear(Value input, const std::string &module, int64_t out,
+                          int64_t in, LinearRole role);
+  FailureOr<Value> quantizedWeight(const LinearQuant &entry,
+                                   const std::string &module, int64_t out,
+                                   int64_t in);
+  FailureOr<Value> layerNorm(Value input, const std::string &prefix);
+  FailureOr<Value> encoderLayer(Value hidden, Value mask, int64_t index);
+  FailureOr<Value> attention(Value hidden, Value mask, const std::string &prefix);
+  FailureOr<Value> feedForward(Value hidden, const std::string &prefix);
+
+  RankedTensorType hiddenType() {
+    return RankedTensorType::get(
+        {ShapedType::kDynamic, ShapedType::kDynamic, config.hiddenSize},
+        builder.getF32Type());
+  }
+
+  MLIRContext *context;
+  OpBuilder builder;
+  std::string directory;
+  BundleImportOptions options;
+  Location loc;
+
+  BertConfig config;
+  std::optional<SafetensorsFile> weights;
+  std::optional<QuantConfig> quant;
+  std::optional<SensitivityReport> sensitivity;
+  std::string bertPrefix = "bert.";
+};
+
+LogicalResult Importer::load() {
+  auto path = [&](const char *file) {
+    SmallString<256> joined(directory);
+    llvm::sys::path::append(joined, file);
+    return std::string(joined);
+  };
+  if (!llvm::sys::fs::is_directory(directory))
+    return error() << "not a directory";
+  auto loadedConfig = BertConfig::load(path("config.json"));
+  if (!loadedConfig)
+    return error() << loadedConfig.message();
+  config = std::move(*loadedConfig);
+  auto loadedWeights = SafetensorsFile::open(path("model.safetensors"));
+  if (!loadedWeights)
+    return error() << loadedWeights.message();
+  weights = std::move(*loadedWeights);
+  if (!weights->find("bert.embeddings.word_embeddings.weight")) {
+    if (!weights->find("embeddings.word_embeddings.weight"))
+      return error() << "model.safetensors: missing tensor "
+                        "'bert.embeddings.word_embeddings.weight' (not a BERT "
+                        "checkpoint?)";
+    bertPrefix = ""; // a bare BertModel checkpoint
+  }
+  if (llvm::sys::fs::exists(path("quant.json"))) {
+    auto loadedQuant = QuantConfig::load(path("quant.json"));
+    if (!loadedQuant)
+      return error() << loadedQuant.message();
+    if (quantbert::Error err = loadedQuant->checkTensors(*weights))
+      return error() << err.message();
+    quant = std::move(*loadedQuant);
+  }
+  if (llvm::sys::fs::exists(path("sensitivity.json"))) {
+    auto loadedSensitivity = SensitivityReport::load(path("sensitivity.json"));
+    if (!loadedSensitivity)
+      return error() << loadedSensitivity.message();
+    sensitivity = std::move(*loadedSensitivity);
+  }
+  return success();
+}
+
+FailureOr<Value> Importer::constant(RankedTensorType type,
+                                    const std::string &name,
+                                    ArrayRef<char> bytes, size_t alignment) {
+  AsmResourceBlob blob =
+      HeapAsmResourceBlob::allocateAndCopyWithAlign(bytes, alignment);
+  auto attr = DenseResourceElementsAttr::get(type, name, std::move(blob));
+  return builder.create<arith::ConstantOp>(loc, attr).getResult();
+}
+
+FailureOr<Value> Importer::floatTensor(const std::string &name,
+                                       ArrayRef<int64_t> shape) {
+  const quantbert::TensorInfo *info = weights->find(name);
+  if (!info)
+    return error() << "model.safetensors: missing tensor '" << name << "'";
+  if (info->shape != std::vector<int64_t>(shape.begin(), shape.end()))
+    return error() << "model.safetensors: tensor '" << name << "' has shape "
+                   << quantbert::formatShape(info->shape) << ", expected "
+                   << quantbert::formatShape(
+                          std::vector<int64_t>(shape.begin(), shape.end()));
+  auto values = weights->readF32(name);
+  if (!values)
+    return error() << values.message();
+  auto type = RankedTensorType::get(shape, builder.getF32Type());
+  return constant(type, name,
+                  ArrayRef<char>(reinterpret_cast<const char *>(values->data()),
+                                 values->size() * sizeof(float)),
+                  alignof(float));
+}
+
+FailureOr<Value> Importer::floatTensorAnyOf(ArrayRef<std::string> names,
+                                            ArrayRef<int64_t> shape) {
+  for (const std::string &name : names)
+    if (weights->find(name))
+      return floatTensor(name, shape);
+  return error() << "model.safetensors: missing tensor '" << names.front()
+                 << "'";
+}
+
+FailureOr<Value> Importer::int8Tensor(const std::string &name,
+                                      ArrayRef<int64_t> shape) {
+  auto info = weights->requireTensor(
+      name, quantbert::DType::I8, std::vector<int64_t>(shape.begin(), shape.end()));
+  if (!info)
+    return error() << "model.safetensors: " << info.message();
+  quantbert::ByteView bytes = weights->bytes(**info);
+  auto type = RankedTensorType::get(shape, builder.getI8Type());
+  return constant(type, name,
+                  ArrayRef<char>(reinterpret_cast<const char *>(bytes.data),
+                                 bytes.size),
+                  1);
+}
+
+FailureOr<SmallVector<float>> Importer::channelValues(const std::string &name,
+                                                      int64_t rows) {
+  auto values = weights->readF32(name);
+  if (!values)
+    return error() << values.message();
+  if (values->size() != 1 && static_cast<int64_t>(values->size()) != rows)
+    return error() << "model.safetensors: tensor '" << name << "' has "
+                   << values->size() << " values, expected 1 or " << rows;
+  return SmallVector<float>(values->begin(), values->end());
+}
+
+FailureOr<Value> Importer::quantizedWeight(const LinearQuant &entry,
+                                           const std::string &module,
+                                           int64_t out, int64_t in) {
+  auto weightType = RankedTensorType::get({out, in}, builder.getF32Type());
+  if (!entry.quantizer)
+    return floatTensor(entry.weight, {out, in});
+  quantbert::Quantizer quantizer = *entry.quantizer;
+
+  SmallVector<float> scales = {1.0f};
+  if (!entry.scale.empty()) {
+    auto read = channelValues(entry.scale, out);
+    if (failed(read))
+      return failure();
+    scales = std::move(*read);
+  }
+  SmallVector<int32_t> zeroPoints;
+  float offset = 0.0f;
+  if (quantizer == quantbert::Quantizer::AsymmetricIndex) {
+    const quantbert::ScalarOrTensor &zp = *entry.zeroPoint;
+    if (zp.value) {
+      zeroPoints.push_back(static_cast<int32_t>(*zp.value));
+    } else {
+      auto info = weights->find(zp.tensor);
+      quantbert::ByteView bytes = weights->bytes(*info);
+      for (size_t i = 0; i < bytes.size / 4; ++i) {
+        int32_t value;
+        std::memcpy(&value, bytes.data + 4 * i, 4);
+        zeroPoints.push_back(value);
+      }
+    }
+    const quantbert::ScalarOrTensor &off = *entry.offset;
+    if (off.value) {
+      offset = static_cast<float>(*off.value);
+    } else {
+      auto values = weights->readF32(off.tensor);
+      if (!values)
+        return error() << values.message();
+      if (values->size() != 1)
+        return error() << "quant.json: '" << module
+                       << "': a per-row offset is not supported by the "
+                          "compiler (qb.dequantize has one offset)";
+      offset = values->front();
+    }
+    if (zeroPoints.size() == 1 && scales.size() > 1)
+      zeroPoints.assign(scales.size(), zeroPoints.front());
+    if (scales.size() == 1 && zeroPoints.size() > 1)
+      scales.assign(zeroPoints.size(), scales.front());
+  }
+
+  Value codes;
+  if (quantizer == quantbert::Quantizer::BinarySign ||
+      quantizer == quantbert::Quantizer::BinaryMeanScale) {
+    // Unpack the sign bits to +-1 codes: the float-level weight is
+    // scale * sign, which qb-materialize-quant packs back bit for bit.
+    int64_t words = quantbert::packedWordCount(in);
+    auto info = weights->requireTensor(entry.weight, quantbert::DType::I64,
+                                       {out, words});
+    if (!info)
+      return error() << "model.safetensors: " << info.message();
+    quantbert::ByteView bytes = weights->bytes(**info);
+    std::vector<int8_t> signs(out * in);
+    std::vector<uint64_t> row(words);
+    for (int64_t n = 0; n < out; ++n) {
+      std::memcpy(row.data(), bytes.data + n * words * 8, words * 8);
+      for (int64_t k = 0; k < in; ++k)
+        signs[n * in + k] =
+            static_cast<int8_t>(quantbert::unpackSign(row.data(), k));
+    }
+    auto type = RankedTensorType::get({out, in}, builder.getI8Type());
+    auto created = constant(
+        type, entry.weight,
+        ArrayRef<char>(reinterpret_cast<const char *>(signs.data()), signs.size()),
+        1);
+    if (failed(created))
+      return failure();
+    codes = *created;
+  } else {
+    auto created = int8Tensor(entry.weight, {out, in});
+    if (failed(created))
+      return failure();
+    codes = *created;
+  }
+  std::optional<uint64_t> axis;
+  if (scales.size() > 1)
+    axis = 0;
+  return builder
+      .create<DequantizeOp>(
+          loc, weightType, codes, builder.getDenseF32ArrayAttr(scales),
+          zeroPoints.empty() ? DenseI32ArrayAttr()
+                             : builder.getDenseI32ArrayAttr(zeroPoints),
+          builder.getF32FloatAttr(offset),
+          axis ? builder.getI64IntegerAttr(*axis) : IntegerAttr())
+      .getResult();
+}
+
+FailureOr<Value> Importer::linear(Value input, const std::string &module,
+                                  int64_t out, int64_t in, LinearRole role) {
+  const LinearQuant *entry = nullptr;
+  if (quant)
+    if (auto it = quant->linears.find(module); it != quant->linears.end())
+      entry = &it->second;
+  if (entry && (entry->outFeatures != out || entry->inFeatures != in))
+    return error() << "quant.json: '" << module << "' is " << entry->outFeatures
+                   << " x " << entry->inFeatures << ", the model needs " << out
+                   << " x " << in;
+
+  FailureOr<Value> weight = entry ? quantizedWeight(*entry, module, out, in)
+                                  : floatTensor(module + ".weight", {out, in});
+  if (failed(weight))
+    return failure();
+  Value bias;
+  std::string biasName = entry ? entry->bias : module + ".bias";
+  if (!biasName.empty() && (entry || weights->find(biasName))) {
+    auto loaded = floatTensor(biasName, {out});
+    if (failed(loaded))
+      return failure();
+    bias = *loaded;
+  }
+
+  auto inputType = cast<RankedTensorType>(input.getType());
+  SmallVector<int64_t> shape(inputType.getShape());
+  shape.back() = out;
+  auto resultType = RankedTensorType::get(shape, builder.getF32Type());
+  auto op = builder.create<LinearOp>(
+      loc, resultType, input, *weight, bias,
+      PrecisionAttr::get(context, Precision::f32), QuantizerAttr(),
+      LinearRoleAttr::get(context, role), FloatAttr());
+  if (entry) {
+    op.setPrecisionAttr(PrecisionAttr::get(context, toDialect(entry->precision)));
+    if (entry->quantizer)
+      op.setQuantizerAttr(QuantizerAttr::get(context, toDialect(*entry->quantizer)));
+    if (entry->inputScale)
+      op.setInputScaleAttr(builder.getF32FloatAttr(*entry->inputScale));
+  }
+  return op.getResult();
+}
+
+FailureOr<Value> Importer::layerNorm(Value input, const std::string &prefix) {
+  int64_t hidden = config.hiddenSize;
+  auto gamma = floatTensorAnyOf({prefix + ".weight", prefix + ".gamma"}, {hidden});
+  auto beta = floatTensorAnyOf({prefix + ".bias", prefix + ".beta"}, {hidden});
+  if (failed(gamma) || failed(beta))
+    return failure();
+  return builder
+      .create<LayerNormOp>(loc, input, *gamma, *beta,
+                           builder.getF64FloatAttr(config.layerNormEps))
+      .getResult();
+}
+
+FailureOr<Value> Importer::attention(Value hidden, Value mask,
+                                     const std::string &prefix) {
+  int64_t h = config.hiddenSize, heads = config.numAttentionHeads;
+  int64_t d = config.headSize();
+  std::string self = prefix + "attention.self.";
+  auto q = linear(hidden, self + "query", h, h, LinearRole::query);
+  auto k = linear(hidden, self + "key", h, h, LinearRole::key);
+  auto v = linear(hidden, self + "value", h, h, LinearRole::value);
+  if (failed(q) || failed(k) || failed(v))
+    return failure();
+  int64_t dyn = ShapedType::kDynamic;
+  auto f32 = builder.getF32Type();
+  auto headsType = RankedTensorType::get({dyn, heads, dyn, d}, f32);
+  auto scoresType = RankedTensorType::get({dyn, heads, dyn, dyn}, f32);
+  auto split = [&](Value x) {
+    return builder
+        .create<SplitHeadsOp>(loc, headsType, x, builder.getI64IntegerAttr(heads))
+        .getResult();
+  };
+  Value qh = split(*q), kh = split(*k), vh = split(*v);
+  Value scores = builder.create<BatchMatmulOp>(loc, scoresType, qh, kh,
+                                               builder.getUnitAttr());
+  scores = builder.create<ScaleOp>(
+      loc, scores, builder.getF32FloatAttr(1.0f / std::sqrt(float(d))));
+  scores = builder.create<AttentionMaskOp>(loc, scoresType, scores, mask,
+                                           builder.getF32FloatAttr(-10000.0f));
+  Value probs = builder.create<SoftmaxOp>(loc, scores);
+  Value context = builder.create<BatchMatmulOp>(loc, headsType, probs, vh,
+                                                UnitAttr());
+  Value merged = builder.create<MergeHeadsOp>(loc, hiddenType(), context);
+  auto projected = linear(merged, prefix + "attention.output.dense", h, h,
+                          LinearRole::attention_output);
+  if (failed(projected))
+    return failure();
+  Value residual = builder.create<AddOp>(loc, *projected, hidden);
+  return layerNorm(residual, prefix + "attention.output.LayerNorm");
+}
+
+FailureOr<Value> Importer::feedForward(Value hidden, const std::string &prefix) {
+  int64_t h = config.hiddenSize, i = config.intermediateSize;
+  auto intermediate = linear(hidden, prefix + "intermediate.dense", i, h,
+                             LinearRole::intermediate);
+  if (failed(intermediate))
+    return failure();
+  GeluApproximation approximation =
+      config.hiddenAct == quantbert::HiddenAct::GeluTanh ? GeluApproximation::tanh
+                                                         : GeluApproximation::erf;
+  Value activated = builder.create<GeluOp>(
+      loc, *intermediate, GeluApproximationAttr::get(context, approximation));
+  auto output = linear(activated, prefix + "output.dense", h, i,
+                       LinearRole::output);
+  if (failed(output))
+    return failure();
+  Value residual = builder.create<AddOp>(loc, *output, hidden);
+  return layerNorm(residual, prefix + "output.LayerNorm");
+}
+
+FailureOr<Value> Importer::encoderLayer(Value hidden, Value mask,
+                                        int64_t index) {
+  std::string prefix = bertName("encoder.layer." + std::to_string(index) + ".");
+  auto layer = builder.create<EncoderLayerOp>(
+      loc, hiddenType(), hidden, mask, builder.getI64IntegerAttr(index));
+  OpBuilder::InsertionGuard guard(builder);
+
+  Block *attentionBlock = builder.createBlock(&layer.getAttention());
+  Value h = attentionBlock->addArgument(hiddenType(), loc);
+  Value m = attentionBlock->addArgument(mask.getType(), loc);
+  auto attended = attention(h, m, prefix);
+  if (failed(attended))
+    return failure();
+  builder.create<YieldOp>(loc, *attended);
+
+  Block *ffnBlock = builder.createBlock(&layer.getFfn());
+  Value a = ffnBlock->addArgument(hiddenType(), loc);
+  auto transformed = feedForward(a, prefix);
+  if (failed(transformed))
+    return failure();
+  builder.create<YieldOp>(loc, *transformed);
+  return layer.getResult();
+}
+
+OwningOpRef<ModuleOp> Importer::run() {
+  if (failed(load()))
+    return nullptr;
+  OwningOpRef<ModuleOp> module = ModuleOp::create(loc);
+  builder.setInsertionPointToEnd(module->getBody());
+
+  int64_t dyn = ShapedType::kDynamic;
+  auto idsType = RankedTensorType::get({dyn, dyn}, builder.getI32Type());
+  auto logitsType =
+      RankedTensorType::get({dyn, config.numLabels}, builder.getF32Type());
+  auto function = builder.create<func::FuncOp>(
+      loc, options.functionName,
+      builder.getFunctionType({idsType, idsType, idsType}, {logitsType}));
+  function.setArgAttr(0, "qb.name", builder.getStringAttr("input_ids"));
+  function.setArgAttr(1, "qb.name", builder.getStringAttr("token_type_ids"));
+  function.setArgAttr(2, "qb.name", builder.getStringAttr("attention_mask"));
+  Block *entry = function.addEntryBlock();
+  builder.setInsertionPointToStart(entry);
+  Value ids = entry->getArgument(0), types = entry->getArgument(1),
+        mask = entry->getArgument(2);
+
+  int64_t h = config.hiddenSize;
+  auto words = floatTensor(bertName("embeddings.word_embeddings.weight"),
+                           {config.vocabSize, h});
+  auto positions =
+      floatTensor(bertName("embeddings.position_embeddings.weight"),
+                  {config.maxPositionEmbeddings, h});
+  auto tokenTypes =
+      floatTensor(bertName("embeddings.token_type_embeddings.weight"),
+                  {config.typeVocabSize, h});
+  if (failed(words) || failed(positions) || failed(tokenTypes))
+    return nullptr;
+  Value hidden = builder.create<EmbeddingOp>(loc, hiddenType(), ids, types,
+                                             *words, *positions, *tokenTypes,
+                                             PrecisionAttr());
+  auto normed = layerNorm(hidden, bertName("embeddings.LayerNorm"));
+  if (failed(normed))
+    return nullptr;
+  hidden = *normed;
+  for (int64_t layer = 0; layer < config.numHiddenLayers; ++layer) {
+    auto next = encoderLayer(hidden, mask, layer);
+    if (failed(next))
+      return nullptr;
+    hidden = *next;
+  }
+
+  // Pooler: tanh(W h[:, 0] + b); classifier: W pooled + b.
+  OpFoldResult batch = builder.create<tensor::DimOp>(loc, hidden, 0).getResult();
+  auto firstTokenType = RankedTensorType::get({dyn, h}, builder.getF32Type());
+  Value first = builder.create<tensor::ExtractSliceOp>(
+      loc, firstTokenType, hidden,
+      ArrayRef<OpFoldResult>{builder.getIndexAttr(0), builder.getIndexAttr(0),
+                             builder.getIndexAttr(0)},
+      ArrayRef<OpFoldResult>{batch, builder.getIndexAttr(1),
+                             builder.getIndexAttr(h)},
+      ArrayRef<OpFoldResult>{builder.getIndexAttr(1), builder.getIndexAttr(1),
+                             builder.getIndexAttr(1)});
+  auto pooled = linear(first, bertName("pooler.dense"), h, h, LinearRole::pooler);
+  if (failed(pooled))
+    return nullptr;
+  Value activated = builder.create<math::TanhOp>(loc, *pooled);
+  auto logits = linear(activated, "classifier", config.numLabels, h,
+                       LinearRole::classifier);
+  if (failed(logits))
+    return nullptr;
+  builder.create<func::ReturnOp>(loc, *logits);
+
+  // Sensitivity data for qb-assign-precision.
+  if (sensitivity) {
+    SmallVector<Attribute> entries;
+    for (const quantbert::ModuleSensitivity &measured : sensitivity->modules) {
+      SmallVector<NamedAttribute> values;
+      for (auto [precision, increase] : measured.sensitivity)
+        values.push_back(builder.getNamedAttr(
+            stringifyPrecision(toDialect(precision)),
+            builder.getF64FloatAttr(increase)));
+      entries.push_back(builder.getDictionaryAttr(
+          {builder.getNamedAttr("layer", builder.getI64IntegerAttr(measured.layer)),
+           builder.getNamedAttr(
+               "module", builder.getStringAttr(quantbert::bertModuleName(measured.module))),
+           builder.getNamedAttr("sensitivity", builder.getDictionaryAttr(values))}));
+    }
+    (*module)->setAttr("qb.sensitivity", builder.getArrayAttr(entries));
+  }
+  SmallVector<NamedAttribute> modelInfo = {
+      builder.getNamedAttr("num_labels", builder.getI64IntegerAttr(config.numLabels)),
+      builder.getNamedAttr("vocab_size", builder.getI64IntegerAttr(config.vocabSize)),
+      builder.getNamedAttr("max_position_embeddings",
+                           builder.getI64IntegerAttr(config.maxPositionEmbeddings)),
+      builder.getNamedAttr("type_vocab_size",
+                           builder.getI64IntegerAttr(config.typeVocabSize))};
+  (*module)->setAttr("qb.model", builder.getDictionaryAttr(modelInfo));
+  if (failed(verify(*module)))
+    return nullptr;
+  return module;
+}
+
+} // namespace
+
+OwningOpRef<ModuleOp>
+quantbert::importBundle(MLIRContext *context, const std::string &directory,
+                        const BundleImportOptions &options) {
+  context->loadDialect<QBDialect, arith::ArithDialect, func::FuncDialect,
+                       math::MathDialect, tensor::TensorDialect>();
+  return Importer(context, directory, options).run();
+}

@@ -1,0 +1,192 @@
+#!/usr/bin/env python3
+"""Writes a small random BERT checkpoint or compressed bundle for tests.
+
+make_bundle.py DIR [--layers N] [--hidden H] [--heads A] [--intermediate I]
+               [--vocab V] [--labels L] [--positions P] [--seed S]
+               [--quant sensimix|q8bert|ternary|index] [--sensitivity]
+               [--break missing-tensor|wrong-shape|bad-config|truncated]
+
+The layout is Hugging Face's BertForSequenceClassification (config.json,
+model.safetensors); --quant adds quant.json with quantized weights stored as
+docs/formats.md specifies. Python standard library only.
+"""
+import argparse
+import json
+import math
+import os
+import random
+import struct
+
+
+def pack_signs(row):
+    """BitPacking.h: element k -> bit k % 64 of word k / 64; set bit = -1."""
+    words = [0] * ((len(row) + 63) // 64)
+    for k, value in enumerate(row):
+        if not value > 0:
+            words[k // 64] |= 1 << (k % 64)
+    return [w - (1 << 64) if w >= 1 << 63 else w for w in words]
+
+
+def round_half_even(x):
+    return int(round(x))  # Python's round() is half-to-even
+
+
+class Writer:
+    def __init__(self):
+        self.tensors = {}
+
+    def add(self, name, dtype, shape, values):
+        fmt = {"F32": "f", "I8": "b", "I64": "q", "I32": "i"}[dtype]
+        self.tensors[name] = (dtype, shape, struct.pack("<%d%s" % (len(values), fmt), *values))
+
+    def write(self, path):
+        header, data = {}, b""
+        for name in sorted(self.tensors):
+            dtype, shape, raw = self.tensors[name]
+            header[name] = {"dtype": dtype, "shape": shape,
+                            "data_offsets": [len(data), len(data) + len(raw)]}
+            data += raw
+        text = json.dumps(header, separators=(",", ":")).encode()
+        text += b" " * (-len(text) % 8)
+        with open(path, "wb") as f:
+            f.write(struct.pack("<Q", len(text)) + text + data)
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("dir")
+    p.add_argument("--layers", type=int, default=2)
+    p.add_argument("--hidden", type=int, default=32)
+    p.add_argument("--heads", type=int, default=2)
+    p.add_argument("--intermediate", type=int, default=64)
+    p.add_argument("--vocab", type=int, default=50)
+    p.add_argument("--positions", type=int, default=16)
+    p.add_argument("--labels", type=int, default=3)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--quant", choices=["sensimix", "q8bert", "ternary", "index"])
+    p.add_argument("--sensitivity", action="store_true")
+    p.add_argument("--break", dest="breakage",
+                   choices=["missing-tensor", "wrong-shape", "bad-config", "truncated"])
+    a = p.parse_args()
+    rng = random.Random(a.seed)
+    os.makedirs(a.dir, exist_ok=True)
+    h, i = a.hidden, a.intermediate
+
+    config = {"architectures": ["BertForSequenceClassification"], "model_type": "bert",
+              "hidden_size": h, "num_hidden_layers": a.layers,
+              "num_attention_heads": a.heads, "intermediate_size": i,
+              "vocab_size": a.vocab, "max_position_embeddings": a.positions,
+              "type_vocab_size": 2, "layer_norm_eps": 1e-12, "hidden_act": "gelu",
+              "id2label": {str(k): "label_%d" % k for k in range(a.labels)}}
+    if a.breakage == "bad-config":
+        config["num_attention_heads"] = 5
+    with open(os.path.join(a.dir, "config.json"), "w") as f:
+        json.dump(config, f, indent=2)
+
+    w = Writer()
+
+    def randn(n, std=0.1):
+        return [rng.gauss(0.0, std) for _ in range(n)]
+
+    def add_f32(name, shape, std=0.1):
+        w.add(name, "F32", shape, randn(math.prod(shape), std))
+
+    def add_norm(prefix):
+        w.add(prefix + ".weight", "F32", [h], [1.0 + x for x in randn(h, 0.05)])
+        w.add(prefix + ".bias", "F32", [h], randn(h, 0.05))
+
+    quant = {"format_version": 1, "recipe": a.quant or "float", "linears": {}}
+
+    def add_linear(module, out, inp, precision):
+        values = randn(out * inp, 0.5 / math.sqrt(inp))
+        w.add(module + ".bias", "F32", [out], randn(out, 0.02))
+        entry = {"precision": precision, "in_features": inp, "out_features": out,
+                 "weight": module + ".weight", "bias": module + ".bias"}
+        if precision == "f32":
+            w.add(module + ".weight", "F32", [out, inp], values)
+            return
+        if precision == "i8" and a.quant != "index":
+            scale = max(abs(v) for v in values) / 127.0
+            codes = [max(-128, min(127, round_half_even(v / scale))) for v in values]
+            w.add(module + ".weight", "I8", [out, inp], codes)
+            w.add(module + ".weight_scale", "F32", [], [scale])
+            entry.update(quantizer="symmetric-ema", scale=module + ".weight_scale",
+                         input_scale=0.05)
+        elif precision == "i8":
+            lo, hi = min(values), max(values)
+            scale = (hi - lo) / 255.0
+            codes = [max(-128, min(127, round_half_even((v - lo) / scale) - 128)) for v in values]
+            w.add(module + ".weight", "I8", [out, inp], codes)
+            w.add(module + ".weight_scale", "F32", [], [scale])
+            entry.update(quantizer="asymmetric-index", scale=module + ".weight_scale",
+                         zero_point=-128, offset=lo)
+        elif precision == "ternary":
+            mean = sum(abs(v) for v in values) / len(values)
+            kept = [abs(v) for v in values if abs(v) > 0.7 * mean]
+            alpha = sum(kept) / len(kept)
+            codes = [(1 if v > 0 else -1) if abs(v) > 0.7 * mean else 0 for v in values]
+            w.add(module + ".weight", "I8", [out, inp], codes)
+            w.add(module + ".weight_scale", "F32", [], [alpha])
+            entry.update(quantizer="twn", scale=module + ".weight_scale", input_scale=0.05)
+        elif precision == "binary":
+            rows = [values[r * inp:(r + 1) * inp] for r in range(out)]
+            packed = [x for row in rows for x in pack_signs(row)]
+            w.add(module + ".weight", "I64", [out, (inp + 63) // 64], packed)
+            entry.update(quantizer="binary-sign")
+        quant["linears"][module] = entry
+
+    add_f32("bert.embeddings.word_embeddings.weight", [a.vocab, h])
+    add_f32("bert.embeddings.position_embeddings.weight", [a.positions, h])
+    add_f32("bert.embeddings.token_type_embeddings.weight", [2, h])
+    add_norm("bert.embeddings.LayerNorm")
+    for layer in range(a.layers):
+        prefix = "bert.encoder.layer.%d." % layer
+        mp_layer = layer >= a.layers // 2
+        attention = {"sensimix": "i8", "q8bert": "i8", "ternary": "ternary",
+                     "index": "i8"}.get(a.quant, "f32")
+        ffn = {"sensimix": "binary" if mp_layer else "i8", "q8bert": "i8",
+               "ternary": "ternary", "index": "i8"}.get(a.quant, "f32")
+        for name in ("query", "key", "value"):
+            add_linear(prefix + "attention.self." + name, h, h, attention)
+        add_linear(prefix + "attention.output.dense", h, h, attention)
+        add_norm(prefix + "attention.output.LayerNorm")
+        add_linear(prefix + "intermediate.dense", i, h, ffn)
+        add_linear(prefix + "output.dense", h, i, ffn)
+        add_norm(prefix + "output.LayerNorm")
+    add_linear("bert.pooler.dense", h, h, "f32")
+    add_linear("classifier", a.labels, h, "f32")
+
+    if a.breakage == "missing-tensor":
+        del w.tensors["bert.encoder.layer.1.attention.self.key.weight"]
+    if a.breakage == "wrong-shape":
+        dtype, shape, raw = w.tensors["bert.encoder.layer.0.output.dense.bias"]
+        w.tensors["bert.encoder.layer.0.output.dense.bias"] = (dtype, [h + 1], raw + b"\0" * 4)
+    path = os.path.join(a.dir, "model.safetensors")
+    w.write(path)
+    if a.breakage == "truncated":
+        with open(path, "r+b") as f:
+            f.truncate(os.path.getsize(path) // 2)
+    if a.quant:
+        with open(os.path.join(a.dir, "quant.json"), "w") as f:
+            json.dump(quant, f, indent=2)
+    if a.sensitivity:
+        modules = []
+        for layer in range(a.layers):
+            depth = (a.layers - layer) / a.layers
+            modules.append({"layer": layer, "module": "attention", "params": 4 * h * h,
+                            "sensitivity": {"i8": 0.01 * depth, "binary": 0.5 * depth}})
+            modules.append({"layer": layer, "module": "ffn", "params": 2 * h * i,
+                            "sensitivity": {"i8": 0.005 * depth, "binary": 0.2 * depth}})
+        embeddings = (a.vocab + a.positions + 2) * h + 2 * h
+        encoder = a.layers * (4 * h * h + 4 * h + 2 * h * i + i + h + 4 * h)
+        head = h * h + h + a.labels * h + a.labels
+        report = {"format_version": 1, "metric": "dev_loss_increase", "baseline_loss": 0.5,
+                  "modules": modules,
+                  "parameter_counts": {"embeddings": embeddings, "encoder": encoder,
+                                       "head": head, "total": embeddings + encoder + head}}
+        with open(os.path.join(a.dir, "sensitivity.json"), "w") as f:
+            json.dump(report, f, indent=2)
+
+
+if __name__ == "__main__":
+    main()

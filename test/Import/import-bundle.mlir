@@ -1,0 +1,93 @@
+// quant-bert-translate --import-bundle on small checkpoints and bundles
+// written by Inputs/make_bundle.py (Hugging Face layout, random weights).
+//
+// A float checkpoint: embeddings, one qb.encoder_layer per layer with the
+// unfused attention chain, pooler and classifier; weights as dense_resource.
+// RUN: rm -rf %t && mkdir -p %t
+// RUN: %python %S/Inputs/make_bundle.py %t/float --layers 2 --hidden 32 --heads 2 --labels 3
+// RUN: quant-bert-translate --import-bundle %t/float | FileCheck %s --check-prefix=FLOAT
+// FLOAT: module attributes {qb.model = {max_position_embeddings = 16 : i64, num_labels = 3 : i64, type_vocab_size = 2 : i64, vocab_size = 50 : i64}}
+// FLOAT: func.func @forward(%{{.*}}: tensor<?x?xi32> {qb.name = "input_ids"}, %{{.*}}: tensor<?x?xi32> {qb.name = "token_type_ids"}, %{{.*}}: tensor<?x?xi32> {qb.name = "attention_mask"}) -> tensor<?x3xf32>
+// FLOAT: arith.constant dense_resource<bert.embeddings.word_embeddings.weight> : tensor<50x32xf32>
+// FLOAT: qb.embedding
+// FLOAT: qb.layer_norm
+// FLOAT: qb.encoder_layer layer 0
+// FLOAT-COUNT-3: role<{{query|key|value}}>
+// FLOAT: qb.split_heads %{{.*}} {num_heads = 2 : i64} : tensor<?x?x32xf32> -> tensor<?x2x?x16xf32>
+// FLOAT: qb.batch_matmul {{.*}} transpose_rhs
+// FLOAT: qb.scale %{{.*}} by 2.500000e-01
+// FLOAT: qb.attention_mask
+// FLOAT: qb.softmax
+// FLOAT: qb.merge_heads
+// FLOAT: role<attention_output>
+// FLOAT: } ffn {
+// FLOAT: role<intermediate>
+// FLOAT: qb.gelu
+// FLOAT: role<output>
+// FLOAT: qb.encoder_layer layer 1
+// FLOAT: tensor.extract_slice %{{.*}}[0, 0, 0] [%{{.*}}, 1, 32] [1, 1, 1] : tensor<?x?x32xf32> to tensor<?x32xf32>
+// FLOAT: role<pooler>
+// FLOAT: math.tanh
+// FLOAT: qb.linear {{.*}} role<classifier> : (tensor<?x32xf32>, tensor<3x32xf32>, tensor<3xf32>) -> tensor<?x3xf32>
+// FLOAT-NOT: precision<
+// FLOAT: dialect_resources
+//
+// The imported float model goes through qb-lower-to-llvm to LLVM IR.
+// RUN: quant-bert-translate --import-bundle %t/float -o %t/float.mlir
+// RUN: quant-bert-opt %t/float.mlir -qb-lower-to-llvm | mlir-translate --mlir-to-llvmir | FileCheck %s --check-prefix=LLVM
+// LLVM: define { ptr, ptr, i64, [2 x i64], [2 x i64] } @forward(
+//
+// Bytecode output reads back to the same module.
+// RUN: quant-bert-translate --import-bundle %t/float --emit-bytecode -o %t/float.mlirbc
+// RUN: quant-bert-opt %t/float.mlirbc | FileCheck %s --check-prefix=BYTECODE
+// BYTECODE: qb.encoder_layer layer 1
+//
+// A SensiMix bundle: codes behind qb.dequantize, quant.json's precision,
+// quantizer and input scale on each linear, binary weights unpacked to +-1
+// codes, sensitivity.json as the qb.sensitivity module attribute.
+// RUN: %python %S/Inputs/make_bundle.py %t/sensimix --quant sensimix --sensitivity
+// RUN: quant-bert-translate --import-bundle %t/sensimix | FileCheck %s --check-prefix=SENSIMIX
+// SENSIMIX: qb.sensitivity = [{layer = 0 : i64, module = "attention", sensitivity = {binary = 5.000000e-01 : f64, i8 = 1.000000e-02 : f64}}
+// SENSIMIX: qb.encoder_layer layer 0
+// SENSIMIX: %[[CODES:.*]] = arith.constant dense_resource<bert.encoder.layer.0.attention.self.query.weight> : tensor<32x32xi8>
+// SENSIMIX: %[[W:.*]] = qb.dequantize %[[CODES]] {scale = array<f32: {{.*}}>} : tensor<32x32xi8> -> tensor<32x32xf32>
+// SENSIMIX: qb.linear %{{.*}}, %[[W]] bias(%{{.*}}) precision<i8> quantizer<symmetric_ema> role<query> {input_scale = 5.000000e-02 : f32}
+// SENSIMIX: qb.encoder_layer layer 1
+// SENSIMIX: } ffn {
+// SENSIMIX: %[[BITS:.*]] = arith.constant dense_resource<bert.encoder.layer.1.intermediate.dense.weight> : tensor<64x32xi8>
+// SENSIMIX: %[[B:.*]] = qb.dequantize %[[BITS]] {scale = array<f32: 1.000000e+00>}
+// SENSIMIX: qb.linear %{{.*}}, %[[B]] bias(%{{.*}}) precision<binary> quantizer<binary_sign> role<intermediate>
+//
+// Materialized, layer 1's FFN runs on packed bits and the rest on int8.
+// RUN: quant-bert-translate --import-bundle %t/sensimix | quant-bert-opt -qb-materialize-quant | FileCheck %s --check-prefix=MATERIALIZED
+// MATERIALIZED: qb.encoder_layer layer 0
+// MATERIALIZED-COUNT-6: qb.int8_linear
+// MATERIALIZED: qb.encoder_layer layer 1
+// MATERIALIZED-COUNT-4: qb.int8_linear
+// MATERIALIZED: qb.bitpack %{{.*}} : tensor<?x?x32xf32> -> tensor<?x?x1xi64>
+// MATERIALIZED: qb.binary_linear {{.*}} {in_features = 32 : i64}
+// MATERIALIZED: qb.bitpack %{{.*}} : tensor<?x?x64xf32> -> tensor<?x?x1xi64>
+// MATERIALIZED: qb.binary_linear {{.*}} {in_features = 64 : i64}
+//
+// The sensitivity data drives qb-assign-precision on a float model too.
+// RUN: %python %S/Inputs/make_bundle.py %t/measured --sensitivity
+// RUN: quant-bert-translate --import-bundle %t/measured | quant-bert-opt -qb-assign-precision="policy=budget budget=0.5" 2>&1 | FileCheck %s --check-prefix=ASSIGN
+// ASSIGN: remark: qb-assign-precision: 4 modules
+//
+// Bad input: an error naming the file, tensor or field, exit status 1.
+// RUN: %python %S/Inputs/make_bundle.py %t/missing --break missing-tensor
+// RUN: not quant-bert-translate --import-bundle %t/missing 2>&1 | FileCheck %s --check-prefix=MISSING
+// MISSING: error: bundle '{{.*}}missing': model.safetensors: missing tensor 'bert.encoder.layer.1.attention.self.key.weight'
+// RUN: %python %S/Inputs/make_bundle.py %t/shape --break wrong-shape
+// RUN: not quant-bert-translate --import-bundle %t/shape 2>&1 | FileCheck %s --check-prefix=SHAPE
+// SHAPE: error: bundle '{{.*}}shape': model.safetensors: tensor 'bert.encoder.layer.0.output.dense.bias' has shape [33], expected [32]
+// RUN: %python %S/Inputs/make_bundle.py %t/config --break bad-config
+// RUN: not quant-bert-translate --import-bundle %t/config 2>&1 | FileCheck %s --check-prefix=CONFIG
+// CONFIG: config.json: field 'hidden_size' (32) must be divisible by 'num_attention_heads' (5)
+// RUN: %python %S/Inputs/make_bundle.py %t/truncated --break truncated
+// RUN: not quant-bert-translate --import-bundle %t/truncated 2>&1 | FileCheck %s --check-prefix=TRUNCATED
+// TRUNCATED: model.safetensors: tensor '{{.*}}': data_offsets [{{[0-9]+}}, {{[0-9]+}}] run past the end of the data buffer
+// RUN: not quant-bert-translate --import-bundle %t/does-not-exist 2>&1 | FileCheck %s --check-prefix=NODIR
+// NODIR: error: bundle '{{.*}}does-not-exist': not a directory
+// RUN: mkdir -p %t/empty && not quant-bert-translate --import-bundle %t/empty 2>&1 | FileCheck %s --check-prefix=EMPTY
+// EMPTY: error: bundle '{{.*}}empty': {{.*}}config.json: cannot open: No such file or directory
