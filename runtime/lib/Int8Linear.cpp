@@ -1,0 +1,291 @@
+//===- Int8Linear.cpp - int8 linear layer on oneDNN matmul ----------------===//
+//
+// y = x_scale * w_scales[n] * sum_k (x_q - x_zero_point) * w_q[n, k] + bias
+// as one oneDNN 2.6 s8 x s8 -> f32 matmul. On this CPU oneDNN runs it with
+// its brgemm VNNI kernel only if the output scales are constants given at
+// primitive creation and there is no source zero point (REFERENCE.md
+// section 6; runtime scales or a zero point fall back to a path about 1.5x
+// slower). Hence:
+//  - the weights are reordered once, at prepare, into the blocked layout the
+//    kernel wants (which depends on K and N only, not on M);
+//  - a primitive is created per (M, x_scale, x_zero_point), with the scales
+//    x_scale * w_scales[n] baked in, and cached in the plan;
+//  - the zero point and the bias are folded into oneDNN's bias, which 2.6
+//    adds before scaling: dst = scale[n] * (acc + bias'[n]) with
+//    bias'[n] = bias[n] / scale[n] - x_zero_point * sum_k w_q[n, k].
+// s8 sources (instead of the usual u8 shifted by 128) cost the same here and
+// keep the compensation inside oneDNN, exact in int32.
+//
+// oneDNN in Debian is built with OpenMP; it sizes its team from the calling
+// thread's omp_get_max_threads(), so each call sets that to the context's
+// thread count first (a per-thread setting: other threads are unaffected).
+//
+//===----------------------------------------------------------------------===//
+#include "Context.h"
+
+#include <omp.h>
+
+#include <cfloat>
+#include <cmath>
+#include <cstdlib>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <tuple>
+#include <vector>
+
+using namespace quantbert;
+
+using dnnl::memory;
+
+namespace {
+
+/// Largest K for which the int32 accumulator cannot overflow:
+/// K * 128 * 127 < 2^31.
+constexpr int64_t kMaxK = 131072;
+
+/// The M that prepare asks oneDNN about to learn the weight layout.
+constexpr int64_t kLayoutProbeM = 128;
+
+/// A primitive for one (M, x_scale, x_zero_point) and its folded bias.
+struct Primitive {
+  dnnl::matmul matmul;
+  memory bias;
+  memory::desc scratchpad;
+};
+
+/// Per-thread scratchpad, so one plan can run on several threads at once.
+class Scratchpad {
+public:
+  ~Scratchpad() { std::free(data); }
+  void *get(size_t size) {
+    if (size > capacity) {
+      std::free(data);
+      capacity = (size + 63) / 64 * 64;
+      data = std::aligned_alloc(64, capacity);
+      if (!data) {
+        capacity = 0;
+        throw std::bad_alloc();
+      }
+    }
+    return data;
+  }
+
+private:
+  void *data = nullptr;
+  size_t capacity = 0;
+};
+
+thread_local Scratchpad threadScratchpad;
+
+memory::desc weightsDesc(int64_t k, int64_t n, memory::format_tag tag) {
+  return memory::desc({k, n}, memory::data_type::s8, tag);
+}
+
+dnnl::matmul::primitive_desc
+makePrimitiveDesc(const qbrt_context *ctx, int64_t m, int64_t k, int64_t n,
+                  const memory::desc &weights,
+                  const std::vector<float> &scales) {
+  dnnl::primitive_attr attr;
+  attr.set_output_scales(/*mask=per N*/ 1 << 1, scales);
+  attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+  dnnl::matmul::desc desc(
+      memory::desc({m, k}, memory::data_type::s8, memory::format_tag::ab),
+      weights,
+      memory::desc({1, n}, memory::data_type::f32, memory::format_tag::ab),
+      memory::desc({m, n}, memory::data_type::f32, memory::format_tag::ab));
+  return dnnl::matmul::primitive_desc(desc, attr, ctx->engine);
+}
+
+} // namespace
+
+struct qbrt_int8_linear_plan {
+  qbrt_context *ctx;
+  int64_t n, k;
+  std::vector<float> weightScales;
+  std::vector<float> bias;
+  /// sum_k w_q[n, k], to fold the activation zero point into the bias.
+  std::vector<int32_t> weightSums;
+  memory packedWeights;
+
+  std::mutex cacheMutex;
+  std::map<std::tuple<int64_t, float, int32_t>, Primitive> cache;
+
+  /// Finds or creates the primitive for (m, xScale, xZeroPoint); fails if
+  /// a combined scale is not a normal f32.
+  qb_status primitiveFor(int64_t m, float xScale, int32_t xZeroPoint,
+                         const Primitive *&primitive);
+};
+
+qb_status qbrt_int8_linear_plan::primitiveFor(int64_t m, float xScale,
+                                              int32_t xZeroPoint,
+                                              const Primitive *&primitive) {
+  std::lock_guard<std::mutex> lock(cacheMutex);
+  auto key = std::make_tuple(m, xScale, xZeroPoint);
+  auto it = cache.find(key);
+  if (it != cache.end()) {
+    primitive = &it->second;
+    return QB_OK;
+  }
+
+  std::vector<float> scales(n);
+  for (int64_t j = 0; j < n; ++j) {
+    scales[j] = xScale * weightScales[j];
+    if (!(scales[j] >= FLT_MIN) || !std::isfinite(scales[j]))
+      return reportError(ctx, QB_ERR_INVALID_ARGUMENT,
+                         "qbrt_int8_linear_run: x_scale * w_scales[%lld] = "
+                         "%g is not a normal f32",
+                         static_cast<long long>(j),
+                         static_cast<double>(scales[j]));
+  }
+  auto pd = makePrimitiveDesc(ctx, m, k, n, packedWeights.get_desc(), scales);
+
+  memory foldedBias(pd.bias_desc(), ctx->engine);
+  auto *folded = static_cast<float *>(foldedBias.get_data_handle());
+  for (int64_t j = 0; j < n; ++j) {
+    // In double, so the folded value is the correctly rounded f32.
+    double value = -static_cast<double>(xZeroPoint) * weightSums[j];
+    if (!bias.empty())
+      value += static_cast<double>(bias[j]) / scales[j];
+    folded[j] = static_cast<float>(value);
+  }
+  primitive = &cache
+                   .emplace(key, Primitive{dnnl::matmul(pd), foldedBias,
+                                           pd.scratchpad_desc()})
+                   .first->second;
+  return QB_OK;
+}
+
+extern "C" {
+
+qb_status qbrt_int8_linear_prepare(qbrt_context *ctx, const int8_t *w_q,
+                                   const float *w_scales, const float *bias,
+                                   int64_t n, int64_t k,
+                                   qbrt_int8_linear_plan **out) {
+  const char *function = "qbrt_int8_linear_prepare";
+  if (qb_status s = checkPointer(nullptr, function, ctx, "ctx"))
+    return s;
+  if (qb_status s = checkPointer(ctx, function, out, "out"))
+    return s;
+  *out = nullptr;
+  if (qb_status s = checkDim(ctx, function, n, "n", 1))
+    return s;
+  if (qb_status s = checkDim(ctx, function, k, "k", 1))
+    return s;
+  if (k > kMaxK)
+    return reportError(ctx, QB_ERR_INVALID_ARGUMENT,
+                       "%s: k is %lld, must be <= %lld so int32 "
+                       "accumulation cannot overflow",
+                       function, static_cast<long long>(k),
+                       static_cast<long long>(kMaxK));
+  int64_t size;
+  if (qb_status s = checkedProduct(ctx, function, n, k, &size))
+    return s;
+  if (qb_status s = checkPointer(ctx, function, w_q, "w_q"))
+    return s;
+  if (qb_status s = checkPointer(ctx, function, w_scales, "w_scales"))
+    return s;
+  for (int64_t j = 0; j < n; ++j)
+    if (!std::isfinite(w_scales[j]) || !(w_scales[j] > 0.0f))
+      return reportError(ctx, QB_ERR_INVALID_ARGUMENT,
+                         "%s: w_scales[%lld] is %g, must be finite and > 0",
+                         function, static_cast<long long>(j),
+                         static_cast<double>(w_scales[j]));
+
+  return guardedCall(ctx, function, [&] {
+    omp_set_num_threads(ctx->numThreads);
+    auto plan = std::make_unique<qbrt_int8_linear_plan>();
+    plan->ctx = ctx;
+    plan->n = n;
+    plan->k = k;
+    plan->weightScales.assign(w_scales, w_scales + n);
+    if (bias)
+      plan->bias.assign(bias, bias + n);
+    plan->weightSums.resize(n);
+    for (int64_t j = 0; j < n; ++j) {
+      int32_t sum = 0;
+      for (int64_t i = 0; i < k; ++i)
+        sum += w_q[j * k + i];
+      plan->weightSums[j] = sum;
+    }
+
+    // w_q is [N, K] row-major, i.e. oneDNN's K x N weights in "ba" order.
+    auto pd = makePrimitiveDesc(ctx, kLayoutProbeM, k, n,
+                                weightsDesc(k, n, memory::format_tag::any),
+                                std::vector<float>(n, 1.0f));
+    memory plain(weightsDesc(k, n, memory::format_tag::ba), ctx->engine,
+                 const_cast<int8_t *>(w_q));
+    plan->packedWeights = memory(pd.weights_desc(), ctx->engine);
+    dnnl::stream stream(ctx->engine);
+    dnnl::reorder(plain, plan->packedWeights)
+        .execute(stream, plain, plan->packedWeights);
+    stream.wait();
+    *out = plan.release();
+    return QB_OK;
+  });
+}
+
+qb_status qbrt_int8_linear_run(qbrt_int8_linear_plan *plan, const int8_t *x_q,
+                               int64_t m, float x_scale, int32_t x_zero_point,
+                               float *y) {
+  const char *function = "qbrt_int8_linear_run";
+  if (qb_status s = checkPointer(nullptr, function, plan, "plan"))
+    return s;
+  qbrt_context *ctx = plan->ctx;
+  if (qb_status s = checkDim(ctx, function, m, "m"))
+    return s;
+  int64_t xSize, ySize;
+  if (qb_status s = checkedProduct(ctx, function, m, plan->k, &xSize))
+    return s;
+  if (qb_status s = checkedProduct(ctx, function, m, plan->n, &ySize))
+    return s;
+  if (qb_status s = checkPointer(ctx, function, x_q, "x_q", xSize))
+    return s;
+  if (qb_status s = checkPointer(ctx, function, y, "y", ySize))
+    return s;
+  if (qb_status s = checkQuantParams(ctx, function, x_scale, x_zero_point))
+    return s;
+  if (m == 0)
+    return QB_OK;
+
+  return guardedCall(ctx, function, [&] {
+    omp_set_num_threads(ctx->numThreads);
+    const Primitive *primitive = nullptr;
+    if (qb_status s = plan->primitiveFor(m, x_scale, x_zero_point, primitive))
+      return s;
+    memory src(memory::desc({m, plan->k}, memory::data_type::s8,
+                            memory::format_tag::ab),
+               ctx->engine, const_cast<int8_t *>(x_q));
+    memory dst(memory::desc({m, plan->n}, memory::data_type::f32,
+                            memory::format_tag::ab),
+               ctx->engine, y);
+    memory scratch(primitive->scratchpad, ctx->engine,
+                   threadScratchpad.get(primitive->scratchpad.get_size()));
+    dnnl::stream stream(ctx->engine);
+    primitive->matmul.execute(stream, {{DNNL_ARG_SRC, src},
+                                       {DNNL_ARG_WEIGHTS, plan->packedWeights},
+                                       {DNNL_ARG_BIAS, primitive->bias},
+                                       {DNNL_ARG_DST, dst},
+                                       {DNNL_ARG_SCRATCHPAD, scratch}});
+    stream.wait();
+    return QB_OK;
+  });
+}
+
+void qbrt_int8_linear_destroy(qbrt_int8_linear_plan *plan) { delete plan; }
+
+qb_status qbrt_int8_linear(qbrt_context *ctx, const int8_t *x_q, int64_t m,
+                           int64_t k, float x_scale, int32_t x_zero_point,
+                           const int8_t *w_q, const float *w_scales,
+                           const float *bias, int64_t n, float *y) {
+  qbrt_int8_linear_plan *plan;
+  if (qb_status s =
+          qbrt_int8_linear_prepare(ctx, w_q, w_scales, bias, n, k, &plan))
+    return s;
+  qb_status status =
+      qbrt_int8_linear_run(plan, x_q, m, x_scale, x_zero_point, y);
+  qbrt_int8_linear_destroy(plan);
+  return status;
+}
+
+} // extern "C"

@@ -1,0 +1,66 @@
+//===- ThreadPool.h - Fork-join worker pool for the runtime kernels -------===//
+//
+// A fixed set of worker threads that, together with the calling thread, split
+// one loop at a time into chunks. Kernels call parallelFor for large tensors;
+// a call made while the pool is busy (another thread's loop, or a nested
+// call from inside a loop body) runs inline instead of waiting, so the pool
+// can never deadlock.
+//
+//===----------------------------------------------------------------------===//
+#ifndef QUANTBERT_RUNTIME_THREADPOOL_H
+#define QUANTBERT_RUNTIME_THREADPOOL_H
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace quantbert {
+
+class ThreadPool {
+public:
+  /// Body of a loop over [begin, end); must not throw.
+  using RangeFn = std::function<void(int64_t begin, int64_t end)>;
+
+  /// A pool of numThreads threads, the caller of parallelFor included.
+  explicit ThreadPool(int numThreads);
+  ~ThreadPool();
+  ThreadPool(const ThreadPool &) = delete;
+  ThreadPool &operator=(const ThreadPool &) = delete;
+
+  int size() const { return static_cast<int>(workers.size()) + 1; }
+
+  /// Runs body over [0, n) in chunks of at least grain iterations and returns
+  /// when all are done.
+  void parallelFor(int64_t n, int64_t grain, const RangeFn &body);
+
+private:
+  void workerLoop();
+  /// Runs chunks of the current loop until none is left.
+  void runChunks();
+
+  std::vector<std::thread> workers;
+  /// Held by the thread whose loop the pool is running.
+  std::mutex ownerMutex;
+
+  std::mutex stateMutex;
+  std::condition_variable wakeWorkers;
+  std::condition_variable workersDone;
+  uint64_t generation = 0;
+  int busyWorkers = 0;
+  bool stopping = false;
+
+  // The current loop; written by the owner before waking the workers.
+  const RangeFn *loopBody = nullptr;
+  int64_t total = 0;
+  int64_t chunkSize = 0;
+  int64_t numChunks = 0;
+  std::atomic<int64_t> nextChunk{0};
+};
+
+} // namespace quantbert
+
+#endif // QUANTBERT_RUNTIME_THREADPOOL_H
