@@ -85,6 +85,37 @@ def ConvertQBToVector : Pass<"convert-qb-to-vector"> {
   ];
 }
 
+def ConvertQBToRuntime : Pass<"convert-qb-to-runtime", "mlir::ModuleOp"> {
+  let summary = "Lowers qb.int8_linear to libquantbert_rt's oneDNN int8 kernel";
+  let description = [{
+    Each `qb.int8_linear` in a function becomes a call of
+    `qbrt_int8_linear_run(plan, x, M, x_scale, x_zero_point, y)` on a plan
+    that holds its weights in oneDNN's blocked layout with the scales fixed
+    at primitive creation (the fast VNNI path). Plans are made once:
+
+    * the function gains a last argument `!llvm.ptr` to an array of
+      `qb.int8_plans` plan pointers followed by an `i32` status slot; a
+      failing run stores its status there (the results are then undefined)
+      and the caller checks it;
+    * `@<function>_int8_prepare(%ctx, %plans) -> i32` calls
+      `qbrt_int8_linear_prepare` for every linear with its weight codes,
+      per-channel scales and bias (the constants move out of the function)
+      and returns the first failing status;
+    * `@<function>_int8_destroy(%plans)` releases them.
+
+    Activations are passed as pointers to contiguous row-major buffers
+    (`bufferization.to_memref` plus the aligned pointer and offset), so the
+    C ABI of `quantbert/runtime.h` is called directly.
+  }];
+  let dependentDialects = [
+    "::mlir::bufferization::BufferizationDialect",
+    "::mlir::LLVM::LLVMDialect",
+    "::mlir::memref::MemRefDialect",
+    "::mlir::scf::SCFDialect",
+    "::mlir::tensor::TensorDialect",
+  ];
+}
+
 def ApproximateMath : Pass<"qb-approximate-math"> {
   let summary = "Expands exp, erf, tanh and friends into vectorisable polynomials";
   let description = [{

@@ -43,6 +43,10 @@ public:
   /// Address of `_mlir_ciface_<name>` (functions need llvm.emit_c_interface).
   void *lookup(const std::string &name);
 
+  /// Address of the symbol `name` as compiled (functions without a memref
+  /// in their signature, such as the generated int8 plan preparation).
+  void *lookupSymbol(const std::string &name);
+
   /// Writes the generated machine code as an object file (to inspect the
   /// instructions a kernel compiled to, e.g. with objdump -d).
   void dumpObject(const std::string &path);

@@ -64,6 +64,7 @@ void quantbert::buildQBLowerToLLVMPipeline(OpPassManager &pm) {
   pm.addPass(createMaterializeQuant());
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createConvertQBToVector());
+  pm.addPass(createConvertQBToRuntime());
   pm.addPass(createConvertQBToLinalg());
   // The importer's pooler tanh is a math op on tensors.
   pm.addPass(createConvertElementwiseToLinalgPass());

@@ -10,6 +10,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "quantbert/Conversion/QBToLinalg.h"
+#include "quantbert/Conversion/ShapeUtils.h"
 #include "quantbert/Conversion/Passes.h"
 #include "quantbert/Support/Quantization.h"
 
@@ -202,31 +203,6 @@ Value buildFloatElementwise(OpBuilder &b, Location loc,
         Value result = compute(nested, nestedLoc, values);
         return truncateFromF32(nested, nestedLoc, result, elementType);
       });
-}
-
-/// `value` expanded into `type` along `reassociation`, with the sizes
-/// `outputSizes`: a tensor.expand_shape, unless a reassociation group has
-/// more than one dynamic size ([B * S, N] -> [B, S, N]). MLIR 19 bufferizes
-/// expand_shape by inferring the sizes instead of reading output_shape and
-/// crashes on such groups (fixed upstream by llvm-project PR #128871), so
-/// those go through tensor.reshape with the sizes as a shape tensor.
-Value expandToShape(OpBuilder &b, Location loc, Value value,
-                    RankedTensorType type,
-                    ArrayRef<ReassociationIndices> reassociation,
-                    ArrayRef<OpFoldResult> outputSizes) {
-  bool inferable = llvm::all_of(reassociation, [&](const ReassociationIndices &group) {
-    return llvm::count_if(group, [&](int64_t dim) {
-             return type.isDynamicDim(dim);
-           }) <= 1;
-  });
-  if (inferable)
-    return b.create<tensor::ExpandShapeOp>(loc, type, value, reassociation,
-                                           outputSizes);
-  SmallVector<Value> sizes;
-  for (OpFoldResult size : outputSizes)
-    sizes.push_back(getValueOrCreateConstantIndexOp(b, loc, size));
-  Value shape = b.create<tensor::FromElementsOp>(loc, sizes);
-  return b.create<tensor::ReshapeOp>(loc, type, value, shape);
 }
 
 /// The f32 tensor `value` with its elements truncated to `elementType`.

@@ -20,6 +20,7 @@
 
 #include "quantbert/Conversion/QBToVector.h"
 #include "quantbert/Conversion/Passes.h"
+#include "quantbert/Conversion/ShapeUtils.h"
 
 #include "QuantBert/QBOps.h"
 #include "quantbert/Support/BitPacking.h"
@@ -50,49 +51,6 @@ using namespace quantbert::qb;
 namespace {
 
 constexpr int64_t kLanes = 8; // i64 lanes in a 512-bit vector
-
-/// Collapses a tensor of rank >= 2 to [prod(leading), last]; a rank-1
-/// tensor becomes [1, last].
-Value collapseToMatrix(OpBuilder &builder, Location loc, Value value) {
-  auto type = cast<RankedTensorType>(value.getType());
-  if (type.getRank() == 2)
-    return value;
-  if (type.getRank() == 1) {
-    auto matrixType = RankedTensorType::get({1, type.getDimSize(0)},
-                                            type.getElementType());
-    return builder.create<tensor::ExpandShapeOp>(
-        loc, matrixType, value, SmallVector<ReassociationIndices>{{0, 1}});
-  }
-  ReassociationIndices leading;
-  for (int64_t i = 0; i < type.getRank() - 1; ++i)
-    leading.push_back(i);
-  return builder.create<tensor::CollapseShapeOp>(
-      loc, value,
-      SmallVector<ReassociationIndices>{leading, {type.getRank() - 1}});
-}
-
-/// The inverse of collapseToMatrix: reshapes `matrix` [M, C] to `type`
-/// ([..., C]) whose leading sizes are those of `like` ([..., *]).
-Value expandFromMatrix(OpBuilder &builder, Location loc, Value matrix,
-                       RankedTensorType type, Value like) {
-  if (type.getRank() == 2)
-    return matrix.getType() == type
-               ? matrix
-               : builder.create<tensor::CastOp>(loc, type, matrix).getResult();
-  if (type.getRank() == 1)
-    return builder.create<tensor::CollapseShapeOp>(
-        loc, type, matrix, SmallVector<ReassociationIndices>{{0, 1}});
-  SmallVector<OpFoldResult> outputShape =
-      tensor::getMixedSizes(builder, loc, like);
-  outputShape.back() = builder.getIndexAttr(type.getShape().back());
-  ReassociationIndices leading;
-  for (int64_t i = 0; i < type.getRank() - 1; ++i)
-    leading.push_back(i);
-  return builder.create<tensor::ExpandShapeOp>(
-      loc, type, matrix,
-      SmallVector<ReassociationIndices>{leading, {type.getRank() - 1}},
-      outputShape);
-}
 
 Value indexConstant(OpBuilder &builder, Location loc, int64_t value) {
   return builder.create<arith::ConstantIndexOp>(loc, value);

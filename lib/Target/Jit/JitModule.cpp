@@ -110,7 +110,11 @@ std::unique_ptr<JitModule> JitModule::compile(const std::string &source,
 }
 
 void *JitModule::lookup(const std::string &name) {
-  auto symbol = engine->lookup("_mlir_ciface_" + name);
+  return lookupSymbol("_mlir_ciface_" + name);
+}
+
+void *JitModule::lookupSymbol(const std::string &name) {
+  auto symbol = engine->lookup(name);
   if (!symbol) {
     llvm::consumeError(symbol.takeError());
     return nullptr;
