@@ -9,6 +9,8 @@
 
 #include "quantbert/Transforms/Passes.h"
 
+#include "quantbert/Support/QuantConfig.h"
+
 #include "mlir/IR/Diagnostics.h"
 #include "llvm/ADT/DenseSet.h"
 #include "llvm/ADT/MapVector.h"
@@ -24,7 +26,8 @@ namespace quantbert {
 } // namespace quantbert
 
 using namespace mlir;
-using namespace quantbert;
+// The dialect's Precision and Quantizer, not the support library's
+// namesakes (QuantConfig.h): no `using namespace quantbert`.
 using namespace quantbert::qb;
 
 namespace {
@@ -192,11 +195,41 @@ LogicalResult AssignPrecisionPass::collectSlots(ModuleOp module) {
   return success();
 }
 
+/// sensitivity.json as the qb.sensitivity attribute's entries.
+FailureOr<ArrayAttr> readSensitivityFile(ModuleOp module, StringRef path) {
+  auto report = quantbert::SensitivityReport::load(path.str());
+  if (!report)
+    return module.emitError() << "qb-assign-precision: " << report.message();
+  Builder builder(module.getContext());
+  SmallVector<Attribute> entries;
+  for (const quantbert::ModuleSensitivity &measured : report->modules) {
+    SmallVector<NamedAttribute> values;
+    for (auto [precision, increase] : measured.sensitivity)
+      values.push_back(builder.getNamedAttr(
+          quantbert::precisionName(precision), builder.getF64FloatAttr(increase)));
+    entries.push_back(builder.getDictionaryAttr(
+        {builder.getNamedAttr("layer", builder.getI64IntegerAttr(measured.layer)),
+         builder.getNamedAttr("module", builder.getStringAttr(quantbert::bertModuleName(
+                                            measured.module))),
+         builder.getNamedAttr("sensitivity", builder.getDictionaryAttr(values))}));
+  }
+  return builder.getArrayAttr(entries);
+}
+
 LogicalResult AssignPrecisionPass::readSensitivity(ModuleOp module) {
-  auto entries = module->getAttrOfType<ArrayAttr>(kSensitivityAttrName);
+  ArrayAttr entries;
+  if (!sensitivityFile.empty()) {
+    FailureOr<ArrayAttr> read = readSensitivityFile(module, sensitivityFile);
+    if (failed(read))
+      return failure();
+    entries = *read;
+  } else {
+    entries = module->getAttrOfType<ArrayAttr>(kSensitivityAttrName);
+  }
   if (!entries)
     return module.emitError()
-           << "qb-assign-precision: no sensitivity data; add a '"
+           << "qb-assign-precision: no sensitivity data; give sensitivity=FILE "
+              "or add a '"
            << kSensitivityAttrName
            << "' module attribute (quant-bert-translate copies sensitivity.json "
               "there)";

@@ -91,7 +91,14 @@
 // RUN: not quant-bert-opt %t/three_layers.mlir -qb-assign-precision="policy=sensimix" 2>&1 | FileCheck %s --check-prefix=NO-MP
 // NO-MP: error: qb-assign-precision: policy=sensimix needs mp-layers in [0, 3], got -1
 // RUN: not quant-bert-opt %t/three_layers.mlir -qb-assign-precision="budget=0.5" 2>&1 | FileCheck %s --check-prefix=NO-DATA
-// NO-DATA: three_layers.mlir:1:1: error: qb-assign-precision: no sensitivity data; add a 'qb.sensitivity' module attribute
+// NO-DATA: three_layers.mlir:1:1: error: qb-assign-precision: no sensitivity data; give sensitivity=FILE or add a 'qb.sensitivity' module attribute
+//
+// The same data from a sensitivity.json file (docs/formats.md).
+// RUN: quant-bert-opt %t/three_layers.mlir -qb-assign-precision="budget=0.3 sensitivity=%t/sensitivity.json" 2>&1 >/dev/null | FileCheck %s --check-prefix=FILE
+// FILE: remark: layer 2 ffn: binary, sensitivity 0.0100
+// FILE: remark: qb-assign-precision: 6 modules
+// RUN: not quant-bert-opt %t/three_layers.mlir -qb-assign-precision="budget=0.3 sensitivity=%t/missing.json" 2>&1 | FileCheck %s --check-prefix=NO-FILE
+// NO-FILE: error: qb-assign-precision: {{.*}}missing.json: cannot open: No such file or directory
 // RUN: not quant-bert-opt %t/three_layers.mlir -qb-assign-precision="policy=greedy" 2>&1 | FileCheck %s --check-prefix=POLICY
 // POLICY: error: qb-assign-precision: unknown policy 'greedy' (expected 'budget' or 'sensimix')
 // RUN: not quant-bert-opt %t/two_layers.mlir -qb-assign-precision="budget=1.5" 2>&1 | FileCheck %s --check-prefix=RANGE
@@ -277,3 +284,14 @@ func.func @f(%ids: tensor<2x8xi32>, %m: tensor<2x8xi32>, %words: tensor<100x16xf
   }
   return %0 : tensor<2x8x16xf32>
 }
+
+//--- sensitivity.json
+{"format_version": 1, "metric": "dev_loss_increase", "baseline_loss": 0.5,
+ "modules": [
+  {"layer": 0, "module": "attention", "params": 1024, "sensitivity": {"i8": 0.03, "binary": 0.9}},
+  {"layer": 0, "module": "ffn", "params": 2048, "sensitivity": {"i8": 0.03, "binary": 0.3}},
+  {"layer": 1, "module": "attention", "params": 1024, "sensitivity": {"i8": 0.02, "binary": 0.6}},
+  {"layer": 1, "module": "ffn", "params": 2048, "sensitivity": {"i8": 0.02, "binary": 0.2}},
+  {"layer": 2, "module": "attention", "params": 1024, "sensitivity": {"i8": 0.01, "binary": 0.3}},
+  {"layer": 2, "module": "ffn", "params": 2048, "sensitivity": {"i8": 0.01, "binary": 0.01}}],
+ "parameter_counts": {"embeddings": 0, "encoder": 9840, "head": 0, "total": 9840}}

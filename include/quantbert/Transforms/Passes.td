@@ -34,10 +34,11 @@ def AssignPrecision : Pass<"qb-assign-precision", "mlir::ModuleOp"> {
     per output channel for quantized linears. Parameters outside encoder
     layers keep their current precision.
 
-    Sensitivity data comes from the module attribute `qb.sensitivity` (the
-    importer copies `sensitivity.json` there): an array of dictionaries
-    `{layer = 0 : i64, module = "attention", sensitivity = {i8 = 1.0e-3 :
-    f64, binary = 0.2 : f64}}`.
+    Sensitivity data comes from a `sensitivity.json` file (`sensitivity=`
+    option; docs/formats.md) or else from the module attribute
+    `qb.sensitivity` (the importer copies a bundle's `sensitivity.json`
+    there): an array of dictionaries `{layer = 0 : i64, module = "attention",
+    sensitivity = {i8 = 1.0e-3 : f64, binary = 0.2 : f64}}`.
 
     Every module's choice is explained by a remark on its first linear
     (the chosen precision, its sensitivity and size, and the alternatives),
@@ -52,6 +53,9 @@ def AssignPrecision : Pass<"qb-assign-precision", "mlir::ModuleOp"> {
            "Model size budget as a fraction of the FP32 size, in (0, 1]">,
     Option<"mpLayers", "mp-layers", "int64_t", /*default=*/"-1",
            "SensiMix policy: number of top layers whose FFN is 1-bit">,
+    Option<"sensitivityFile", "sensitivity", "std::string", /*default=*/"",
+           "sensitivity.json to read (default: the qb.sensitivity module "
+           "attribute)">,
     ListOption<"precisions", "precisions", "std::string",
                "Candidate precisions for the budget policy "
                "(default: f32,i8,ternary,binary)">,
