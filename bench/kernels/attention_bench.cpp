@@ -92,20 +92,10 @@ void runAttention(benchmark::State &state, bool fused) {
     for (float &x : *tensor)
       x = normal(rng);
   std::vector<int32_t> mask(seq, 1);
-  auto describe3 = [&](std::vector<float> &data) {
-    F3 ref;
-    ref.basePtr = ref.data = data.data();
-    ref.offset = 0;
-    ref.sizes[0] = 1, ref.sizes[1] = seq, ref.sizes[2] = kHidden;
-    ref.strides[0] = seq * kHidden, ref.strides[1] = kHidden, ref.strides[2] = 1;
-    return ref;
-  };
-  F3 qRef = describe3(q), kRef = describe3(k), vRef = describe3(v);
-  I2 maskRef;
-  maskRef.basePtr = maskRef.data = mask.data();
-  maskRef.offset = 0;
-  maskRef.sizes[0] = 1, maskRef.sizes[1] = seq;
-  maskRef.strides[0] = seq, maskRef.strides[1] = 1;
+  F3 qRef = makeMemRef<float, 3>(q.data(), {1, seq, kHidden});
+  F3 kRef = makeMemRef<float, 3>(k.data(), {1, seq, kHidden});
+  F3 vRef = makeMemRef<float, 3>(v.data(), {1, seq, kHidden});
+  I2 maskRef = makeMemRef<int32_t, 2>(mask.data(), {1, seq});
 
   JitModule::resetAllocationCounters();
   size_t peak = 0;

@@ -39,20 +39,6 @@ using I2 = StridedMemRefType<int64_t, 2>;
 using F1 = StridedMemRefType<float, 1>;
 using F2 = StridedMemRefType<float, 2>;
 
-template <typename T, int Rank>
-StridedMemRefType<T, Rank> describe(T *data, std::array<int64_t, Rank> sizes) {
-  StridedMemRefType<T, Rank> ref;
-  ref.basePtr = ref.data = data;
-  ref.offset = 0;
-  int64_t stride = 1;
-  for (int i = Rank - 1; i >= 0; --i) {
-    ref.sizes[i] = sizes[i];
-    ref.strides[i] = stride;
-    stride *= sizes[i];
-  }
-  return ref;
-}
-
 /// A JIT-compiled `y = binary_linear(x_packed, W)` with W embedded.
 struct CompiledBinaryLinear {
   CompiledBinaryLinear(int64_t k, int64_t n, std::mt19937 &rng) : k(k), n(n) {
@@ -109,10 +95,10 @@ struct CompiledBinaryLinear {
   }
 
   void run() {
-    I2 x = describe<int64_t, 2>(reinterpret_cast<int64_t *>(input.data()),
+    I2 x = makeMemRef<int64_t, 2>(reinterpret_cast<int64_t *>(input.data()),
                                 {kRows, packedWordCount(k)});
-    F1 s = describe<float, 1>(scale.data(), {n});
-    F1 b = describe<float, 1>(bias.data(), {n});
+    F1 s = makeMemRef<float, 1>(scale.data(), {n});
+    F1 b = makeMemRef<float, 1>(bias.data(), {n});
     F2 y;
     kernel(&y, &x, &s, &b);
     benchmark::DoNotOptimize(y.data[0]);

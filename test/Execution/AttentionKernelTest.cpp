@@ -28,20 +28,6 @@ using namespace quantbert;
 
 namespace {
 
-template <typename T, int Rank>
-StridedMemRefType<T, Rank> describe(T *data, std::array<int64_t, Rank> sizes) {
-  StridedMemRefType<T, Rank> ref;
-  ref.basePtr = ref.data = data;
-  ref.offset = 0;
-  int64_t stride = 1;
-  for (int i = Rank - 1; i >= 0; --i) {
-    ref.sizes[i] = sizes[i];
-    ref.strides[i] = stride;
-    stride *= sizes[i];
-  }
-  return ref;
-}
-
 /// `x` rounded to the storage type, as the kernel stores it.
 float roundToStorage(float x, const std::string &storage) {
   if (storage == "f16")
@@ -105,10 +91,10 @@ TEST_P(AttentionKernel, MatchesScalarReference) {
   using F3 = StridedMemRefType<float, 3>;
   using I2 = StridedMemRefType<int32_t, 2>;
   std::array<int64_t, 3> shape = {c.batch, c.seq, c.hidden};
-  F3 qRef = describe<float, 3>(q.data(), shape);
-  F3 kRef = describe<float, 3>(k.data(), shape);
-  F3 vRef = describe<float, 3>(v.data(), shape);
-  I2 maskRef = describe<int32_t, 2>(mask.data(), {c.batch, c.seq});
+  F3 qRef = makeMemRef<float, 3>(q.data(), shape);
+  F3 kRef = makeMemRef<float, 3>(k.data(), shape);
+  F3 vRef = makeMemRef<float, 3>(v.data(), shape);
+  I2 maskRef = makeMemRef<int32_t, 2>(mask.data(), {c.batch, c.seq});
   F3 output;
   if (c.withMask)
     reinterpret_cast<void (*)(F3 *, F3 *, F3 *, F3 *, I2 *)>(kernel)(

@@ -29,21 +29,6 @@ using namespace quantbert;
 
 namespace {
 
-template <typename T, int Rank>
-StridedMemRefType<T, Rank> describe(T *data, const std::array<int64_t, Rank> &sizes) {
-  StridedMemRefType<T, Rank> ref;
-  ref.basePtr = data;
-  ref.data = data;
-  ref.offset = 0;
-  int64_t stride = 1;
-  for (int i = Rank - 1; i >= 0; --i) {
-    ref.sizes[i] = sizes[i];
-    ref.strides[i] = stride;
-    stride *= sizes[i];
-  }
-  return ref;
-}
-
 /// Random activations with the awkward values mixed in.
 std::vector<float> randomActivations(int64_t count, std::mt19937 &rng) {
   std::normal_distribution<float> normal;
@@ -121,7 +106,7 @@ TEST(BitpackKernel, MatchesPackSignBits) {
     ASSERT_TRUE(pack);
     for (int64_t rows : {1, 3, 17}) {
       std::vector<float> x = randomActivations(rows * k, rng);
-      auto input = describe<float, 2>(x.data(), {rows, k});
+      auto input = makeMemRef<float, 2>(x.data(), {rows, k});
       StridedMemRefType<int64_t, 2> output;
       pack(&output, &input);
       std::vector<uint64_t> expected = packRows(x, rows, k);
@@ -189,11 +174,11 @@ TEST_P(BinaryLinearKernel, MatchesScalarReference) {
   using F2 = StridedMemRefType<float, 2>;
   using F1 = StridedMemRefType<float, 1>;
   using I2 = StridedMemRefType<int64_t, 2>;
-  F2 input = describe<float, 2>(x.data(), {c.m, c.k});
+  F2 input = makeMemRef<float, 2>(x.data(), {c.m, c.k});
   std::vector<int64_t> weightSigned(weight.begin(), weight.end());
-  I2 weightRef = describe<int64_t, 2>(weightSigned.data(), {c.n, words});
-  F1 scaleRef = describe<float, 1>(scale.data(), {c.n});
-  F1 biasRef = describe<float, 1>(bias.data(), {c.n});
+  I2 weightRef = makeMemRef<int64_t, 2>(weightSigned.data(), {c.n, words});
+  F1 scaleRef = makeMemRef<float, 1>(scale.data(), {c.n});
+  F1 biasRef = makeMemRef<float, 1>(bias.data(), {c.n});
   F2 output;
   if (c.constantWeight && c.withBias)
     reinterpret_cast<void (*)(F2 *, F2 *, F1 *, F1 *)>(kernel)(

@@ -121,12 +121,7 @@ TEST_P(Int8LinearKernel, MatchesScalarReference) {
   std::vector<float> input(c.batch * c.rows * c.k);
   for (float &value : input)
     value = 2.0f * normal(rng);
-  F3 inputRef;
-  inputRef.basePtr = inputRef.data = input.data();
-  inputRef.offset = 0;
-  inputRef.sizes[0] = c.batch, inputRef.sizes[1] = c.rows, inputRef.sizes[2] = c.k;
-  inputRef.strides[0] = c.rows * c.k, inputRef.strides[1] = c.k;
-  inputRef.strides[2] = 1;
+  F3 inputRef = makeMemRef<float, 3>(input.data(), {c.batch, c.rows, c.k});
   F3 output;
   linear(&output, &inputRef, plans);
   EXPECT_EQ(*reinterpret_cast<int32_t *>(&plans[1]), 0) << "run status";

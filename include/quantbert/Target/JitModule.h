@@ -9,10 +9,12 @@
 #ifndef QUANTBERT_TARGET_JITMODULE_H
 #define QUANTBERT_TARGET_JITMODULE_H
 
+#include "mlir/ExecutionEngine/CRunnerUtils.h"
 #include "mlir/ExecutionEngine/ExecutionEngine.h"
 #include "mlir/IR/MLIRContext.h"
 #include "mlir/Pass/PassManager.h"
 
+#include <array>
 #include <functional>
 #include <memory>
 #include <string>
@@ -56,6 +58,23 @@ private:
   std::unique_ptr<mlir::MLIRContext> context;
   std::unique_ptr<mlir::ExecutionEngine> engine;
 };
+
+/// A row-major memref descriptor over `data` with `sizes`, to pass to a
+/// generated function's C interface.
+template <typename T, int Rank>
+StridedMemRefType<T, Rank> makeMemRef(T *data,
+                                      const std::array<int64_t, Rank> &sizes) {
+  StridedMemRefType<T, Rank> ref;
+  ref.basePtr = ref.data = data;
+  ref.offset = 0;
+  int64_t stride = 1;
+  for (int i = Rank - 1; i >= 0; --i) {
+    ref.sizes[i] = sizes[i];
+    ref.strides[i] = stride;
+    stride *= sizes[i];
+  }
+  return ref;
+}
 
 } // namespace quantbert
 
