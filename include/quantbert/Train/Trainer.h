@@ -1,0 +1,166 @@
+//===- Trainer.h - Training loop, checkpoints and the two tasks --*- C++ -*-===//
+//
+// One training loop for every objective of quant-bert-train: AdamW
+// (Loshchilov & Hutter) without weight decay on biases and LayerNorm
+// weights, a linear warmup then linear decay of the learning rate (as
+// transformers' get_linear_schedule_with_warmup), gradient-norm clipping, a
+// progress line with the running loss and ETA, evaluation with a kept best
+// checkpoint, and resumable training state.
+//
+// Reproducibility: a run is a function of its options and seed. The data
+// order of epoch e is a permutation seeded by (seed, e); dropout and masking
+// draw from LibTorch's default CPU generator, seeded once. The training
+// state (`OUTPUT/training-state.safetensors`, one file written atomically)
+// holds the parameters, the optimizer state, the generator state and the
+// step, so a killed run resumed from it loses only the steps since the last
+// save and then continues exactly as the uninterrupted run would have
+// (on the same thread count: parallel reductions may round differently).
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef QUANTBERT_TRAIN_TRAINER_H
+#define QUANTBERT_TRAIN_TRAINER_H
+
+#include "quantbert/Support/BertConfig.h"
+#include "quantbert/Support/Error.h"
+#include "quantbert/Train/BertModel.h"
+#include "quantbert/Train/Data.h"
+#include "quantbert/Train/Metrics.h"
+
+#include <torch/torch.h>
+
+#include <functional>
+#include <optional>
+#include <ostream>
+#include <string>
+#include <vector>
+
+namespace quantbert::train {
+
+/// The state after one optimizer step.
+struct StepReport {
+  /// Steps done so far (1 after the first).
+  int64_t step = 0;
+  int64_t totalSteps = 0;
+  /// This step's loss.
+  double loss = 0;
+  /// The learning rate this step used.
+  double learningRate = 0;
+};
+
+struct TrainOptions {
+  int64_t batchSize = 32;
+  int64_t epochs = 3;
+  double learningRate = 2e-5;
+  /// Fraction of the steps spent warming up.
+  double warmupRatio = 0.1;
+  double weightDecay = 0.01;
+  /// 0 disables clipping.
+  double maxGradNorm = 1.0;
+  uint64_t seed = 42;
+  /// Progress line every this many steps (0: none).
+  int64_t logEvery = 50;
+  /// Training state saved every this many steps and at the end (0: only at
+  /// the end).
+  int64_t checkpointEvery = 500;
+  /// Evaluation every this many steps (0: at the end of each epoch).
+  int64_t evalEvery = 0;
+  /// Where `best/`, `final/` and training-state.safetensors go.
+  std::string outputDir;
+  /// A training-state file to resume from (empty: start afresh).
+  std::string resumeFrom;
+  /// Called after every optimizer step.
+  std::function<void(const StepReport &)> onStep;
+  /// Progress and evaluation lines (null: quiet).
+  std::ostream *log = nullptr;
+};
+
+/// An objective over a fixed set of training examples.
+class TrainingTask {
+public:
+  virtual ~TrainingTask() = default;
+  /// "finetune" or "pretrain": recorded in the state to refuse resuming
+  /// the wrong run.
+  virtual std::string name() const = 0;
+  virtual torch::nn::Module &model() = 0;
+  virtual int64_t numExamples() const = 0;
+  /// The mean training loss over `examples` (indices), model in train mode.
+  virtual Expected<torch::Tensor> loss(const std::vector<int64_t> &examples) = 0;
+  /// A dev score, higher is better, or nullopt when the task has no dev set.
+  virtual Expected<std::optional<double>> evaluate() {
+    return std::optional<double>();
+  }
+  /// Writes a Hugging Face checkpoint of the model to `dir`.
+  virtual Error saveModel(const std::string &dir) = 0;
+};
+
+struct TrainResult {
+  int64_t steps = 0;
+  /// Mean loss over the last logging window (or the run, if shorter).
+  double runningLoss = 0;
+  std::optional<double> bestScore;
+};
+
+/// Trains `task` as `options` says. Writes OUTPUT/final/ at the end and
+/// OUTPUT/best/ whenever the dev score improves.
+Expected<TrainResult> runTraining(TrainingTask &task,
+                                  const TrainOptions &options);
+
+/// Fine-tuning for sequence classification with a cross-entropy loss; the
+/// dev score is accuracy.
+class ClassificationTask : public TrainingTask {
+public:
+  ClassificationTask(BertConfig config, BertForSequenceClassification model,
+                     Tokenizer tokenizer, std::string vocabPath,
+                     TextDataset trainSet, std::optional<TextDataset> devSet,
+                     int64_t maxSeqLength);
+
+  std::string name() const override { return "finetune"; }
+  torch::nn::Module &model() override { return *model_; }
+  int64_t numExamples() const override {
+    return int64_t(trainSet_.examples.size());
+  }
+  Expected<torch::Tensor> loss(const std::vector<int64_t> &examples) override;
+  Expected<std::optional<double>> evaluate() override;
+  Error saveModel(const std::string &dir) override;
+
+private:
+  BertConfig config_;
+  BertForSequenceClassification model_;
+  Tokenizer tokenizer_;
+  std::string vocabPath_;
+  TextDataset trainSet_;
+  std::optional<TextDataset> devSet_;
+  int64_t maxSeqLength_;
+};
+
+/// Masked-LM pretraining on fixed-length blocks (buildMlmBlocks), masked
+/// afresh for every batch (maskTokens).
+class MaskedLmTask : public TrainingTask {
+public:
+  MaskedLmTask(BertConfig config, BertForMaskedLM model, std::string vocabPath,
+               torch::Tensor blocks, SpecialTokens special);
+
+  std::string name() const override { return "pretrain"; }
+  torch::nn::Module &model() override { return *model_; }
+  int64_t numExamples() const override { return blocks_.size(0); }
+  Expected<torch::Tensor> loss(const std::vector<int64_t> &examples) override;
+  Error saveModel(const std::string &dir) override;
+
+private:
+  BertConfig config_;
+  BertForMaskedLM model_;
+  std::string vocabPath_;
+  torch::Tensor blocks_;
+  SpecialTokens special_;
+};
+
+/// Predicted label ids of `dataset` (eval mode, no gradients).
+Expected<std::vector<int64_t>> predict(BertForSequenceClassification &model,
+                                       const Tokenizer &tokenizer,
+                                       const TextDataset &dataset,
+                                       int64_t maxSeqLength, int64_t batchSize);
+
+} // namespace quantbert::train
+
+#endif // QUANTBERT_TRAIN_TRAINER_H

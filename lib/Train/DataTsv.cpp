@@ -1,0 +1,136 @@
+//===- DataTsv.cpp - GLUE-style labelled TSV datasets ---------------------===//
+//
+// GLUE's files are plain tab-separated rows under a header, with no quoting;
+// the reader finds its columns by name so that extra columns (ids, parse
+// trees) are skipped.
+//
+//===----------------------------------------------------------------------===//
+
+#include "quantbert/Train/Data.h"
+
+#include "quantbert/Support/FileIO.h"
+
+#include <algorithm>
+#include <charconv>
+#include <map>
+#include <optional>
+#include <set>
+
+namespace quantbert::train {
+
+namespace {
+
+std::vector<std::string_view> splitTabs(std::string_view line) {
+  std::vector<std::string_view> fields;
+  size_t start = 0;
+  while (true) {
+    size_t tab = line.find('\t', start);
+    fields.push_back(line.substr(start, tab - start));
+    if (tab == std::string_view::npos)
+      return fields;
+    start = tab + 1;
+  }
+}
+
+std::optional<int64_t> parseLabelId(std::string_view s) {
+  int64_t value = 0;
+  auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), value);
+  if (ec != std::errc() || end != s.data() + s.size() || value < 0)
+    return std::nullopt;
+  return value;
+}
+
+} // namespace
+
+Expected<TextDataset> parseTsv(std::string_view text, const std::string &source,
+                               const std::vector<std::string> *labelNames) {
+  auto fail = [&](size_t line, const std::string &message) {
+    return Error::failure(source + ":" + std::to_string(line) + ": " + message);
+  };
+  std::vector<std::string_view> lines;
+  for (size_t start = 0; start < text.size();) {
+    size_t end = text.find('\n', start);
+    if (end == std::string_view::npos)
+      end = text.size();
+    std::string_view line = text.substr(start, end - start);
+    if (!line.empty() && line.back() == '\r')
+      line.remove_suffix(1);
+    lines.push_back(line);
+    start = end + 1;
+  }
+  if (lines.empty())
+    return fail(1, "empty file, expected a header row");
+
+  std::vector<std::string_view> header = splitTabs(lines[0]);
+  auto column = [&](std::string_view name) -> std::optional<size_t> {
+    auto it = std::find(header.begin(), header.end(), name);
+    if (it == header.end())
+      return std::nullopt;
+    return size_t(it - header.begin());
+  };
+  TextDataset dataset;
+  std::optional<size_t> textA = column("text"), textB, label = column("label");
+  if (!textA) {
+    textA = column("text_a");
+    textB = column("text_b");
+    if (!textA || !textB)
+      return fail(1, "header needs a 'text' column or 'text_a' and 'text_b'");
+    dataset.hasPairs = true;
+  }
+  if (!label)
+    return fail(1, "header needs a 'label' column");
+
+  std::vector<std::string> rawLabels;
+  for (size_t i = 1; i < lines.size(); ++i) {
+    // A final newline ends the last row rather than starting an empty one.
+    if (lines[i].empty() && i + 1 == lines.size())
+      break;
+    std::vector<std::string_view> fields = splitTabs(lines[i]);
+    if (fields.size() != header.size())
+      return fail(i + 1, "expected " + std::to_string(header.size()) +
+                             " tab-separated fields, got " +
+                             std::to_string(fields.size()));
+    if (fields[*label].empty())
+      return fail(i + 1, "empty label");
+    TextExample example;
+    example.textA = std::string(fields[*textA]);
+    if (textB)
+      example.textB = std::string(fields[*textB]);
+    dataset.examples.push_back(std::move(example));
+    rawLabels.emplace_back(fields[*label]);
+  }
+
+  if (labelNames) {
+    dataset.labelNames = *labelNames;
+  } else if (std::all_of(rawLabels.begin(), rawLabels.end(),
+                         [](const auto &l) { return parseLabelId(l); })) {
+    int64_t maxId = -1;
+    for (const std::string &l : rawLabels)
+      maxId = std::max(maxId, *parseLabelId(l));
+    for (int64_t id = 0; id <= maxId; ++id)
+      dataset.labelNames.push_back(std::to_string(id));
+  } else {
+    std::set<std::string> distinct(rawLabels.begin(), rawLabels.end());
+    dataset.labelNames.assign(distinct.begin(), distinct.end());
+  }
+  std::map<std::string, int64_t, std::less<>> ids;
+  for (size_t id = 0; id < dataset.labelNames.size(); ++id)
+    ids.emplace(dataset.labelNames[id], int64_t(id));
+  for (size_t i = 0; i < rawLabels.size(); ++i) {
+    auto it = ids.find(rawLabels[i]);
+    if (it == ids.end())
+      return fail(i + 2, "unknown label '" + rawLabels[i] + "'");
+    dataset.examples[i].label = it->second;
+  }
+  return dataset;
+}
+
+Expected<TextDataset> readTsv(const std::string &path,
+                              const std::vector<std::string> *labelNames) {
+  Expected<std::string> text = readFile(path);
+  if (!text)
+    return text.error();
+  return parseTsv(*text, path, labelNames);
+}
+
+} // namespace quantbert::train

@@ -1,0 +1,84 @@
+//===- Metrics.cpp - Classification metrics -------------------------------===//
+//
+// All scores are computed from the confusion matrix, so they agree with each
+// other by construction.
+//
+//===----------------------------------------------------------------------===//
+
+#include "quantbert/Train/Metrics.h"
+
+#include <algorithm>
+#include <cassert>
+#include <cmath>
+#include <cstdio>
+
+namespace quantbert::train {
+
+ClassificationMetrics computeMetrics(const std::vector<int64_t> &gold,
+                                     const std::vector<int64_t> &predicted,
+                                     int64_t numLabels) {
+  assert(gold.size() == predicted.size() && "gold and predicted differ in size");
+  ClassificationMetrics m;
+  m.confusion.assign(numLabels, std::vector<int64_t>(numLabels, 0));
+  for (size_t i = 0; i < gold.size(); ++i)
+    ++m.confusion[gold[i]][predicted[i]];
+  if (gold.empty())
+    return m;
+
+  double n = double(gold.size()), correct = 0;
+  std::vector<double> goldCount(numLabels, 0), predCount(numLabels, 0);
+  for (int64_t g = 0; g < numLabels; ++g)
+    for (int64_t p = 0; p < numLabels; ++p) {
+      goldCount[g] += double(m.confusion[g][p]);
+      predCount[p] += double(m.confusion[g][p]);
+    }
+  double f1Sum = 0;
+  for (int64_t k = 0; k < numLabels; ++k) {
+    double tp = double(m.confusion[k][k]);
+    correct += tp;
+    double denominator = goldCount[k] + predCount[k];
+    f1Sum += denominator > 0 ? 2 * tp / denominator : 0;
+  }
+  m.accuracy = correct / n;
+  m.macroF1 = f1Sum / double(numLabels);
+
+  // Gorodkin (2004), eq. 8 in the covariance form scikit-learn uses:
+  // (c*s - sum_k p_k t_k) / sqrt((s^2 - sum p_k^2)(s^2 - sum t_k^2)).
+  double sumPT = 0, sumP2 = 0, sumT2 = 0;
+  for (int64_t k = 0; k < numLabels; ++k) {
+    sumPT += predCount[k] * goldCount[k];
+    sumP2 += predCount[k] * predCount[k];
+    sumT2 += goldCount[k] * goldCount[k];
+  }
+  double denominator = std::sqrt((n * n - sumP2) * (n * n - sumT2));
+  m.mcc = denominator > 0 ? (correct * n - sumPT) / denominator : 0;
+  return m;
+}
+
+std::string formatMetrics(const ClassificationMetrics &metrics,
+                          const std::vector<std::string> &labelNames) {
+  char line[160];
+  std::snprintf(line, sizeof(line), "accuracy %.4f  macro-F1 %.4f  MCC %.4f\n",
+                metrics.accuracy, metrics.macroF1, metrics.mcc);
+  std::string out = line;
+  size_t width = 6;
+  for (const std::string &name : labelNames)
+    width = std::max(width, name.size() + 1);
+  auto cell = [&](const std::string &text) {
+    out += std::string(width - std::min(width - 1, text.size()), ' ') + text;
+  };
+  out += "confusion (rows gold, columns predicted):\n";
+  cell("");
+  for (const std::string &name : labelNames)
+    cell(name);
+  out += "\n";
+  for (size_t g = 0; g < metrics.confusion.size(); ++g) {
+    cell(labelNames[g]);
+    for (int64_t count : metrics.confusion[g])
+      cell(std::to_string(count));
+    out += "\n";
+  }
+  return out;
+}
+
+} // namespace quantbert::train

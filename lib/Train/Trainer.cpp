@@ -1,0 +1,379 @@
+//===- Trainer.cpp - Training loop, checkpoints and the two tasks ---------===//
+//
+// The loop of Trainer.h. The training state is a safetensors file: the
+// parameters as `model.<name>` (F32), the optimizer's serialized state and
+// the generator state as U8 blobs, and the step and run identity as
+// metadata, so one atomic write covers everything a resume needs.
+//
+//===----------------------------------------------------------------------===//
+
+#include "quantbert/Train/Trainer.h"
+
+#include "quantbert/Support/Safetensors.h"
+#include "quantbert/Train/Checkpoint.h"
+
+#include <ATen/CPUGeneratorImpl.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <random>
+#include <sstream>
+
+namespace quantbert::train {
+
+namespace {
+
+constexpr const char *kStateFile = "training-state.safetensors";
+
+/// transformers' get_linear_schedule_with_warmup multiplier at `step`.
+double scheduleFactor(int64_t step, int64_t warmup, int64_t total) {
+  if (step < warmup)
+    return double(step) / double(std::max<int64_t>(1, warmup));
+  return std::max(0.0, double(total - step) /
+                           double(std::max<int64_t>(1, total - warmup)));
+}
+
+/// The example order of `epoch`, a function of (seed, epoch) only.
+std::vector<int64_t> epochOrder(int64_t n, uint64_t seed, int64_t epoch) {
+  std::vector<int64_t> order(n);
+  for (int64_t i = 0; i < n; ++i)
+    order[i] = i;
+  std::seed_seq seq{uint32_t(seed), uint32_t(seed >> 32), uint32_t(epoch)};
+  std::mt19937_64 rng(seq);
+  // Fisher-Yates with a fixed reduction, not std::shuffle, whose
+  // distribution is implementation-defined.
+  for (int64_t i = n - 1; i > 0; --i)
+    std::swap(order[i], order[rng() % uint64_t(i + 1)]);
+  return order;
+}
+
+/// No weight decay for biases and LayerNorm weights (BERT's recipe).
+bool decays(const std::string &name) {
+  return name.find("LayerNorm") == std::string::npos &&
+         !(name.size() >= 5 && name.compare(name.size() - 5, 5, ".bias") == 0);
+}
+
+std::string formatDuration(double seconds) {
+  int64_t s = int64_t(std::lround(seconds));
+  char buf[32];
+  if (s >= 3600)
+    std::snprintf(buf, sizeof(buf), "%lldh%02lldm", (long long)(s / 3600),
+                  (long long)(s / 60 % 60));
+  else
+    std::snprintf(buf, sizeof(buf), "%lldm%02llds", (long long)(s / 60),
+                  (long long)(s % 60));
+  return buf;
+}
+
+/// The identity a state must match to be resumed by this run.
+std::map<std::string, std::string> runIdentity(TrainingTask &task,
+                                               const TrainOptions &options,
+                                               int64_t totalSteps) {
+  return {{"task", task.name()},
+          {"seed", std::to_string(options.seed)},
+          {"batch_size", std::to_string(options.batchSize)},
+          {"num_examples", std::to_string(task.numExamples())},
+          {"total_steps", std::to_string(totalSteps)}};
+}
+
+Error saveState(const std::string &path, TrainingTask &task,
+                torch::optim::Optimizer &optimizer, int64_t step,
+                const std::optional<double> &bestScore,
+                const std::map<std::string, std::string> &identity) {
+  SafetensorsWriter writer;
+  if (Error err = addParameters(writer, task.model(), "model."))
+    return err;
+  std::ostringstream optimizerBytes;
+  torch::serialize::OutputArchive archive;
+  optimizer.save(archive);
+  archive.save_to(optimizerBytes);
+  std::string blob = optimizerBytes.str();
+  if (Error err = writer.add("optimizer", DType::U8, {int64_t(blob.size())},
+                             blob.data(), blob.size()))
+    return err;
+  torch::Tensor rng = at::detail::getDefaultCPUGenerator().get_state();
+  if (Error err = writer.add("rng", DType::U8, {rng.numel()},
+                             rng.data_ptr<uint8_t>(), size_t(rng.numel())))
+    return err;
+  std::map<std::string, std::string> metadata = identity;
+  metadata["step"] = std::to_string(step);
+  if (bestScore) {
+    char buf[32];
+    std::snprintf(buf, sizeof(buf), "%.17g", *bestScore);
+    metadata["best_score"] = buf;
+  }
+  for (const auto &[key, value] : metadata)
+    if (Error err = writer.setMetadata(key, value))
+      return err;
+  return writer.writeAtomically(path);
+}
+
+/// Restores a state saved by saveState; returns its step.
+Expected<int64_t> loadState(const std::string &path, TrainingTask &task,
+                            torch::optim::Optimizer &optimizer,
+                            std::optional<double> &bestScore,
+                            const std::map<std::string, std::string> &identity) {
+  Expected<SafetensorsFile> file = SafetensorsFile::open(path);
+  if (!file)
+    return file.error();
+  const auto &metadata = file->metadata();
+  for (const auto &[key, value] : identity) {
+    auto it = metadata.find(key);
+    if (it == metadata.end() || it->second != value)
+      return Error::failure(
+          path + ": saved by a different run: " + key + " is '" +
+          (it == metadata.end() ? std::string("(absent)") : it->second) +
+          "', this run has '" + value + "'");
+  }
+  auto stepIt = metadata.find("step");
+  if (stepIt == metadata.end())
+    return Error::failure(path + ": metadata has no 'step'");
+  LoadPolicy policy;
+  policy.ignoredPrefixes = {"optimizer", "rng"};
+  if (Error err = loadParameters(task.model(), *file, policy, "model."))
+    return Error::failure(path + ": " + err.message());
+  for (const char *blob : {"optimizer", "rng"})
+    if (!file->find(blob) || file->find(blob)->dtype != DType::U8)
+      return Error::failure(path + ": missing U8 tensor '" + blob + "'");
+  ByteView optimizerBytes = file->bytes(*file->find("optimizer"));
+  torch::serialize::InputArchive archive;
+  archive.load_from(reinterpret_cast<const char *>(optimizerBytes.data),
+                    optimizerBytes.size);
+  optimizer.load(archive);
+  ByteView rngBytes = file->bytes(*file->find("rng"));
+  torch::Tensor rng = torch::empty({int64_t(rngBytes.size)}, torch::kUInt8);
+  std::memcpy(rng.data_ptr<uint8_t>(), rngBytes.data, rngBytes.size);
+  // Generator is a handle: the copy shares the default generator's state.
+  at::Generator generator = at::detail::getDefaultCPUGenerator();
+  generator.set_state(rng);
+  auto bestIt = metadata.find("best_score");
+  if (bestIt != metadata.end())
+    bestScore = std::stod(bestIt->second);
+  return std::stoll(stepIt->second);
+}
+
+} // namespace
+
+Expected<TrainResult> runTraining(TrainingTask &task,
+                                  const TrainOptions &options) {
+  int64_t n = task.numExamples();
+  if (n == 0)
+    return Error::failure("no training examples");
+  if (options.batchSize <= 0 || options.epochs <= 0)
+    return Error::failure("batch size and epochs must be positive");
+  int64_t stepsPerEpoch = (n + options.batchSize - 1) / options.batchSize;
+  int64_t totalSteps = stepsPerEpoch * options.epochs;
+  int64_t warmup = int64_t(std::lround(options.warmupRatio * totalSteps));
+
+  std::vector<torch::Tensor> decayed, undecayed;
+  for (auto &item : task.model().named_parameters())
+    (decays(item.key()) ? decayed : undecayed).push_back(item.value());
+  using torch::optim::AdamWOptions;
+  std::vector<torch::optim::OptimizerParamGroup> groups;
+  groups.emplace_back(decayed, std::make_unique<AdamWOptions>(
+                                   AdamWOptions(options.learningRate)
+                                       .weight_decay(options.weightDecay)));
+  groups.emplace_back(undecayed,
+                      std::make_unique<AdamWOptions>(
+                          AdamWOptions(options.learningRate).weight_decay(0)));
+  torch::optim::AdamW optimizer(std::move(groups));
+
+  std::error_code ec;
+  std::filesystem::create_directories(options.outputDir, ec);
+  if (ec)
+    return Error::failure(options.outputDir +
+                          ": cannot create directory: " + ec.message());
+  std::string statePath = options.outputDir + "/" + kStateFile;
+  auto identity = runIdentity(task, options, totalSteps);
+
+  torch::manual_seed(options.seed);
+  TrainResult result;
+  int64_t step = 0;
+  if (!options.resumeFrom.empty()) {
+    Expected<int64_t> resumed = loadState(options.resumeFrom, task, optimizer,
+                                          result.bestScore, identity);
+    if (!resumed)
+      return resumed.error();
+    step = *resumed;
+    if (options.log)
+      *options.log << "resumed from " << options.resumeFrom << " at step "
+                   << step << "\n";
+  }
+
+  auto started = std::chrono::steady_clock::now();
+  int64_t firstStep = step;
+  double windowLoss = 0;
+  int64_t windowSteps = 0;
+  std::vector<int64_t> order;
+  int64_t orderEpoch = -1;
+  for (; step < totalSteps; ++step) {
+    int64_t epoch = step / stepsPerEpoch, index = step % stepsPerEpoch;
+    if (epoch != orderEpoch) {
+      order = epochOrder(n, options.seed, epoch);
+      orderEpoch = epoch;
+    }
+    std::vector<int64_t> batch(
+        order.begin() + index * options.batchSize,
+        order.begin() + std::min(n, (index + 1) * options.batchSize));
+
+    double lr = options.learningRate * scheduleFactor(step, warmup, totalSteps);
+    for (auto &group : optimizer.param_groups())
+      static_cast<AdamWOptions &>(group.options()).lr(lr);
+    task.model().train();
+    optimizer.zero_grad();
+    Expected<torch::Tensor> loss = task.loss(batch);
+    if (!loss)
+      return loss.error();
+    loss->backward();
+    if (options.maxGradNorm > 0)
+      torch::nn::utils::clip_grad_norm_(task.model().parameters(),
+                                        options.maxGradNorm);
+    optimizer.step();
+
+    double lossValue = loss->item<double>();
+    windowLoss += lossValue;
+    ++windowSteps;
+    result.runningLoss = windowLoss / double(windowSteps);
+    int64_t done = step + 1;
+    if (options.onStep)
+      options.onStep({done, totalSteps, lossValue, lr});
+    if (options.log && options.logEvery > 0 &&
+        (done % options.logEvery == 0 || done == totalSteps)) {
+      double elapsed = std::chrono::duration<double>(
+                           std::chrono::steady_clock::now() - started)
+                           .count();
+      double perStep = elapsed / double(done - firstStep);
+      char line[200];
+      std::snprintf(line, sizeof(line),
+                    "step %lld/%lld  epoch %lld  loss %.4f  lr %.3g  "
+                    "%.2f s/step  ETA %s\n",
+                    (long long)done, (long long)totalSteps,
+                    (long long)(epoch + 1), result.runningLoss, lr, perStep,
+                    formatDuration(perStep * double(totalSteps - done)).c_str());
+      *options.log << line << std::flush;
+      windowLoss = 0;
+      windowSteps = 0;
+    }
+
+    bool evalNow = options.evalEvery > 0
+                       ? done % options.evalEvery == 0 || done == totalSteps
+                       : index == stepsPerEpoch - 1;
+    if (evalNow) {
+      Expected<std::optional<double>> score = task.evaluate();
+      if (!score)
+        return score.error();
+      if (*score && (!result.bestScore || **score > *result.bestScore)) {
+        result.bestScore = **score;
+        if (Error err = task.saveModel(options.outputDir + "/best"))
+          return err;
+      }
+      if (*score && options.log)
+        *options.log << "step " << done << ": dev score " << **score
+                     << " (best " << *result.bestScore << ")\n";
+    }
+    if ((options.checkpointEvery > 0 && done % options.checkpointEvery == 0) ||
+        done == totalSteps)
+      if (Error err = saveState(statePath, task, optimizer, done,
+                                result.bestScore, identity))
+        return err;
+  }
+  result.steps = step;
+  if (Error err = task.saveModel(options.outputDir + "/final"))
+    return err;
+  return result;
+}
+
+ClassificationTask::ClassificationTask(BertConfig config,
+                                       BertForSequenceClassification model,
+                                       Tokenizer tokenizer,
+                                       std::string vocabPath,
+                                       TextDataset trainSet,
+                                       std::optional<TextDataset> devSet,
+                                       int64_t maxSeqLength)
+    : config_(std::move(config)), model_(std::move(model)),
+      tokenizer_(std::move(tokenizer)), vocabPath_(std::move(vocabPath)),
+      trainSet_(std::move(trainSet)), devSet_(std::move(devSet)),
+      maxSeqLength_(maxSeqLength) {}
+
+Expected<torch::Tensor>
+ClassificationTask::loss(const std::vector<int64_t> &examples) {
+  std::vector<const TextExample *> batch;
+  std::vector<int64_t> labels;
+  for (int64_t i : examples) {
+    batch.push_back(&trainSet_.examples[i]);
+    labels.push_back(trainSet_.examples[i].label);
+  }
+  Expected<EncoderInputs> inputs = tokenizer_.encode(batch, maxSeqLength_);
+  if (!inputs)
+    return inputs.error();
+  return torch::nn::functional::cross_entropy(model_->forward(*inputs),
+                                              torch::tensor(labels));
+}
+
+Expected<std::optional<double>> ClassificationTask::evaluate() {
+  if (!devSet_)
+    return std::optional<double>();
+  Expected<std::vector<int64_t>> predicted =
+      predict(model_, tokenizer_, *devSet_, maxSeqLength_, 64);
+  if (!predicted)
+    return predicted.error();
+  std::vector<int64_t> gold;
+  for (const TextExample &example : devSet_->examples)
+    gold.push_back(example.label);
+  return std::optional<double>(
+      computeMetrics(gold, *predicted, config_.numLabels).accuracy);
+}
+
+Error ClassificationTask::saveModel(const std::string &dir) {
+  return saveCheckpoint(dir, config_, *model_, vocabPath_);
+}
+
+MaskedLmTask::MaskedLmTask(BertConfig config, BertForMaskedLM model,
+                           std::string vocabPath, torch::Tensor blocks,
+                           SpecialTokens special)
+    : config_(std::move(config)), model_(std::move(model)),
+      vocabPath_(std::move(vocabPath)), blocks_(std::move(blocks)),
+      special_(special) {}
+
+Expected<torch::Tensor>
+MaskedLmTask::loss(const std::vector<int64_t> &examples) {
+  MaskedBatch batch =
+      maskTokens(blocks_.index_select(0, torch::tensor(examples)), special_,
+                 at::detail::getDefaultCPUGenerator());
+  torch::Tensor scores = model_->forward(batch.inputs);
+  return torch::nn::functional::cross_entropy(
+      scores.view({-1, scores.size(-1)}), batch.labels.view({-1}),
+      torch::nn::functional::CrossEntropyFuncOptions().ignore_index(-100));
+}
+
+Error MaskedLmTask::saveModel(const std::string &dir) {
+  return saveCheckpoint(dir, config_, *model_, vocabPath_);
+}
+
+Expected<std::vector<int64_t>> predict(BertForSequenceClassification &model,
+                                       const Tokenizer &tokenizer,
+                                       const TextDataset &dataset,
+                                       int64_t maxSeqLength, int64_t batchSize) {
+  torch::NoGradGuard noGrad;
+  model->eval();
+  std::vector<int64_t> predicted;
+  for (size_t start = 0; start < dataset.examples.size(); start += batchSize) {
+    std::vector<const TextExample *> batch;
+    for (size_t i = start;
+         i < std::min(dataset.examples.size(), start + size_t(batchSize)); ++i)
+      batch.push_back(&dataset.examples[i]);
+    Expected<EncoderInputs> inputs = tokenizer.encode(batch, maxSeqLength);
+    if (!inputs)
+      return inputs.error();
+    torch::Tensor best = model->forward(*inputs).argmax(-1);
+    predicted.insert(predicted.end(), best.data_ptr<int64_t>(),
+                     best.data_ptr<int64_t>() + best.numel());
+  }
+  return predicted;
+}
+
+} // namespace quantbert::train
