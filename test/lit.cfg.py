@@ -16,6 +16,12 @@ config.test_exec_root = os.path.join(config.qb_obj_root, "test")
 
 config.substitutions.append(("%PATH%", config.environment["PATH"]))
 config.substitutions.append(("%python", config.python_executable))
+# Building C programs against the runtime and compiled models.
+config.substitutions.append(("%cc", config.c_compiler))
+config.substitutions.append(("%runtime_include", config.runtime_include_dir))
+config.substitutions.append(("%runtime_lib", config.runtime_lib_dir))
+if config.qb_build_runtime:
+    config.available_features.add("runtime")
 llvm_config.with_system_environment(["HOME", "INCLUDE", "LIB", "TMP", "TEMP"])
 llvm_config.use_default_substitutions()
 
@@ -27,6 +33,7 @@ tool_dirs = [config.qb_tools_dir, config.llvm_tools_dir]
 tools = [
     ToolSubst("quant-bert-opt", unresolved="fatal"),
     ToolSubst("quant-bert-translate", unresolved="fatal"),
+    ToolSubst("quant-bert-compile", unresolved="fatal"),
     ToolSubst("mlir-translate", unresolved="fatal"),
     ToolSubst("split-file", unresolved="fatal"),
     ToolSubst("mlir-cpu-runner", unresolved="fatal"),

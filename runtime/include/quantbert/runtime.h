@@ -225,6 +225,49 @@ QBRT_API qb_status qbrt_int8_linear(qbrt_context *ctx, const int8_t *x_q,
                                     const float *w_scales, const float *bias,
                                     int64_t n, float *y);
 
+/* ---- Compiled models ----------------------------------------------------
+ * quant-bert-compile emits NAME.o, which exports a constant
+ * `qbrt_model_descriptor NAME_descriptor`, and NAME.h, whose NAME_create,
+ * NAME_run and NAME_destroy call the functions below. They check every input
+ * (null pointers, batch >= 1, 1 <= seq_len <= max_positions, token ids in
+ * [0, vocab_size), token type ids in [0, type_vocab_size), mask values 0 or
+ * 1) before the generated code reads it, and never read or write outside
+ * the [batch, seq_len] inputs and the [batch, num_labels] logits. */
+
+#define QBRT_MODEL_ABI_VERSION 1
+
+/* The generated code's view of a model (layout fixed by ABI version 1). */
+typedef struct qbrt_model_descriptor {
+  int32_t abi_version;
+  const char *name;
+  int64_t num_labels;
+  int64_t vocab_size;
+  int64_t type_vocab_size;
+  int64_t max_positions;
+  /* Runtime int8 plans the model uses (0: forward takes no plans argument). */
+  int64_t num_plans;
+  /* MLIR C interface of the model function: (logits memref out, input ids,
+   * token type ids, attention mask [, plans]), rank-2 memref descriptors. */
+  void *forward;
+  /* int32 (qbrt_context *, void **plans): prepares the int8 plans. */
+  void *prepare;
+  /* void (void **plans): releases them. */
+  void *destroy;
+} qbrt_model_descriptor;
+
+typedef struct qbrt_model qbrt_model;
+
+QBRT_API qb_status qbrt_model_create(qbrt_context *ctx,
+                                     const qbrt_model_descriptor *descriptor,
+                                     qbrt_model **out);
+/* logits: [batch, num_labels] float. Thread-safe: a model may run on several
+ * threads at once. */
+QBRT_API qb_status qbrt_model_run(qbrt_model *model, const int32_t *input_ids,
+                                  const int32_t *token_type_ids,
+                                  const int32_t *attention_mask, int64_t batch,
+                                  int64_t seq_len, float *logits);
+QBRT_API void qbrt_model_destroy(qbrt_model *model);
+
 #ifdef __cplusplus
 } /* extern "C" */
 #endif

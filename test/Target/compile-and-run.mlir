@@ -1,0 +1,61 @@
+// quant-bert-compile end to end: a SensiMix bundle and a float checkpoint
+// (written by make_bundle.py) become an object and a header, which a C
+// program links with libquantbert_rt; the program runs a padded batch and
+// every kind of bad input (Inputs/run_model.c).
+// REQUIRES: runtime
+// RUN: rm -rf %t && mkdir -p %t
+// RUN: %python %S/../Import/Inputs/make_bundle.py %t/sensimix --quant sensimix
+// RUN: quant-bert-compile %t/sensimix -o %t/tiny.o --header %t/tiny.h | FileCheck %s --check-prefix=SUMMARY
+// SUMMARY: quant-bert-compile: tiny (3 labels, max sequence 16, 10 int8 linears on the runtime)
+// SUMMARY-NEXT: layer 0: attention i8 ffn i8
+// SUMMARY-NEXT: layer 1: attention i8 ffn binary
+// SUMMARY-NEXT: weight bytes: binary 768 f32 13184 i8 12288
+// SUMMARY-NEXT: object {{.*}}tiny.o: {{[0-9]+}} bytes
+// RUN: FileCheck %s --check-prefix=HEADER < %t/tiny.h
+// HEADER: #include <quantbert/runtime.h>
+// HEADER: tiny_NUM_LABELS = 3,
+// HEADER: tiny_VOCAB_SIZE = 50,
+// HEADER: tiny_MAX_SEQ_LEN = 16
+// HEADER: extern const qbrt_model_descriptor tiny_descriptor;
+// HEADER: static inline qb_status tiny_create(qbrt_context *ctx, tiny_model **out) {
+// HEADER: static inline qb_status tiny_run(tiny_model *m, const int32_t *input_ids,
+// HEADER: static inline void tiny_destroy(tiny_model *m)
+// RUN: %cc -O1 -I%t -I%runtime_include -DMODEL_HEADER='"tiny.h"' -DMODEL=tiny %S/Inputs/run_model.c %t/tiny.o -L%runtime_lib -lquantbert_rt -lm -Wl,-rpath,%runtime_lib -o %t/run_tiny
+// RUN: %t/run_tiny | FileCheck %s --check-prefix=EXEC
+// EXEC-NOT: FAILED
+// EXEC: ok: create
+// EXEC: ok: run batch of 2
+// EXEC: ok: logits are finite
+// EXEC: ok: padding does not change the logits
+// EXEC: ok: token id outside the vocabulary
+// EXEC-NEXT: qbrt_model_run: input_ids[3] = 50 is outside [0, 50)
+// EXEC: ok: negative token type id
+// EXEC-NEXT: qbrt_model_run: token_type_ids[0] = -1 is outside [0, 2)
+// EXEC: ok: mask value 2
+// EXEC: ok: sequence too long
+// EXEC-NEXT: qbrt_model_run: seq_len 17 exceeds the model's 16 positions
+// EXEC: ok: null input_ids
+// EXEC: ok: batch 0
+// EXEC: ok: null model
+// EXEC: ok: failed runs leave the logits untouched
+// EXEC: 0 failures
+//
+// A float checkpoint: no int8 plans, the same C API.
+// RUN: %python %S/../Import/Inputs/make_bundle.py %t/float
+// RUN: quant-bert-compile %t/float -o %t/plain.o --header %t/plain.h --cpu x86-64-v3 | FileCheck %s --check-prefix=FLOAT
+// FLOAT: quant-bert-compile: plain (3 labels, max sequence 16, 0 int8 linears on the runtime)
+// FLOAT: layer 1: attention f32 ffn f32
+// RUN: %cc -O1 -I%t -I%runtime_include -DMODEL_HEADER='"plain.h"' -DMODEL=plain %S/Inputs/run_model.c %t/plain.o -L%runtime_lib -lquantbert_rt -lm -Wl,-rpath,%runtime_lib -o %t/run_plain
+// RUN: %t/run_plain | FileCheck %s --check-prefix=EXEC
+//
+// Bad input to the compiler: one clear line, exit status 1.
+// RUN: not quant-bert-compile %t/does-not-exist -o %t/x.o --header %t/x.h 2>&1 | FileCheck %s --check-prefix=MISSING
+// MISSING: quant-bert-compile: error: '{{.*}}does-not-exist' does not exist
+// RUN: not quant-bert-compile %t/float -o %t/9lives.o --header %t/x.h 2>&1 | FileCheck %s --check-prefix=NAME
+// NAME: quant-bert-compile: error: model name '9lives' is not a C identifier (use --name)
+// RUN: echo 'func.func @f() { return }' > %t/not-a-model.mlir
+// RUN: not quant-bert-compile %t/not-a-model.mlir -o %t/x.o --header %t/x.h 2>&1 | FileCheck %s --check-prefix=NOMODEL
+// NOMODEL: is not an imported model (no qb.model attribute or no @forward function
+// RUN: %python %S/../Import/Inputs/make_bundle.py %t/broken --break missing-tensor
+// RUN: not quant-bert-compile %t/broken -o %t/x.o --header %t/x.h 2>&1 | FileCheck %s --check-prefix=BROKEN
+// BROKEN: missing tensor 'bert.encoder.layer.1.attention.self.key.weight'

@@ -1,0 +1,226 @@
+//===- quant-bert-compile.cpp - Ahead-of-time compiler ---------------------===//
+//
+// quant-bert-compile BUNDLE_OR_MLIR -o NAME.o --header NAME.h [--name NAME]
+//                    [--cpu host|znver5|skylake-avx512|x86-64-v3]
+//
+// Imports a checkpoint or bundle directory (or reads an imported .mlir /
+// .mlirbc), quantizes and packs weights, fuses attention, lowers to LLVM,
+// and emits a native object with the weights embedded plus a C header whose
+// NAME_create / NAME_run / NAME_destroy call libquantbert_rt. Prints a
+// summary: precision per layer and module, weight bytes by precision, object
+// size.
+//
+//===----------------------------------------------------------------------===//
+
+#include "QuantBert/QBOps.h"
+#include "quantbert/Conversion/Pipelines.h"
+#include "quantbert/Import/BundleImporter.h"
+#include "quantbert/Target/ObjectEmitter.h"
+#include "quantbert/Transforms/Passes.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/IR/BuiltinAttributes.h"
+#include "mlir/IR/Diagnostics.h"
+#include "mlir/IR/MLIRContext.h"
+#include "mlir/Parser/Parser.h"
+#include "mlir/Pass/PassManager.h"
+#include "mlir/Transforms/Passes.h"
+#include "llvm/ADT/StringExtras.h"
+#include "llvm/Support/CommandLine.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/InitLLVM.h"
+#include "llvm/Support/Path.h"
+#include "llvm/Support/SourceMgr.h"
+#include "llvm/Support/raw_ostream.h"
+
+#include <map>
+
+using namespace llvm;
+using namespace mlir;
+namespace qb = quantbert::qb;
+
+static cl::opt<std::string> inputPath(cl::Positional, cl::Required,
+                                      cl::desc("<bundle directory or .mlir>"));
+static cl::opt<std::string> objectPath("o", cl::Required,
+                                       cl::desc("Object file to write"),
+                                       cl::value_desc("NAME.o"));
+static cl::opt<std::string> headerPath("header", cl::Required,
+                                       cl::desc("C header to write"),
+                                       cl::value_desc("NAME.h"));
+static cl::opt<std::string> modelName(
+    "name", cl::desc("C identifier prefixing the generated symbols "
+                     "(default: the object file's stem)"));
+static cl::opt<std::string> cpu(
+    "cpu", cl::init("host"),
+    cl::desc("Target CPU: host (default), znver5, skylake-avx512, x86-64-v3, "
+             "or any LLVM x86 CPU name"));
+static cl::opt<std::string> attentionStorage(
+    "attention-storage", cl::init("f16"),
+    cl::desc("Storage type of Q/K/V in fused attention: f16, bf16 or f32"));
+
+static int fail(const Twine &message) {
+  errs() << "quant-bert-compile: error: " << message << "\n";
+  return 1;
+}
+
+static bool isIdentifier(StringRef name) {
+  if (name.empty() || !(isAlpha(name[0]) || name[0] == '_'))
+    return false;
+  return llvm::all_of(name, [](char c) { return isAlnum(c) || c == '_'; });
+}
+
+/// Weight bytes of the materialized model by storage precision.
+static std::map<std::string, int64_t> weightBytes(ModuleOp module) {
+  std::map<std::string, int64_t> bytes;
+  module.walk([&](Operation *op) {
+    auto count = [&](mlir::Value value, StringRef precision,
+                     int64_t bitsPerElement) {
+      auto type = cast<ShapedType>(value.getType());
+      bytes[precision.str()] += type.getNumElements() * bitsPerElement / 8;
+    };
+    if (auto linear = dyn_cast<qb::Int8LinearOp>(op))
+      count(linear.getWeight(), "i8", 8);
+    else if (auto linear = dyn_cast<qb::BinaryLinearOp>(op))
+      count(linear.getWeight(), "binary", 64);
+    else if (auto linear = dyn_cast<qb::LinearOp>(op))
+      count(linear.getWeight(), "f32", 32);
+    else if (auto embedding = dyn_cast<qb::EmbeddingOp>(op)) {
+      count(embedding.getWords(), "f32", 32);
+      count(embedding.getPositions(), "f32", 32);
+      count(embedding.getTokenTypes(), "f32", 32);
+    }
+  });
+  return bytes;
+}
+
+/// "layer 3: attention i8, ffn binary" lines of the materialized model.
+static void printPrecisions(ModuleOp module, raw_ostream &os) {
+  std::map<int64_t, std::map<std::string, std::string>> layers;
+  module.walk([&](Operation *op) {
+    std::optional<qb::LayerPosition> position = qb::getLayerPosition(op);
+    if (!position)
+      return;
+    std::string precision;
+    if (isa<qb::Int8LinearOp>(op))
+      precision = "i8";
+    else if (isa<qb::BinaryLinearOp>(op))
+      precision = "binary";
+    else if (isa<qb::LinearOp>(op))
+      precision = "f32";
+    else
+      return;
+    std::string &slot =
+        layers[position->layer][qb::stringifyLayerModule(position->module).str()];
+    slot = slot.empty() || slot == precision ? precision : "mixed";
+  });
+  for (auto &[layer, modules] : layers) {
+    os << "  layer " << layer << ":";
+    for (auto &[module, precision] : modules)
+      os << " " << module << " " << precision;
+    os << "\n";
+  }
+}
+
+int main(int argc, char **argv) {
+  InitLLVM init(argc, argv);
+  cl::ParseCommandLineOptions(argc, argv,
+                              "quant-bert-compile: BERT models to native objects\n");
+
+  std::string name = modelName;
+  if (name.empty())
+    name = sys::path::stem(objectPath).str();
+  if (!isIdentifier(name))
+    return fail("model name '" + name +
+                "' is not a C identifier (use --name)");
+
+  DialectRegistry registry;
+  quantbert::registerLoweringDialects(registry);
+  MLIRContext context(registry);
+  SourceMgr sourceMgr;
+  SourceMgrDiagnosticHandler handler(sourceMgr, &context);
+
+  OwningOpRef<ModuleOp> module;
+  if (sys::fs::is_directory(inputPath))
+    module = quantbert::importBundle(&context, inputPath);
+  else if (sys::fs::exists(inputPath))
+    module = parseSourceFile<ModuleOp>(inputPath, sourceMgr, &context);
+  else
+    return fail("'" + inputPath + "' does not exist");
+  if (!module)
+    return 1;
+
+  auto modelAttr = (*module)->getAttrOfType<DictionaryAttr>("qb.model");
+  auto forward = module->lookupSymbol<func::FuncOp>("forward");
+  if (!modelAttr || !forward)
+    return fail("'" + inputPath +
+                "' is not an imported model (no qb.model attribute or no "
+                "@forward function; import it with quant-bert-translate)");
+  quantbert::ModelInfo info;
+  info.name = name;
+  info.forward = name + "_forward";
+  for (auto [field, key] :
+       {std::pair{&info.numLabels, "num_labels"},
+        std::pair{&info.vocabSize, "vocab_size"},
+        std::pair{&info.typeVocabSize, "type_vocab_size"},
+        std::pair{&info.maxPositions, "max_position_embeddings"}}) {
+    auto value = modelAttr.getAs<IntegerAttr>(key);
+    if (!value)
+      return fail(Twine("qb.model has no '") + key + "'");
+    *field = value.getInt();
+  }
+  if (failed(SymbolTable::replaceAllSymbolUses(
+          forward, StringAttr::get(&context, info.forward), *module)))
+    return fail("cannot rename @forward");
+  forward.setName(info.forward);
+  forward->setAttr("llvm.emit_c_interface", UnitAttr::get(&context));
+
+  // Materialize quantization and fuse attention, then read the summary off
+  // the qb ops before they are lowered.
+  PassManager prepare(&context);
+  prepare.addPass(quantbert::createMaterializeQuant());
+  quantbert::FuseAttentionOptions fuse;
+  fuse.storageType = attentionStorage;
+  prepare.addPass(quantbert::createFuseAttention(fuse));
+  prepare.addPass(createCanonicalizerPass());
+  if (failed(prepare.run(*module)))
+    return 1;
+  module->walk([&](qb::Int8LinearOp) { ++info.numPlans; });
+  std::map<std::string, int64_t> bytes = weightBytes(*module);
+  std::string precisions;
+  raw_string_ostream precisionText(precisions);
+  printPrecisions(*module, precisionText);
+
+  PassManager lower(&context);
+  quantbert::buildQBLowerToLLVMPipeline(lower);
+  if (failed(lower.run(*module)))
+    return 1;
+  if (failed(quantbert::addModelDescriptor(*module, info)))
+    return 1;
+  // qb.* annotations (argument names, plan counts) have no LLVM meaning.
+  module->walk([](LLVM::LLVMFuncOp function) {
+    for (unsigned i = 0, e = function.getNumArguments(); i < e; ++i)
+      function.removeArgAttr(i, "qb.name");
+    function->removeAttr("qb.int8_plans");
+  });
+  std::string error;
+  if (failed(quantbert::emitObjectFile(*module, cpu, objectPath, error)))
+    return fail(error);
+
+  std::error_code ec;
+  raw_fd_ostream header(headerPath, ec);
+  if (ec)
+    return fail("cannot write '" + headerPath + "': " + ec.message());
+  header << quantbert::emitHeader(info);
+
+  uint64_t objectSize = 0;
+  sys::fs::file_size(objectPath, objectSize);
+  outs() << "quant-bert-compile: " << name << " (" << info.numLabels
+         << " labels, max sequence " << info.maxPositions << ", " << info.numPlans
+         << " int8 linears on the runtime)\n"
+         << precisions << "  weight bytes:";
+  for (auto &[precision, count] : bytes)
+    outs() << " " << precision << " " << count;
+  outs() << "\n  object " << objectPath << ": " << objectSize << " bytes\n";
+  return 0;
+}
