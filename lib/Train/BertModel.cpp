@@ -262,6 +262,15 @@ torch::Tensor BertForMaskedLMImpl::forward(const EncoderInputs &inputs) {
   return cls->forward(bert->forward(inputs).lastHiddenState);
 }
 
+torch::Tensor BertForMaskedLMImpl::forward(const EncoderInputs &inputs,
+                                           const torch::Tensor &positions) {
+  torch::Tensor hidden = bert->forward(inputs).lastHiddenState;
+  // The head is position-wise, so gathering first gives exactly the rows of
+  // the full scores.
+  return cls->forward(
+      hidden.reshape({-1, hidden.size(-1)}).index_select(0, positions));
+}
+
 void initBertWeights(torch::nn::Module &model) {
   torch::NoGradGuard noGrad;
   for (const auto &module : model.modules()) {

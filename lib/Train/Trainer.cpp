@@ -166,7 +166,8 @@ Expected<TrainResult> runTraining(TrainingTask &task,
   if (options.batchSize <= 0 || options.epochs <= 0)
     return Error::failure("batch size and epochs must be positive");
   int64_t stepsPerEpoch = (n + options.batchSize - 1) / options.batchSize;
-  int64_t totalSteps = stepsPerEpoch * options.epochs;
+  int64_t totalSteps =
+      options.maxSteps > 0 ? options.maxSteps : stepsPerEpoch * options.epochs;
   int64_t warmup = int64_t(std::lround(options.warmupRatio * totalSteps));
 
   std::vector<torch::Tensor> decayed, undecayed;
@@ -344,10 +345,14 @@ MaskedLmTask::loss(const std::vector<int64_t> &examples) {
   MaskedBatch batch =
       maskTokens(blocks_.index_select(0, torch::tensor(examples)), special_,
                  at::detail::getDefaultCPUGenerator());
-  torch::Tensor scores = model_->forward(batch.inputs);
+  // Only labelled (masked) positions enter the loss, so the head runs on
+  // those alone: the same mean cross-entropy as over all positions with
+  // ignore_index -100, at a fraction of the decoder's cost.
+  torch::Tensor labels = batch.labels.reshape({-1});
+  torch::Tensor positions = labels.ne(-100).nonzero().squeeze(1);
   return torch::nn::functional::cross_entropy(
-      scores.view({-1, scores.size(-1)}), batch.labels.view({-1}),
-      torch::nn::functional::CrossEntropyFuncOptions().ignore_index(-100));
+      model_->forward(batch.inputs, positions),
+      labels.index_select(0, positions));
 }
 
 Error MaskedLmTask::saveModel(const std::string &dir) {

@@ -1,9 +1,11 @@
 //===- TrainerTest.cpp - Tiny fine-tuning, MLM and kill-and-resume runs ---===//
 //
 // End-to-end runs of the training loop on a 2-layer, hidden-32 encoder:
-// fine-tuning lowers the loss and keeps a best checkpoint; a few MLM steps
-// run; and a run killed after a checkpoint, then resumed from it, ends in
-// exactly the state of the uninterrupted run.
+// fine-tuning lowers the loss and keeps a best checkpoint; max-steps
+// overrides epochs; a few MLM steps run, and the MLM head at the masked
+// positions alone gives the full head's scores and loss; and a run killed
+// after a checkpoint, then resumed from it, ends in exactly the state of the
+// uninterrupted run.
 //
 //===----------------------------------------------------------------------===//
 
@@ -136,6 +138,55 @@ TEST(TrainerTest, TinyMaskedLmRuns) {
   EXPECT_TRUE(file->find("cls.predictions.transform.dense.weight"));
   EXPECT_FALSE(file->find("bert.pooler.dense.weight"));
   std::filesystem::remove_all(dir);
+}
+
+TEST(TrainerTest, MaxStepsOverridesEpochs) {
+  torch::set_num_threads(1);
+  auto task = makeTask(13, std::nullopt);
+  std::string dir = scratchDir("max-steps");
+  TrainOptions options = tinyOptions(dir);
+  // 64 examples in batches of 16: 4 steps an epoch, so 6 steps cross into
+  // a second epoch although `epochs` says 1.
+  options.epochs = 1;
+  options.maxSteps = 6;
+  std::vector<StepReport> reports;
+  options.onStep = [&](const StepReport &r) { reports.push_back(r); };
+  Expected<TrainResult> result = runTraining(*task, options);
+  ASSERT_TRUE(result) << result.message();
+  EXPECT_EQ(result->steps, 6);
+  ASSERT_EQ(reports.size(), 6u);
+  EXPECT_EQ(reports.back().totalSteps, 6);
+  std::filesystem::remove_all(dir);
+}
+
+TEST(TrainerTest, MaskedLmHeadAtPositionsIsFullScoresRows) {
+  torch::set_num_threads(1);
+  BertConfig config = tinyConfig(2);
+  config.vocabSize = 200;
+  torch::manual_seed(4);
+  BertForMaskedLM model(config);
+  initBertWeights(*model);
+  model->eval();
+  torch::Tensor ids = torch::randint(1, 200, {3, 10}, torch::kInt64);
+  EncoderInputs inputs{ids, torch::zeros_like(ids), torch::ones_like(ids)};
+  torch::Tensor labels = torch::full({30}, -100, torch::kInt64);
+  labels.index_put_({torch::tensor({1, 7, 12, 29})},
+                    torch::tensor({5, 9, 150, 3}));
+  torch::Tensor positions = labels.ne(-100).nonzero().squeeze(1);
+  torch::Tensor full = model->forward(inputs).reshape({30, 200});
+  torch::Tensor gathered = model->forward(inputs, positions);
+  EXPECT_TRUE(torch::allclose(gathered, full.index_select(0, positions),
+                              1e-5, 1e-6));
+  // Hence the same loss as cross-entropy over every position, -100 ignored.
+  namespace F = torch::nn::functional;
+  double expected =
+      F::cross_entropy(full, labels, F::CrossEntropyFuncOptions().ignore_index(
+                                         -100))
+          .item<double>();
+  double actual =
+      F::cross_entropy(gathered, labels.index_select(0, positions))
+          .item<double>();
+  EXPECT_NEAR(actual, expected, 1e-5);
 }
 
 struct Killed {};

@@ -239,6 +239,12 @@ struct BertForMaskedLMImpl : torch::nn::Module {
   explicit BertForMaskedLMImpl(const BertConfig &config);
   /// Prediction scores [batch, seq, vocab].
   torch::Tensor forward(const EncoderInputs &inputs);
+  /// Prediction scores [positions, vocab] at `positions` only: int64 indices
+  /// into the flattened [batch * seq] tokens. The head (transform and the
+  /// vocabulary-wide decoder) costs far more than the encoder of a small
+  /// model, and MLM's loss needs it at the masked ~15% of tokens alone.
+  torch::Tensor forward(const EncoderInputs &inputs,
+                        const torch::Tensor &positions);
 
   BertModel bert{nullptr};
   BertOnlyMLMHead cls{nullptr};

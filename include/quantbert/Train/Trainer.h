@@ -51,6 +51,9 @@ struct StepReport {
 struct TrainOptions {
   int64_t batchSize = 32;
   int64_t epochs = 3;
+  /// When positive, the run's length in steps instead of `epochs` (as
+  /// transformers' max_steps); the data order still changes every epoch.
+  int64_t maxSteps = 0;
   double learningRate = 2e-5;
   /// Fraction of the steps spent warming up.
   double warmupRatio = 0.1;
