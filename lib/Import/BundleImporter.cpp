@@ -24,6 +24,7 @@
 #include "quantbert/Support/BitPacking.h"
 #include "quantbert/Support/QuantConfig.h"
 #include "quantbert/Support/Safetensors.h"
+#include "quantbert/Transforms/SensitivityAttr.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -551,22 +552,9 @@ OwningOpRef<ModuleOp> Importer::run() {
   builder.create<func::ReturnOp>(loc, *logits);
 
   // Sensitivity data for qb-assign-precision.
-  if (sensitivity) {
-    SmallVector<Attribute> entries;
-    for (const quantbert::ModuleSensitivity &measured : sensitivity->modules) {
-      SmallVector<NamedAttribute> values;
-      for (auto [precision, increase] : measured.sensitivity)
-        values.push_back(builder.getNamedAttr(
-            stringifyPrecision(toDialect(precision)),
-            builder.getF64FloatAttr(increase)));
-      entries.push_back(builder.getDictionaryAttr(
-          {builder.getNamedAttr("layer", builder.getI64IntegerAttr(measured.layer)),
-           builder.getNamedAttr(
-               "module", builder.getStringAttr(quantbert::bertModuleName(measured.module))),
-           builder.getNamedAttr("sensitivity", builder.getDictionaryAttr(values))}));
-    }
-    (*module)->setAttr("qb.sensitivity", builder.getArrayAttr(entries));
-  }
+  if (sensitivity)
+    (*module)->setAttr(quantbert::kSensitivityAttrName,
+                       quantbert::buildSensitivityAttr(builder, *sensitivity));
   SmallVector<NamedAttribute> modelInfo = {
       builder.getNamedAttr("num_labels", builder.getI64IntegerAttr(config.numLabels)),
       builder.getNamedAttr("vocab_size", builder.getI64IntegerAttr(config.vocabSize)),

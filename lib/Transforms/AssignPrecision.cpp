@@ -9,7 +9,7 @@
 
 #include "quantbert/Transforms/Passes.h"
 
-#include "quantbert/Support/QuantConfig.h"
+#include "quantbert/Transforms/SensitivityAttr.h"
 
 #include "mlir/IR/Diagnostics.h"
 #include "llvm/ADT/DenseSet.h"
@@ -32,7 +32,7 @@ using namespace quantbert::qb;
 
 namespace {
 
-constexpr StringLiteral kSensitivityAttrName = "qb.sensitivity";
+using quantbert::kSensitivityAttrName;
 
 /// Storage bits per weight element at `precision`.
 int64_t bitsPerWeight(Precision precision) {
@@ -195,34 +195,14 @@ LogicalResult AssignPrecisionPass::collectSlots(ModuleOp module) {
   return success();
 }
 
-/// sensitivity.json as the qb.sensitivity attribute's entries.
-FailureOr<ArrayAttr> readSensitivityFile(ModuleOp module, StringRef path) {
-  auto report = quantbert::SensitivityReport::load(path.str());
-  if (!report)
-    return module.emitError() << "qb-assign-precision: " << report.message();
-  Builder builder(module.getContext());
-  SmallVector<Attribute> entries;
-  for (const quantbert::ModuleSensitivity &measured : report->modules) {
-    SmallVector<NamedAttribute> values;
-    for (auto [precision, increase] : measured.sensitivity)
-      values.push_back(builder.getNamedAttr(
-          quantbert::precisionName(precision), builder.getF64FloatAttr(increase)));
-    entries.push_back(builder.getDictionaryAttr(
-        {builder.getNamedAttr("layer", builder.getI64IntegerAttr(measured.layer)),
-         builder.getNamedAttr("module", builder.getStringAttr(quantbert::bertModuleName(
-                                            measured.module))),
-         builder.getNamedAttr("sensitivity", builder.getDictionaryAttr(values))}));
-  }
-  return builder.getArrayAttr(entries);
-}
-
 LogicalResult AssignPrecisionPass::readSensitivity(ModuleOp module) {
   ArrayAttr entries;
   if (!sensitivityFile.empty()) {
-    FailureOr<ArrayAttr> read = readSensitivityFile(module, sensitivityFile);
-    if (failed(read))
-      return failure();
-    entries = *read;
+    auto report = quantbert::SensitivityReport::load(sensitivityFile);
+    if (!report)
+      return module.emitError() << "qb-assign-precision: " << report.message();
+    Builder builder(module.getContext());
+    entries = quantbert::buildSensitivityAttr(builder, *report);
   } else {
     entries = module->getAttrOfType<ArrayAttr>(kSensitivityAttrName);
   }
