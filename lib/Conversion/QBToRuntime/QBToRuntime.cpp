@@ -43,21 +43,8 @@ void declare(OpBuilder &builder, ModuleOp module, StringRef name,
   function.setPrivate();
 }
 
-/// A `!llvm.ptr` to the first element of the contiguous buffer of `tensor`
-/// (bufferized with an identity layout, so it is row-major).
-Value bufferPointer(OpBuilder &builder, Location loc, Value tensor) {
-  auto type = cast<RankedTensorType>(tensor.getType());
-  auto memrefType = MemRefType::get(type.getShape(), type.getElementType());
-  Value buffer =
-      builder.create<bufferization::ToMemrefOp>(loc, memrefType, tensor);
-  return builder.create<LLVM::IntToPtrOp>(
-      loc, LLVM::LLVMPointerType::get(builder.getContext()),
-      builder.create<arith::IndexCastOp>(
-          loc, builder.getI64Type(),
-          builder.create<memref::ExtractAlignedPointerAsIndexOp>(loc, buffer)));
-}
-
-/// Same for a buffer allocated here.
+/// A `!llvm.ptr` to the first element of `buffer` (identity layout, so
+/// row-major and contiguous).
 Value bufferPointer(OpBuilder &builder, Location loc,
                     TypedValue<MemRefType> buffer) {
   return builder.create<LLVM::IntToPtrOp>(
@@ -65,6 +52,16 @@ Value bufferPointer(OpBuilder &builder, Location loc,
       builder.create<arith::IndexCastOp>(
           loc, builder.getI64Type(),
           builder.create<memref::ExtractAlignedPointerAsIndexOp>(loc, buffer)));
+}
+
+/// Same for the buffer `tensor` bufferizes to, with an identity layout.
+Value bufferPointer(OpBuilder &builder, Location loc, Value tensor) {
+  auto type = cast<RankedTensorType>(tensor.getType());
+  auto memrefType = MemRefType::get(type.getShape(), type.getElementType());
+  auto buffer =
+      builder.create<bufferization::ToMemrefOp>(loc, memrefType, tensor);
+  return bufferPointer(builder, loc,
+                       cast<TypedValue<MemRefType>>(buffer.getResult()));
 }
 
 /// The address of slot `index` of the plan array (pointer-sized slots).
