@@ -8,8 +8,10 @@
  * ([CLS] text [SEP], truncated to --max-length tokens), runs the model on
  * batches of lines and prints, for each line, the predicted label and its
  * softmax probability, tab-separated; with --all, then every label's
- * probability in label order (model_LABELS). Errors go to stderr and the
- * exit status is 1 (2 for a bad command line).
+ * probability in label order (model_LABELS); with --logits, the label and
+ * then the raw logits instead. --stats reports model_run's latency on
+ * stderr at the end. Errors go to stderr and the exit status is 1 (2 for a
+ * bad command line).
  *
  * This file is an example to copy: every runtime call's status is checked,
  * and the message of a failure is qbrt_last_error(ctx). */
@@ -21,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 /* The bundle's vocab.txt, compiled in by CMakeLists.txt (QB_VOCAB). */
@@ -43,6 +46,9 @@ static const char usage[] =
     "  --batch N         lines run together (default 32; 1 on a terminal)\n"
     "  --threads N       runtime threads (default 0: one per core)\n"
     "  --all             also print every label's probability, in label order\n"
+    "  --logits          print the label, then every label's logit (no softmax)\n"
+    "  --stats           at the end, print model_run's median latency per\n"
+    "                    batch and the mean per sentence on stderr\n"
     "  --labels          print the label names, one a line, and exit\n"
     "  -h, --help        this text\n";
 
@@ -60,6 +66,11 @@ typedef struct {
   int64_t max_length;
   int64_t batch;
   int print_all;
+  int print_logits;
+  int stats;
+  double *seconds; /* model_run wall time of each batch, with --stats */
+  size_t runs, runs_capacity;
+  long sentences;
   input_line *lines;
   const char **texts;
   int64_t *lengths;
@@ -120,10 +131,28 @@ static int classify_batch(classifier *c, int64_t n) {
     }
     return fail(c, NULL, "qbrt_tokenizer_encode_batch", status);
   }
+  struct timespec begin, end;
+  clock_gettime(CLOCK_MONOTONIC, &begin);
   status =
       model_run(c->model, c->ids, c->types, c->mask, n, seq_len, c->logits);
+  clock_gettime(CLOCK_MONOTONIC, &end);
   if (status != QB_OK)
     return fail(c, NULL, "model_run", status);
+  if (c->stats) {
+    if (c->runs == c->runs_capacity) {
+      size_t capacity = c->runs_capacity ? 2 * c->runs_capacity : 256;
+      double *grown = realloc(c->seconds, capacity * sizeof *grown);
+      if (!grown) {
+        fprintf(stderr, "classify: out of memory\n");
+        return 0;
+      }
+      c->seconds = grown;
+      c->runs_capacity = capacity;
+    }
+    c->seconds[c->runs++] = (double)(end.tv_sec - begin.tv_sec) +
+                            1e-9 * (double)(end.tv_nsec - begin.tv_nsec);
+    c->sentences += (long)n;
+  }
   status = qbrt_softmax(c->ctx, c->logits, n, model_NUM_LABELS, c->probs);
   if (status != QB_OK)
     return fail(c, NULL, "qbrt_softmax", status);
@@ -134,6 +163,13 @@ static int classify_batch(classifier *c, int64_t n) {
     for (int l = 1; l < model_NUM_LABELS; ++l)
       if (p[l] > p[best])
         best = l;
+    if (c->print_logits) {
+      printf("%s", model_LABELS[best]);
+      for (int l = 0; l < model_NUM_LABELS; ++l)
+        printf("\t%.9g", c->logits[i * model_NUM_LABELS + l]);
+      putchar('\n');
+      continue;
+    }
     printf("%s\t%.4f", model_LABELS[best], p[best]);
     if (c->print_all)
       for (int l = 0; l < model_NUM_LABELS; ++l)
@@ -185,6 +221,28 @@ static int classify_stdin(classifier *c) {
   return 1;
 }
 
+static int compare_doubles(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return (x > y) - (x < y);
+}
+
+/* --stats: model_run's median wall time per batch and mean per sentence. */
+static void print_stats(classifier *c) {
+  if (c->runs == 0) {
+    fprintf(stderr, "classify: stats: no sentences\n");
+    return;
+  }
+  double total = 0.0;
+  for (size_t i = 0; i < c->runs; ++i)
+    total += c->seconds[i];
+  qsort(c->seconds, c->runs, sizeof *c->seconds, compare_doubles);
+  fprintf(stderr,
+          "classify: stats: %ld sentences in %zu batches of up to %lld: "
+          "model_run median %.3f ms per batch, mean %.3f ms per sentence\n",
+          c->sentences, c->runs, (long long)c->batch,
+          1e3 * c->seconds[c->runs / 2], 1e3 * total / (double)c->sentences);
+}
+
 static void *allocate(size_t count, size_t size) {
   void *p = calloc(count, size);
   if (!p)
@@ -199,7 +257,7 @@ int main(int argc, char **argv) {
                         : DEFAULT_MAX_LENGTH;
   long batch = isatty(STDIN_FILENO) ? 1 : DEFAULT_BATCH;
   long threads = 0;
-  int print_all = 0;
+  int print_all = 0, print_logits = 0, stats = 0;
   for (int i = 1; i < argc; ++i) {
     const char *arg = argv[i];
     if (!strcmp(arg, "-h") || !strcmp(arg, "--help")) {
@@ -211,6 +269,10 @@ int main(int argc, char **argv) {
       return fflush(stdout) == 0 ? 0 : 1;
     } else if (!strcmp(arg, "--all")) {
       print_all = 1;
+    } else if (!strcmp(arg, "--logits")) {
+      print_logits = 1;
+    } else if (!strcmp(arg, "--stats")) {
+      stats = 1;
     } else if (!strcmp(arg, "--max-length")) {
       if (!parse_count(arg, i + 1 < argc ? argv[++i] : NULL, 2,
                        model_MAX_SEQ_LEN, &max_length))
@@ -234,6 +296,8 @@ int main(int argc, char **argv) {
   c.max_length = max_length;
   c.batch = batch;
   c.print_all = print_all;
+  c.print_logits = print_logits;
+  c.stats = stats;
   int ok = 0;
   qb_status status = qbrt_context_create((int)threads, &c.ctx);
   if (status != QB_OK) {
@@ -273,6 +337,8 @@ int main(int argc, char **argv) {
     goto done;
 
   ok = classify_stdin(&c);
+  if (ok && stats)
+    print_stats(&c);
 
 done:
   if (c.lines)
@@ -286,6 +352,7 @@ done:
   free(c.mask);
   free(c.logits);
   free(c.probs);
+  free(c.seconds);
   model_destroy(c.model);
   qbrt_tokenizer_destroy(c.tok);
   qbrt_context_destroy(c.ctx);

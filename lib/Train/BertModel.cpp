@@ -76,6 +76,11 @@ torch::Tensor BertSelfAttentionImpl::forward(const torch::Tensor &hidden,
   torch::Tensor q = splitHeads(query->forward(hidden));
   torch::Tensor k = splitHeads(key->forward(hidden));
   torch::Tensor v = splitHeads(value->forward(hidden));
+  if (storage != torch::kFloat) {
+    q = q.to(storage).to(torch::kFloat);
+    k = k.to(storage).to(torch::kFloat);
+    v = v.to(storage).to(torch::kFloat);
+  }
   // Vaswani et al., eq. 1: softmax(QK^T / sqrt(d_k)) V, with the mask added
   // after the scale as transformers does.
   torch::Tensor scores =
@@ -287,6 +292,12 @@ void initBertWeights(torch::nn::Module &model) {
       norm->bias.zero_();
     }
   }
+}
+
+void setAttentionStorage(torch::nn::Module &model, torch::ScalarType storage) {
+  for (const auto &module : model.modules())
+    if (auto *attention = module->as<BertSelfAttention>())
+      attention->storage = storage;
 }
 
 } // namespace quantbert::train

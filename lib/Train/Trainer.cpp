@@ -411,13 +411,13 @@ Error MaskedLmTask::saveModel(const std::string &dir) {
   return saveCheckpoint(dir, config_, *model_, vocabPath_);
 }
 
-Expected<std::vector<int64_t>> predict(BertForSequenceClassification &model,
-                                       const Tokenizer &tokenizer,
-                                       const TextDataset &dataset,
-                                       int64_t maxSeqLength, int64_t batchSize) {
+Expected<torch::Tensor>
+predictLogits(BertForSequenceClassification &model, const Tokenizer &tokenizer,
+              const TextDataset &dataset, int64_t maxSeqLength,
+              int64_t batchSize, std::vector<double> *batchSeconds) {
   torch::NoGradGuard noGrad;
   model->eval();
-  std::vector<int64_t> predicted;
+  std::vector<torch::Tensor> logits;
   for (size_t start = 0; start < dataset.examples.size(); start += batchSize) {
     std::vector<const TextExample *> batch;
     for (size_t i = start;
@@ -426,11 +426,29 @@ Expected<std::vector<int64_t>> predict(BertForSequenceClassification &model,
     Expected<EncoderInputs> inputs = tokenizer.encode(batch, maxSeqLength);
     if (!inputs)
       return inputs.error();
-    torch::Tensor best = model->forward(*inputs).argmax(-1);
-    predicted.insert(predicted.end(), best.data_ptr<int64_t>(),
-                     best.data_ptr<int64_t>() + best.numel());
+    auto begin = std::chrono::steady_clock::now();
+    logits.push_back(model->forward(*inputs));
+    if (batchSeconds)
+      batchSeconds->push_back(std::chrono::duration<double>(
+                                  std::chrono::steady_clock::now() - begin)
+                                  .count());
   }
-  return predicted;
+  if (logits.empty())
+    return torch::empty({0, model->classifier->weight.size(0)});
+  return torch::cat(logits);
+}
+
+Expected<std::vector<int64_t>> predict(BertForSequenceClassification &model,
+                                       const Tokenizer &tokenizer,
+                                       const TextDataset &dataset,
+                                       int64_t maxSeqLength, int64_t batchSize) {
+  Expected<torch::Tensor> logits =
+      predictLogits(model, tokenizer, dataset, maxSeqLength, batchSize);
+  if (!logits)
+    return logits.error();
+  torch::Tensor best = logits->argmax(-1).contiguous();
+  return std::vector<int64_t>(best.data_ptr<int64_t>(),
+                              best.data_ptr<int64_t>() + best.numel());
 }
 
 } // namespace quantbert::train

@@ -66,17 +66,13 @@ for variant in float sensimix; do
   cp "$vocab" "$bundle/vocab.txt"
 
   out="$work/$variant-build"
-  "$cmake" -G "$generator" -S "$source/examples/classify" -B "$out" \
-    -DQB_BUNDLE="$bundle" -DCMAKE_PREFIX_PATH="$work/prefix" \
-    -DQUANT_BERT_COMPILE="$compile" -DCMAKE_C_COMPILER="$cc" \
-    -DCMAKE_C_FLAGS="$cflags" > "$work/$variant-configure.log" ||
-    fail "configuring examples/classify (see $work/$variant-configure.log)"
-  "$cmake" --build "$out" > "$work/$variant-build.log" ||
-    fail "building examples/classify (see $work/$variant-build.log)"
+  "$source/test/Examples/build-classify.sh" "$source" "$bundle" "$out" \
+    "$work/prefix" "$compile" "$cmake" "$generator" "$cc" "$cflags" ||
+    fail "building examples/classify"
   if [[ $variant == sensimix ]]; then
-    grep -q "layer 0: attention i8 ffn i8" "$work/$variant-build.log" &&
-      grep -q "layer 1: attention i8 ffn binary" "$work/$variant-build.log" ||
-      fail "the SensiMix model is not 8-bit + 1-bit: $(cat "$work/$variant-build.log")"
+    grep -q "layer 0: attention i8 ffn i8" "$out.log" &&
+      grep -q "layer 1: attention i8 ffn binary" "$out.log" ||
+      fail "the SensiMix model is not 8-bit + 1-bit: $(cat "$out.log")"
   fi
 
   "$out/classify" --batch 2 < "$work/input.txt" > "$work/$variant.tsv" ||

@@ -189,6 +189,54 @@ TEST(TrainerTest, MaskedLmHeadAtPositionsIsFullScoresRows) {
   EXPECT_NEAR(actual, expected, 1e-5);
 }
 
+// setAttentionStorage rounds Q, K and V, and only them: layer 0's scores
+// are the f16-rounded projections' products, and f32 storage restores the
+// float forward bit for bit.
+TEST(TrainerTest, AttentionStorageRoundsQueryKeyAndValue) {
+  torch::set_num_threads(1);
+  BertConfig config = tinyConfig(3);
+  torch::manual_seed(5);
+  BertForSequenceClassification model(config);
+  initBertWeights(*model);
+  model->eval();
+  torch::NoGradGuard noGrad;
+  torch::Tensor ids = torch::randint(1, config.vocabSize, {2, 7}, torch::kInt64);
+  torch::Tensor mask = torch::ones_like(ids);
+  mask[1].slice(0, 5).zero_();
+  EncoderInputs inputs{ids, torch::zeros_like(ids), mask};
+  EncoderOutputs plain;
+  torch::Tensor plainLogits = model->forward(inputs, &plain);
+
+  setAttentionStorage(*model, torch::kHalf);
+  EncoderOutputs rounded;
+  torch::Tensor roundedLogits = model->forward(inputs, &rounded);
+  BertSelfAttentionImpl &self =
+      *model->bert->encoder->layer->at<BertLayerImpl>(0).attention->self;
+  int64_t heads = config.numAttentionHeads;
+  int64_t d = config.hiddenSize / heads;
+  auto project = [&](QuantLinear &linear) {
+    return linear->forward(rounded.embeddingOutput)
+        .to(torch::kHalf)
+        .to(torch::kFloat)
+        .view({2, 7, heads, d})
+        .permute({0, 2, 1, 3});
+  };
+  torch::Tensor additive =
+      (1 - mask.to(torch::kFloat)).view({2, 1, 1, 7}) * kMaskedScore;
+  torch::Tensor expected =
+      torch::matmul(project(self.query), project(self.key).transpose(-1, -2)) /
+          std::sqrt(double(d)) +
+      additive;
+  EXPECT_TRUE(torch::allclose(rounded.layers[0].attentionScores, expected,
+                              1e-6, 1e-6));
+  EXPECT_FALSE(torch::equal(rounded.layers[0].attentionScores,
+                            plain.layers[0].attentionScores));
+  EXPECT_TRUE(torch::allclose(roundedLogits, plainLogits, 1e-2, 1e-2));
+
+  setAttentionStorage(*model, torch::kFloat);
+  EXPECT_TRUE(torch::equal(model->forward(inputs), plainLogits));
+}
+
 struct Killed {};
 
 TEST(TrainerTest, KillAndResumeMatchesUninterruptedRun) {

@@ -40,12 +40,14 @@
 #include "quantbert/Train/Sensitivity.h"
 #include "quantbert/Train/Trainer.h"
 
+#include <algorithm>
 #include <filesystem>
 
 #include <fstream>
 #include <iostream>
 #include <map>
 #include <set>
+#include <sstream>
 
 using namespace quantbert;
 using namespace quantbert::train;
@@ -79,7 +81,10 @@ commands and their options (defaults in brackets):
               c_out = 1 - W; default both 1) --kd-layer-map full|uniform|first
               (default full; required when the depths differ)
               --keep-layers L (with --teacher, also without --recipe)]
-  eval       --model DIR --data TSV [--max-seq-length 128 --batch-size 64]
+  eval       --model DIR --data TSV [--max-seq-length 128 --batch-size 64
+              --logits FILE (TSV: gold, predicted, then each label's logit,
+              a row per example) --attention-storage f32|f16|bf16 (round
+              Q, K and V as the compiled model stores them; default f32)]
              (DIR: a checkpoint, a QAT checkpoint or an exported bundle)
   export     --model QAT_DIR --output BUNDLE_DIR [--dequantized DIR (also an
               FP32 Hugging Face checkpoint of the dequantized weights)]
@@ -498,9 +503,22 @@ int runFinetune(int argc, char **argv) {
 
 int runEval(int argc, char **argv) {
   Args args(argc, argv,
-            {"model", "data", "max-seq-length", "batch-size", "threads"});
+            {"model", "data", "max-seq-length", "batch-size", "threads",
+             "logits", "attention-storage"});
   setThreads(args);
   std::string dir = args.str("model");
+  std::string storageName = args.str("attention-storage", "f32");
+  torch::ScalarType storage = torch::kFloat;
+  if (storageName == "f16")
+    storage = torch::kHalf;
+  else if (storageName == "bf16")
+    storage = torch::kBFloat16;
+  else if (storageName != "f32")
+    fail("--attention-storage: expected f32, f16 or bf16, got '" +
+         storageName + "'");
+  int64_t batchSize = args.integer("batch-size", 64);
+  if (batchSize < 1)
+    fail("--batch-size must be positive");
   // A bundle or a QAT checkpoint runs the deployed integer numerics.
   LoadedModel loaded = orFail(loadModelForEval(dir));
   const BertConfig &config = loaded.config;
@@ -511,18 +529,52 @@ int runEval(int argc, char **argv) {
   Tokenizer tokenizer = orFail(Tokenizer::open(dir + "/vocab.txt"));
   if (Error err = checkCalibrated(*loaded.model))
     fail(dir + ": " + err.message());
-  std::vector<int64_t> predicted = orFail(predict(
+  setAttentionStorage(*loaded.model, storage);
+  std::vector<double> seconds;
+  torch::Tensor logits = orFail(predictLogits(
       loaded.model, tokenizer, data, args.integer("max-seq-length", 128),
-              args.integer("batch-size", 64)));
+      batchSize, &seconds));
+  torch::Tensor best = logits.argmax(-1).contiguous();
+  std::vector<int64_t> predicted(best.data_ptr<int64_t>(),
+                                 best.data_ptr<int64_t>() + best.numel());
   std::vector<int64_t> gold;
   for (const TextExample &example : data.examples)
     gold.push_back(example.label);
+  if (args.has("logits")) {
+    // Full float precision (9 significant digits round-trip a float).
+    std::ostringstream out;
+    out.precision(9);
+    out << "gold\tpredicted";
+    for (const std::string &name : labelNames)
+      out << "\t" << name;
+    out << "\n";
+    torch::Tensor rows = logits.contiguous();
+    const float *values = rows.data_ptr<float>();
+    for (size_t i = 0; i < gold.size(); ++i) {
+      out << gold[i] << "\t" << predicted[i];
+      for (int64_t l = 0; l < config.numLabels; ++l)
+        out << "\t" << values[i * config.numLabels + l];
+      out << "\n";
+    }
+    if (Error err = writeFileAtomically(args.str("logits"), out.str()))
+      fail(err.message());
+  }
   std::cout << data.examples.size() << " examples";
   if (loaded.kind != "float")
     std::cout << " (" << loaded.kind << ", recipe " << loaded.recipe << ")";
   std::cout << "\n"
             << formatMetrics(computeMetrics(gold, predicted, config.numLabels),
                              labelNames);
+  if (!seconds.empty()) {
+    std::sort(seconds.begin(), seconds.end());
+    double total = 0;
+    for (double s : seconds)
+      total += s;
+    std::cout << "forward time: " << seconds.size() << " batches of up to "
+              << batchSize << ", median " << seconds[seconds.size() / 2] * 1e3
+              << " ms per batch, " << total * 1e3 / double(gold.size())
+              << " ms per example\n";
+  }
   return 0;
 }
 

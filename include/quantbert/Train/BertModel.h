@@ -98,6 +98,11 @@ struct BertSelfAttentionImpl : torch::nn::Module {
 
   int64_t numHeads;
   int64_t headSize;
+  /// The type Q, K and V are rounded to before the products (float: none).
+  /// Eval-time simulation of the compiler's `qb.attention` storage_type, so
+  /// an exported model can be compared with its compiled form exactly; set
+  /// it with setAttentionStorage.
+  torch::ScalarType storage = torch::kFloat;
   QuantLinear query{nullptr}, key{nullptr}, value{nullptr};
   torch::nn::Dropout dropout{nullptr};
 };
@@ -261,6 +266,11 @@ TORCH_MODULE(BertForMaskedLM);
 /// `model`: linear and embedding weights N(0, 0.02), biases 0, the [PAD]
 /// (id 0) embedding row 0, LayerNorm weight 1 and bias 0.
 void initBertWeights(torch::nn::Module &model);
+
+/// Sets the storage type (kFloat, kHalf or kBFloat16) of every self-attention
+/// module in `model`: Q, K and V are rounded to it (nearest-even) and back,
+/// as the compiled model stores them; products and sums stay f32.
+void setAttentionStorage(torch::nn::Module &model, torch::ScalarType storage);
 
 } // namespace quantbert::train
 

@@ -163,7 +163,16 @@ private:
   SpecialTokens special_;
 };
 
-/// Predicted label ids of `dataset` (eval mode, no gradients).
+/// Logits [examples, labels] of `dataset` (eval mode, no gradients), in
+/// batches of `batchSize` padded to their longest sentence. `batchSeconds`,
+/// when given, receives each batch's forward wall time (tokenization
+/// excluded).
+Expected<torch::Tensor>
+predictLogits(BertForSequenceClassification &model, const Tokenizer &tokenizer,
+              const TextDataset &dataset, int64_t maxSeqLength,
+              int64_t batchSize, std::vector<double> *batchSeconds = nullptr);
+
+/// Predicted label ids of `dataset`: the argmax of predictLogits.
 Expected<std::vector<int64_t>> predict(BertForSequenceClassification &model,
                                        const Tokenizer &tokenizer,
                                        const TextDataset &dataset,
