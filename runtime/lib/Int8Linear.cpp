@@ -16,9 +16,12 @@
 // s8 sources (instead of the usual u8 shifted by 128) cost the same here and
 // keep the compensation inside oneDNN, exact in int32.
 //
-// oneDNN in Debian is built with OpenMP; it sizes its team from the calling
-// thread's omp_get_max_threads(), so each call sets that to the context's
-// thread count first (a per-thread setting: other threads are unaffected).
+// Threads: a run of M >= 2 * kMinRowsPerPart rows is split by rows across
+// the context's thread pool, each part a oneDNN call with one thread (every
+// part shares the packed weights; primitives are cached per part size).
+// oneDNN in Debian is built with OpenMP and sizes its team from the calling
+// thread's omp_get_max_threads(), so each part sets that to 1 (a per-thread
+// setting), and a run too small to split sets it to the context's count.
 //
 //===----------------------------------------------------------------------===//
 #include "Context.h"
@@ -31,6 +34,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <string>
 #include <tuple>
 #include <vector>
 
@@ -43,6 +47,10 @@ namespace {
 /// Largest K for which the int32 accumulator cannot overflow:
 /// K * 128 * 127 < 2^31.
 constexpr int64_t kMaxK = 131072;
+
+/// Fewest rows a part of a multi-threaded run gets: below that, one
+/// oneDNN call on all rows is faster than splitting them.
+constexpr int64_t kMinRowsPerPart = 16;
 
 /// The M that prepare asks oneDNN about to learn the weight layout.
 constexpr int64_t kLayoutProbeM = 128;
@@ -249,25 +257,73 @@ qb_status qbrt_int8_linear_run(qbrt_int8_linear_plan *plan, const int8_t *x_q,
     return QB_OK;
 
   return guardedCall(ctx, function, [&] {
-    omp_set_num_threads(ctx->numThreads);
-    const Primitive *primitive = nullptr;
-    if (qb_status s = plan->primitiveFor(m, x_scale, x_zero_point, primitive))
+    // Rows split across the runtime's pool, each part one single-threaded
+    // oneDNN call on its rows (the same packed weights): the pool's workers
+    // stay awake between the calls of a forward pass, where OpenMP's either
+    // sleep (a wake-up per call) or spin and compete with the compiled code.
+    int64_t parts = std::min<int64_t>(ctx->pool.size(), m / kMinRowsPerPart);
+    parts = std::max<int64_t>(parts, 1);
+    int64_t rowsPerPart = (m + parts - 1) / parts;
+    parts = (m + rowsPerPart - 1) / rowsPerPart;
+    int64_t lastRows = m - (parts - 1) * rowsPerPart;
+    // Primitives (at most two sizes) are made here, on the calling thread,
+    // so the parts only execute.
+    const Primitive *full = nullptr, *last = nullptr;
+    if (qb_status s =
+            plan->primitiveFor(rowsPerPart, x_scale, x_zero_point, full))
       return s;
-    memory src(memory::desc({m, plan->k}, memory::data_type::s8,
-                            memory::format_tag::ab),
-               ctx->engine, const_cast<int8_t *>(x_q));
-    memory dst(memory::desc({m, plan->n}, memory::data_type::f32,
-                            memory::format_tag::ab),
-               ctx->engine, y);
-    memory scratch(primitive->scratchpad, ctx->engine,
-                   threadScratchpad.get(primitive->scratchpad.get_size()));
-    dnnl::stream stream(ctx->engine);
-    primitive->matmul.execute(stream, {{DNNL_ARG_SRC, src},
-                                       {DNNL_ARG_WEIGHTS, plan->packedWeights},
-                                       {DNNL_ARG_BIAS, primitive->bias},
-                                       {DNNL_ARG_DST, dst},
-                                       {DNNL_ARG_SCRATCHPAD, scratch}});
-    stream.wait();
+    if (qb_status s = plan->primitiveFor(lastRows, x_scale, x_zero_point, last))
+      return s;
+    auto runPart = [&](int64_t part) {
+      int64_t row = part * rowsPerPart;
+      int64_t rows = part + 1 == parts ? lastRows : rowsPerPart;
+      const Primitive *primitive = part + 1 == parts ? last : full;
+      memory src(memory::desc({rows, plan->k}, memory::data_type::s8,
+                              memory::format_tag::ab),
+                 ctx->engine, const_cast<int8_t *>(x_q + row * plan->k));
+      memory dst(memory::desc({rows, plan->n}, memory::data_type::f32,
+                              memory::format_tag::ab),
+                 ctx->engine, y + row * plan->n);
+      memory scratch(primitive->scratchpad, ctx->engine,
+                     threadScratchpad.get(primitive->scratchpad.get_size()));
+      dnnl::stream stream(ctx->engine);
+      primitive->matmul.execute(stream,
+                                {{DNNL_ARG_SRC, src},
+                                 {DNNL_ARG_WEIGHTS, plan->packedWeights},
+                                 {DNNL_ARG_BIAS, primitive->bias},
+                                 {DNNL_ARG_DST, dst},
+                                 {DNNL_ARG_SCRATCHPAD, scratch}});
+      stream.wait();
+    };
+    if (parts == 1) {
+      omp_set_num_threads(ctx->numThreads);
+      runPart(0);
+      return QB_OK;
+    }
+    // A part that throws (oneDNN out of memory) must not unwind through a
+    // worker thread: the first failure is kept and reported here.
+    std::mutex failureMutex;
+    std::string failure;
+    qb_status failureStatus = QB_OK;
+    ctx->pool.parallelFor(parts, 1, [&](int64_t begin, int64_t end) {
+      omp_set_num_threads(1);
+      for (int64_t part = begin; part < end; ++part) {
+        try {
+          runPart(part);
+        } catch (const std::exception &e) {
+          std::lock_guard<std::mutex> lock(failureMutex);
+          if (failureStatus == QB_OK) {
+            failureStatus = dynamic_cast<const std::bad_alloc *>(&e)
+                                ? QB_ERR_OUT_OF_MEMORY
+                                : QB_ERR_BACKEND;
+            failure = e.what();
+          }
+        }
+      }
+    });
+    if (failureStatus != QB_OK)
+      return reportError(ctx, failureStatus, "%s: %s", function,
+                         failure.c_str());
     return QB_OK;
   });
 }

@@ -1,14 +1,22 @@
 //===- ThreadPool.cpp - Fork-join worker pool for the runtime kernels -----===//
 //
-// Workers sleep on a condition variable until the owner publishes a loop
-// (a new generation), then take chunks from an atomic counter alongside the
-// owner. The owner waits until every worker has left the loop before
+// Workers poll for a new loop (a new generation) for kSpinMicroseconds,
+// then sleep on a condition variable until the owner publishes one; they take
+// chunks from an atomic counter alongside the owner. The owner waits until every worker has left the loop before
 // returning, so the body it passed stays alive for as long as it is used.
 //
 //===----------------------------------------------------------------------===//
 #include "ThreadPool.h"
 
 #include <algorithm>
+#include <chrono>
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define QB_CPU_RELAX() _mm_pause()
+#else
+#define QB_CPU_RELAX() std::this_thread::yield()
+#endif
 
 using namespace quantbert;
 
@@ -38,6 +46,16 @@ void ThreadPool::runChunks() {
 void ThreadPool::workerLoop() {
   uint64_t seen = 0;
   for (;;) {
+    using Clock = std::chrono::steady_clock;
+    Clock::time_point deadline =
+        Clock::now() + std::chrono::microseconds(kSpinMicroseconds);
+    for (int64_t i = 1; generation.load(std::memory_order_acquire) == seen &&
+                        !stopping.load(std::memory_order_acquire);
+         ++i) {
+      QB_CPU_RELAX();
+      if (i % 256 == 0 && Clock::now() >= deadline)
+        break;
+    }
     {
       std::unique_lock<std::mutex> lock(stateMutex);
       wakeWorkers.wait(lock, [&] { return stopping || generation != seen; });
@@ -75,6 +93,15 @@ void ThreadPool::parallelFor(int64_t n, int64_t grain, const RangeFn &body) {
   }
   wakeWorkers.notify_all();
   runChunks();
+  // The workers' last chunks usually end within microseconds of ours.
+  using Clock = std::chrono::steady_clock;
+  Clock::time_point deadline =
+      Clock::now() + std::chrono::microseconds(kSpinMicroseconds);
+  for (int64_t i = 1; busyWorkers.load(std::memory_order_acquire) != 0; ++i) {
+    QB_CPU_RELAX();
+    if (i % 256 == 0 && Clock::now() >= deadline)
+      break;
+  }
   std::unique_lock<std::mutex> lock(stateMutex);
   workersDone.wait(lock, [&] { return busyWorkers == 0; });
 }

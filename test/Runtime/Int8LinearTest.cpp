@@ -98,6 +98,31 @@ TEST(Int8Linear, MatchesExactReferenceOnEdgeShapes) {
     }
 }
 
+// Runs of M >= 32 rows are split by rows across the context's threads, each
+// part its own oneDNN call: the result is bit for bit the one-thread one, for
+// splits into equal and unequal parts and for 2 and 3 threads.
+TEST(Int8Linear, RowSplitAcrossThreadsIsBitExact) {
+  std::mt19937 rng(11);
+  ContextPtr one = makeContext(1), two = makeContext(2), three = makeContext(3);
+  for (int64_t m : {31, 32, 33, 47, 128, 129}) {
+    Problem p = randomProblem(rng, m, 200, 70, /*withBias=*/m % 2 == 1);
+    std::vector<std::vector<float>> results;
+    for (qbrt_context *ctx : {one.get(), two.get(), three.get()}) {
+      PlanPtr plan = prepare(ctx, p);
+      ASSERT_TRUE(plan);
+      std::vector<float> y(m * p.n);
+      ASSERT_EQ(qbrt_int8_linear_run(plan.get(), p.x.data(), m, 0.02f, -5,
+                                     y.data()),
+                QB_OK)
+          << qbrt_last_error(ctx);
+      results.push_back(y);
+    }
+    expectMatchesExact(p, 0.02f, -5, results[0]);
+    EXPECT_EQ(results[1], results[0]) << "m=" << m << ", 2 threads";
+    EXPECT_EQ(results[2], results[0]) << "m=" << m << ", 3 threads";
+  }
+}
+
 TEST(Int8Linear, PlanServesManyShapesAndScales) {
   std::mt19937 rng(8);
   ContextPtr ctx = makeContext(2);
