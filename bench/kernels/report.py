@@ -88,7 +88,12 @@ def main():
     print("|---|---|---|---|---|---|---|")
     print("\n".join(rows))
     print()
-    print("measured xor+popcount+add peak: %.3f T bMAC/s" % (measured_peak / 1e12))
+    print("measured xor+popcount+add peak: %.3f T bMAC/s (%.0f%% of 2.4 T)" %
+          (measured_peak / 1e12, 100 * measured_peak / reference_peak))
+    if "fmaPeak" in peak:
+        fma = peak["fmaPeak"]["FLOP/s"]
+        print("measured f32 FMA peak: %.1f GFLOP/s (%.0f%% of REFERENCE's 224)" %
+              (fma / 1e9, 100 * fma / 224e9))
     print()
     print("| seq | fused f16 ms | unfused f32 ms | speed-up | fused peak MiB | unfused peak MiB |")
     print("|---|---|---|---|---|---|")
