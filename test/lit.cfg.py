@@ -18,6 +18,7 @@ config.substitutions.append(("%PATH%", config.environment["PATH"]))
 config.substitutions.append(("%python", config.python_executable))
 # Building C programs against the runtime and compiled models.
 config.substitutions.append(("%cc", config.c_compiler))
+config.substitutions.append(("%cflags", config.c_flags))
 config.substitutions.append(("%runtime_include", config.runtime_include_dir))
 config.substitutions.append(("%runtime_lib", config.runtime_lib_dir))
 if config.qb_build_runtime:

@@ -25,7 +25,7 @@
 // HEADER: static inline qb_status tiny_create(qbrt_context *ctx, tiny_model **out) {
 // HEADER: static inline qb_status tiny_run(tiny_model *m, const int32_t *input_ids,
 // HEADER: static inline void tiny_destroy(tiny_model *m)
-// RUN: %cc -O1 -I%t -I%runtime_include -DMODEL_HEADER='"tiny.h"' -DMODEL=tiny %S/Inputs/run_model.c %t/tiny.o -L%runtime_lib -lquantbert_rt -lm -Wl,-rpath,%runtime_lib -o %t/run_tiny
+// RUN: %cc %cflags -O1 -I%t -I%runtime_include -DMODEL_HEADER='"tiny.h"' -DMODEL=tiny %S/Inputs/run_model.c %t/tiny.o -L%runtime_lib -lquantbert_rt -lm -Wl,-rpath,%runtime_lib -o %t/run_tiny
 // RUN: %t/run_tiny | FileCheck %s --check-prefix=EXEC
 // EXEC-NOT: FAILED
 // EXEC: ok: create
@@ -41,8 +41,19 @@
 // EXEC-NEXT: qbrt_model_run: seq_len 17 exceeds the model's 16 positions
 // EXEC: ok: null input_ids
 // EXEC: ok: batch 0
+// EXEC: ok: null attention_mask
+// EXEC-NEXT: qbrt_model_run: attention_mask is NULL
+// EXEC: ok: null token_type_ids
+// EXEC: ok: null logits
+// EXEC: ok: negative seq_len
+// EXEC-NEXT: qbrt_model_run: seq_len
+// EXEC: ok: negative batch
+// EXEC: ok: batch * seq_len overflows
+// EXEC-NEXT: qbrt_model_run:
 // EXEC: ok: null model
 // EXEC: ok: failed runs leave the logits untouched
+// EXEC: ok: create without a context
+// EXEC: ok: create without out
 // EXEC: 0 failures
 //
 // A float checkpoint: no int8 plans, the same C API. Its config.json has no
@@ -57,7 +68,7 @@
 // PLAIN-NEXT: "LABEL_1",
 // PLAIN-NEXT: "LABEL_2",
 // PLAIN-NEXT: };
-// RUN: %cc -O1 -I%t -I%runtime_include -DMODEL_HEADER='"plain.h"' -DMODEL=plain %S/Inputs/run_model.c %t/plain.o -L%runtime_lib -lquantbert_rt -lm -Wl,-rpath,%runtime_lib -o %t/run_plain
+// RUN: %cc %cflags -O1 -I%t -I%runtime_include -DMODEL_HEADER='"plain.h"' -DMODEL=plain %S/Inputs/run_model.c %t/plain.o -L%runtime_lib -lquantbert_rt -lm -Wl,-rpath,%runtime_lib -o %t/run_plain
 // RUN: %t/run_plain | FileCheck %s --check-prefix=EXEC
 //
 // Label names that need escaping in C: quotes, backslashes, control
@@ -73,18 +84,6 @@
 // TRICKY-NEXT: "trigraph \?\?= */",
 // TRICKY-NEXT: "na\303\257ve \346\227\245\346\234\2541",
 // TRICKY-NEXT: };
-// RUN: %cc -std=c11 -Wall -Wextra -Werror -I%t -I%runtime_include %S/Inputs/check_labels.c %t/tricky.o -L%runtime_lib -lquantbert_rt -lm -Wl,-rpath,%runtime_lib -o %t/check_labels
+// RUN: %cc %cflags -std=c11 -Wall -Wextra -Werror -I%t -I%runtime_include %S/Inputs/check_labels.c %t/tricky.o -L%runtime_lib -lquantbert_rt -lm -Wl,-rpath,%runtime_lib -o %t/check_labels
 // RUN: %t/check_labels | FileCheck %s --check-prefix=LABELS
 // LABELS: 5 labels ok
-//
-// Bad input to the compiler: one clear line, exit status 1.
-// RUN: not quant-bert-compile %t/does-not-exist -o %t/x.o --header %t/x.h 2>&1 | FileCheck %s --check-prefix=MISSING
-// MISSING: quant-bert-compile: error: '{{.*}}does-not-exist' does not exist
-// RUN: not quant-bert-compile %t/float -o %t/9lives.o --header %t/x.h 2>&1 | FileCheck %s --check-prefix=NAME
-// NAME: quant-bert-compile: error: model name '9lives' is not a C identifier (use --name)
-// RUN: echo 'func.func @f() { return }' > %t/not-a-model.mlir
-// RUN: not quant-bert-compile %t/not-a-model.mlir -o %t/x.o --header %t/x.h 2>&1 | FileCheck %s --check-prefix=NOMODEL
-// NOMODEL: is not an imported model (no qb.model attribute or no @forward function
-// RUN: %python %S/../Import/Inputs/make_bundle.py %t/broken --break missing-tensor
-// RUN: not quant-bert-compile %t/broken -o %t/x.o --header %t/x.h 2>&1 | FileCheck %s --check-prefix=BROKEN
-// BROKEN: missing tensor 'bert.encoder.layer.1.attention.self.key.weight'

@@ -162,6 +162,17 @@ int main(int argc, char **argv) {
     return fail("model name '" + name +
                 "' is not a C identifier (use --name)");
 
+  // Cheap checks first, so a typo does not cost a whole compilation.
+  std::string cpuError;
+  if (failed(quantbert::checkTargetCPU(cpu, cpuError)))
+    return fail("--cpu: " + cpuError);
+  for (const std::string &output : {std::string(objectPath), std::string(headerPath)}) {
+    StringRef directory = sys::path::parent_path(output);
+    if (!directory.empty() && !sys::fs::is_directory(directory))
+      return fail("cannot write '" + output + "': directory '" + directory +
+                  "' does not exist");
+  }
+
   DialectRegistry registry;
   quantbert::registerLoweringDialects(registry);
   MLIRContext context(registry);

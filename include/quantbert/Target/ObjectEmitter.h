@@ -41,6 +41,10 @@ struct ModelInfo {
 mlir::LogicalResult addModelDescriptor(mlir::ModuleOp module,
                                        const ModelInfo &info);
 
+/// Checks that `cpu` ("host" or an LLVM CPU name) names a CPU of the native
+/// target; on failure `error` says which names are valid.
+mlir::LogicalResult checkTargetCPU(const std::string &cpu, std::string &error);
+
 /// Translates `module` to LLVM IR, optimises it at -O3 for `cpu` ("host" or
 /// an LLVM CPU name such as znver5, skylake-avx512, x86-64-v3) and writes an
 /// object file to `path`.

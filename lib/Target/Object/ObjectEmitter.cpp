@@ -18,6 +18,7 @@
 #include "mlir/Target/LLVMIR/Export.h"
 #include "llvm/IR/LegacyPassManager.h"
 #include "llvm/IR/Module.h"
+#include "llvm/MC/MCSubtargetInfo.h"
 #include "llvm/MC/TargetRegistry.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/TargetSelect.h"
@@ -99,14 +100,38 @@ LogicalResult addModelDescriptor(ModuleOp module, const ModelInfo &info) {
   return success();
 }
 
-LogicalResult emitObjectFile(ModuleOp module, const std::string &cpu,
-                             const std::string &path, std::string &error) {
+static void initializeNativeTarget() {
   static bool initialized = [] {
     llvm::InitializeNativeTarget();
     llvm::InitializeNativeTargetAsmPrinter();
     return true;
   }();
   (void)initialized;
+}
+
+LogicalResult checkTargetCPU(const std::string &cpu, std::string &error) {
+  if (cpu == "host")
+    return success();
+  initializeNativeTarget();
+  std::string triple = llvm::sys::getDefaultTargetTriple();
+  const llvm::Target *target = llvm::TargetRegistry::lookupTarget(triple, error);
+  if (!target)
+    return failure();
+  std::unique_ptr<llvm::MCSubtargetInfo> info(
+      target->createMCSubtargetInfo(triple, "", ""));
+  if (info && info->isCPUStringValid(cpu))
+    return success();
+  error = "unknown CPU '" + cpu + "' for " + triple +
+          " (use host, or an LLVM CPU name such as znver5, skylake-avx512 or "
+          "x86-64-v3)";
+  return failure();
+}
+
+LogicalResult emitObjectFile(ModuleOp module, const std::string &cpu,
+                             const std::string &path, std::string &error) {
+  initializeNativeTarget();
+  if (failed(checkTargetCPU(cpu, error)))
+    return failure();
   registerBuiltinDialectTranslation(*module.getContext());
   registerLLVMDialectTranslation(*module.getContext());
 

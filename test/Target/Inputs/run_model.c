@@ -7,6 +7,7 @@
 #include MODEL_HEADER
 
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -90,6 +91,22 @@ int main(void) {
   status = FN(_run)(model, ids, types, mask, 0, SEQ, untouched);
   failures += check(status == QB_ERR_INVALID_ARGUMENT, "batch 0");
   printf("  %s\n", qbrt_last_error(ctx));
+  status = FN(_run)(model, ids, types, NULL, 1, SEQ, untouched);
+  failures += check(status == QB_ERR_INVALID_ARGUMENT, "null attention_mask");
+  printf("  %s\n", qbrt_last_error(ctx));
+  status = FN(_run)(model, ids, NULL, mask, 1, SEQ, untouched);
+  failures += check(status == QB_ERR_INVALID_ARGUMENT, "null token_type_ids");
+  status = FN(_run)(model, ids, types, mask, 1, SEQ, NULL);
+  failures += check(status == QB_ERR_INVALID_ARGUMENT, "null logits");
+  status = FN(_run)(model, ids, types, mask, 1, -3, untouched);
+  failures += check(status == QB_ERR_INVALID_ARGUMENT, "negative seq_len");
+  printf("  %s\n", qbrt_last_error(ctx));
+  status = FN(_run)(model, ids, types, mask, -1, SEQ, untouched);
+  failures += check(status == QB_ERR_INVALID_ARGUMENT, "negative batch");
+  /* batch * seq_len overflows int64: refused before anything is read. */
+  status = FN(_run)(model, ids, types, mask, INT64_MAX / 2, SEQ, untouched);
+  failures += check(status == QB_ERR_INVALID_ARGUMENT, "batch * seq_len overflows");
+  printf("  %s\n", qbrt_last_error(ctx));
   status = FN(_run)(NULL, ids, types, mask, 1, SEQ, untouched);
   failures += check(status == QB_ERR_INVALID_ARGUMENT, "null model");
   int kept = 1;
@@ -97,7 +114,16 @@ int main(void) {
     kept &= untouched[i] == 12345.0f;
   failures += check(kept, "failed runs leave the logits untouched");
 
+  /* create without a context or an output pointer. */
+  FN(_model) *other = NULL;
+  status = FN(_create)(NULL, &other);
+  failures += check(status == QB_ERR_INVALID_ARGUMENT && other == NULL,
+                    "create without a context");
+  status = FN(_create)(ctx, NULL);
+  failures += check(status == QB_ERR_INVALID_ARGUMENT, "create without out");
+
   FN(_destroy)(model);
+  FN(_destroy)(NULL); /* allowed, does nothing */
   qbrt_context_destroy(ctx);
   printf("%d failures\n", failures);
   return failures != 0;
