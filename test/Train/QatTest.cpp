@@ -57,39 +57,41 @@ void referenceCodes(const std::vector<float> &w, int64_t rows, int64_t cols,
 
 TEST(QuantizedLinearTest, Int8EvalForwardIsTheInt8LinearReference) {
   torch::set_num_threads(1);
-  const int64_t k = 70, n = 5, m = 6;
-  for (Quantizer quantizer : {Quantizer::SymmetricEma, Quantizer::Twn})
-    for (Granularity granularity :
-         {Granularity::PerTensor, Granularity::PerRow}) {
-      torch::manual_seed(7);
-      QuantLinear linear(k, n);
-      torch::nn::init::normal_(linear->bias, 0.0, 0.5);
-      linear->setSpec(
-          LinearQuantSpec{quantizer, granularity, InputQuant::Int8});
-      linear->setInputRange(2.5f);
-      linear->eval();
-      // Beyond the range, too: those codes clamp to [-128, 127].
-      torch::Tensor x = torch::randn({2, 3, k}) * 1.5;
-      torch::Tensor y = linear->forward(x);
-      ASSERT_EQ(y.sizes(), (std::vector<int64_t>{2, 3, n}));
+  const int64_t n = 5, m = 6;
+  // 1100 > 512: the eval forward sums float32 GEMMs over 512-column blocks.
+  for (int64_t k : {70, 1100})
+    for (Quantizer quantizer : {Quantizer::SymmetricEma, Quantizer::Twn})
+      for (Granularity granularity :
+           {Granularity::PerTensor, Granularity::PerRow}) {
+        torch::manual_seed(7);
+        QuantLinear linear(k, n);
+        torch::nn::init::normal_(linear->bias, 0.0, 0.5);
+        linear->setSpec(
+            LinearQuantSpec{quantizer, granularity, InputQuant::Int8});
+        linear->setInputRange(2.5f);
+        linear->eval();
+        // Beyond the range, too: those codes clamp to [-128, 127].
+        torch::Tensor x = torch::randn({2, 3, k}) * 1.5;
+        torch::Tensor y = linear->forward(x);
+        ASSERT_EQ(y.sizes(), (std::vector<int64_t>{2, 3, n}));
 
-      float inputScale = 2.5f / 127.0f;
-      EXPECT_EQ(linear->inputScale(), inputScale);
-      std::vector<float> xs = floatsOf(x);
-      std::vector<int8_t> xq;
-      for (float v : xs)
-        xq.push_back(quantizeToInt8(v, inputScale, 0));
-      std::vector<int8_t> wq;
-      std::vector<float> wScales;
-      referenceCodes(floatsOf(linear->weight), n, k, quantizer, granularity, wq,
-                     wScales);
-      std::vector<double> expected = reference::int8Linear(
-          xq, m, k, inputScale, 0, wq, wScales, floatsOf(linear->bias), n);
-      std::vector<float> actual = floatsOf(y);
-      for (int64_t i = 0; i < m * n; ++i)
-        ASSERT_EQ(actual[i], float(expected[i]))
-            << quantizerName(quantizer) << " element " << i;
-    }
+        float inputScale = 2.5f / 127.0f;
+        EXPECT_EQ(linear->inputScale(), inputScale);
+        std::vector<float> xs = floatsOf(x);
+        std::vector<int8_t> xq;
+        for (float v : xs)
+          xq.push_back(quantizeToInt8(v, inputScale, 0));
+        std::vector<int8_t> wq;
+        std::vector<float> wScales;
+        referenceCodes(floatsOf(linear->weight), n, k, quantizer, granularity,
+                       wq, wScales);
+        std::vector<double> expected = reference::int8Linear(
+            xq, m, k, inputScale, 0, wq, wScales, floatsOf(linear->bias), n);
+        std::vector<float> actual = floatsOf(y);
+        for (int64_t i = 0; i < m * n; ++i)
+          ASSERT_EQ(actual[i], float(expected[i]))
+              << quantizerName(quantizer) << " k " << k << " element " << i;
+      }
 }
 
 TEST(QuantizedLinearTest, BinaryEvalForwardIsThePackedSignReference) {

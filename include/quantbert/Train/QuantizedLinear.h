@@ -113,7 +113,7 @@ public:
     explicit Form(QuantizedMatrix matrix) : matrix(std::move(matrix)) {}
 
     QuantizedMatrix matrix;
-    /// The codes as float64 [cols, rows], the integer matmul's right
+    /// The codes as float32 [cols, rows], the integer matmul's right
     /// operand (built on first use: linears on int8 or sign inputs).
     const torch::Tensor &codesTransposed();
     /// matrix.dequantize() (built on first use: index-format linears and
