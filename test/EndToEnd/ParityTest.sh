@@ -56,7 +56,7 @@ run() { # NAME COMMAND...: stderr to NAME.log, shown on failure
 rm -rf "$work"
 mkdir -p "$work"
 # Every 10th dev sentence keeps the dev evaluations short.
-awk 'NR == 1 || NR % 10 == 2' "$brown/dev.tsv" > "$work/dev.tsv"
+"$source/scripts/subsample-tsv" "$brown/dev.tsv" --every 10 > "$work/dev.tsv"
 common=(--train "$brown/train.tsv" --dev "$work/dev.tsv" --max-seq-length 32
         --batch-size 32 --log-every 50 --seed 1 --threads 2)
 run finetune "$train" finetune "${common[@]}" --vocab "$vocab" \
