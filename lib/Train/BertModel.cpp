@@ -280,11 +280,11 @@ void initBertWeights(torch::nn::Module &model) {
   torch::NoGradGuard noGrad;
   for (const auto &module : model.modules()) {
     if (auto *linear = module->as<torch::nn::Linear>()) {
-      linear->weight.normal_(0.0, 0.02);
+      linear->weight.normal_(0.0, kInitializerRange);
       if (linear->bias.defined())
         linear->bias.zero_();
     } else if (auto *embedding = module->as<torch::nn::Embedding>()) {
-      embedding->weight.normal_(0.0, 0.02);
+      embedding->weight.normal_(0.0, kInitializerRange);
       if (auto padding = embedding->options.padding_idx())
         embedding->weight[*padding].zero_();
     } else if (auto *norm = module->as<torch::nn::LayerNorm>()) {

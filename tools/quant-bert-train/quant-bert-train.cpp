@@ -39,8 +39,10 @@
 #include "quantbert/Train/Recipes.h"
 #include "quantbert/Train/Sensitivity.h"
 #include "quantbert/Train/Trainer.h"
+#include "quantbert/Train/WordVectors.h"
 
 #include <algorithm>
+#include <chrono>
 #include <filesystem>
 
 #include <fstream>
@@ -59,6 +61,9 @@ const char *kUsage = R"(usage: quant-bert-train COMMAND [--option value]...
 commands and their options (defaults in brackets):
   pretrain   --corpus TXT (--vocab VOCAB | --model DIR) --output DIR
              (--model: continue from a checkpoint, keeping its size)
+             [--embedding-init random|ppmi-svd (ppmi-svd: word embeddings
+              from co-occurrence statistics of --embedding-corpus TXT,
+              default --corpus; docs/training.md)]
              [--hidden-size 256 --layers 4 --heads 4 --intermediate-size 1024
               --max-position 512 --seq-length 128 --batch-size 32 --epochs 1
               --lr 1e-4 --warmup-ratio 0.06]
@@ -249,11 +254,66 @@ void report(const TrainResult &result, const std::string &output) {
   std::cerr << "; checkpoints in " << output << "\n";
 }
 
+/// Splits a text file into its lines.
+std::vector<std::string> readLines(const std::string &path) {
+  std::string text = orFail(readFile(path));
+  std::vector<std::string> lines;
+  for (size_t start = 0; start < text.size();) {
+    size_t end = std::min(text.find('\n', start), text.size());
+    lines.push_back(text.substr(start, end - start));
+    start = end + 1;
+  }
+  return lines;
+}
+
+/// --embedding-init ppmi-svd: the word embeddings of the tokens seen at
+/// least 5 times in `corpusPath` become PPMI-SVD vectors (WordVectors.h),
+/// scaled to the standard deviation of BERT's random initialisation so that
+/// they sum with the position embeddings as a random row would; the other
+/// rows keep their random values.
+void initWordEmbeddings(torch::nn::Module &model, const Tokenizer &tokenizer,
+                        const std::string &corpusPath,
+                        const BertConfig &config, uint64_t seed) {
+  auto started = std::chrono::steady_clock::now();
+  std::vector<std::vector<int32_t>> lines;
+  for (const std::string &line : readLines(corpusPath))
+    lines.push_back(orFail(tokenizer.tokenize(line)));
+  PpmiSvdOptions options;
+  options.dim = config.hiddenSize;
+  options.seed = seed;
+  WordVectors vectors =
+      orFail(ppmiSvdVectors(lines, config.vocabSize, options));
+  torch::Tensor known = vectors.known.nonzero().squeeze(1);
+  torch::Tensor rows = vectors.vectors.index_select(0, known);
+  rows = rows * (kInitializerRange / rows.std().item<double>());
+  torch::Tensor *weight =
+      model.named_parameters().find("bert.embeddings.word_embeddings.weight");
+  if (!weight)
+    fail("--embedding-init: the model has no word embeddings");
+  torch::NoGradGuard noGrad;
+  weight->index_copy_(0, known, rows);
+  std::cerr << "pretrain: PPMI-SVD vectors for " << known.size(0) << " of "
+            << config.vocabSize << " tokens from " << corpusPath << " ("
+            << std::chrono::duration<double>(
+                   std::chrono::steady_clock::now() - started)
+                   .count()
+            << " s)\n";
+}
+
 int runPretrain(int argc, char **argv) {
   std::set<std::string> known = kTrainOptions;
-  known.insert({"corpus", "seq-length", "model"});
+  known.insert({"corpus", "seq-length", "model", "embedding-init",
+                "embedding-corpus"});
   Args args(argc, argv, known);
   setThreads(args);
+  std::string embeddingInit = args.str("embedding-init", "random");
+  if (embeddingInit != "random" && embeddingInit != "ppmi-svd")
+    fail("--embedding-init must be random or ppmi-svd, got '" +
+         embeddingInit + "'");
+  if (args.has("model") &&
+      (args.has("embedding-init") || args.has("embedding-corpus")))
+    fail("--embedding-init and --embedding-corpus apply to a fresh model, "
+         "not --model");
   // --model continues masked-LM training from a checkpoint (domain- or
   // task-adaptive pretraining) with its own configuration and vocabulary.
   std::string vocabPath = args.has("model")
@@ -261,13 +321,7 @@ int runPretrain(int argc, char **argv) {
                               : args.str("vocab");
   Tokenizer tokenizer = orFail(Tokenizer::open(vocabPath));
   SpecialTokens special = orFail(SpecialTokens::fromTokenizer(tokenizer));
-  std::string corpus = orFail(readFile(args.str("corpus")));
-  std::vector<std::string> lines;
-  for (size_t start = 0; start < corpus.size();) {
-    size_t end = std::min(corpus.find('\n', start), corpus.size());
-    lines.push_back(corpus.substr(start, end - start));
-    start = end + 1;
-  }
+  std::vector<std::string> lines = readLines(args.str("corpus"));
   torch::Tensor blocks = orFail(buildMlmBlocks(
       tokenizer, lines, args.integer("seq-length", 128), special));
 
@@ -281,6 +335,10 @@ int runPretrain(int argc, char **argv) {
   torch::manual_seed(options.seed);
   BertForMaskedLM model(config);
   initBertWeights(*model);
+  if (embeddingInit == "ppmi-svd")
+    initWordEmbeddings(*model, tokenizer,
+                       args.str("embedding-corpus", args.str("corpus")),
+                       config, options.seed);
   if (args.has("model")) {
     // A classification checkpoint has no MLM head (it starts fresh) and its
     // pooler and classifier are not used by masked-LM training.

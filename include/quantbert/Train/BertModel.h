@@ -37,6 +37,9 @@ namespace quantbert::train {
 /// Dropout rates of training; transformers' defaults.
 inline constexpr double kHiddenDropout = 0.1;
 inline constexpr double kAttentionDropout = 0.1;
+/// Standard deviation of the random weight initialisation
+/// (transformers' initializer_range).
+inline constexpr double kInitializerRange = 0.02;
 
 /// Additive attention-mask value of padded keys (transformers' BERT before
 /// 4.31 and the compiler's qb.attention).
