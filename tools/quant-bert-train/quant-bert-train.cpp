@@ -314,6 +314,8 @@ int runPretrain(int argc, char **argv) {
       (args.has("embedding-init") || args.has("embedding-corpus")))
     fail("--embedding-init and --embedding-corpus apply to a fresh model, "
          "not --model");
+  if (args.has("embedding-corpus") && embeddingInit != "ppmi-svd")
+    fail("--embedding-corpus needs --embedding-init ppmi-svd");
   // --model continues masked-LM training from a checkpoint (domain- or
   // task-adaptive pretraining) with its own configuration and vocabulary.
   std::string vocabPath = args.has("model")
