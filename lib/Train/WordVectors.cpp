@@ -3,7 +3,6 @@
 #include "quantbert/Train/WordVectors.h"
 
 #include <algorithm>
-#include <numeric>
 
 namespace quantbert::train {
 
@@ -127,7 +126,6 @@ Expected<WordVectors> ppmiSvdVectors(
   torch::Tensor index = torch::tensor(rows, torch::kLong);
   out.vectors.index_copy_(0, index, rowVectors);
   out.known.index_fill_(0, index, true);
-  out.singularValues = s;
   return out;
 }
 

@@ -48,8 +48,6 @@ struct WordVectors {
   torch::Tensor vectors;
   /// [vocabSize] bool: which rows hold a vector.
   torch::Tensor known;
-  /// The singular values of the PPMI matrix, descending ([dim]).
-  torch::Tensor singularValues;
 };
 
 /// Co-occurrence counts of `lines` (token ids below `vocabSize`) as a dense
