@@ -63,7 +63,9 @@ commands and their options (defaults in brackets):
              (--model: continue from a checkpoint, keeping its size)
              [--embedding-init random|ppmi-svd (ppmi-svd: word embeddings
               from co-occurrence statistics of --embedding-corpus TXT,
-              default --corpus; docs/training.md)]
+              default --corpus, counting the tokens at most
+              --embedding-window 5 positions apart within a line;
+              docs/training.md)]
              [--hidden-size 256 --layers 4 --heads 4 --intermediate-size 1024
               --max-position 512 --seq-length 128 --batch-size 32 --epochs 1
               --lr 1e-4 --warmup-ratio 0.06]
@@ -273,13 +275,15 @@ std::vector<std::string> readLines(const std::string &path) {
 /// rows keep their random values.
 void initWordEmbeddings(torch::nn::Module &model, const Tokenizer &tokenizer,
                         const std::string &corpusPath,
-                        const BertConfig &config, uint64_t seed) {
+                        const BertConfig &config, int64_t window,
+                        uint64_t seed) {
   auto started = std::chrono::steady_clock::now();
   std::vector<std::vector<int32_t>> lines;
   for (const std::string &line : readLines(corpusPath))
     lines.push_back(orFail(tokenizer.tokenize(line)));
   PpmiSvdOptions options;
   options.dim = config.hiddenSize;
+  options.window = window;
   options.seed = seed;
   WordVectors vectors =
       orFail(ppmiSvdVectors(lines, config.vocabSize, options));
@@ -303,7 +307,7 @@ void initWordEmbeddings(torch::nn::Module &model, const Tokenizer &tokenizer,
 int runPretrain(int argc, char **argv) {
   std::set<std::string> known = kTrainOptions;
   known.insert({"corpus", "seq-length", "model", "embedding-init",
-                "embedding-corpus"});
+                "embedding-corpus", "embedding-window"});
   Args args(argc, argv, known);
   setThreads(args);
   std::string embeddingInit = args.str("embedding-init", "random");
@@ -314,8 +318,14 @@ int runPretrain(int argc, char **argv) {
       (args.has("embedding-init") || args.has("embedding-corpus")))
     fail("--embedding-init and --embedding-corpus apply to a fresh model, "
          "not --model");
-  if (args.has("embedding-corpus") && embeddingInit != "ppmi-svd")
-    fail("--embedding-corpus needs --embedding-init ppmi-svd");
+  if ((args.has("embedding-corpus") || args.has("embedding-window")) &&
+      embeddingInit != "ppmi-svd")
+    fail("--embedding-corpus and --embedding-window need --embedding-init "
+         "ppmi-svd");
+  int64_t embeddingWindow = args.integer("embedding-window", 5);
+  if (embeddingWindow <= 0)
+    fail("--embedding-window must be positive, got " +
+         std::to_string(embeddingWindow));
   // --model continues masked-LM training from a checkpoint (domain- or
   // task-adaptive pretraining) with its own configuration and vocabulary.
   std::string vocabPath = args.has("model")
@@ -340,7 +350,7 @@ int runPretrain(int argc, char **argv) {
   if (embeddingInit == "ppmi-svd")
     initWordEmbeddings(*model, tokenizer,
                        args.str("embedding-corpus", args.str("corpus")),
-                       config, options.seed);
+                       config, embeddingWindow, options.seed);
   if (args.has("model")) {
     // A classification checkpoint has no MLM head (it starts fresh) and its
     // pooler and classifier are not used by masked-LM training.
