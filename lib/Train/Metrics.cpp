@@ -81,4 +81,25 @@ std::string formatMetrics(const ClassificationMetrics &metrics,
   return out;
 }
 
+PairedComparison compareClassifiers(const std::vector<int64_t> &gold,
+                                    const std::vector<int64_t> &predictedA,
+                                    const std::vector<int64_t> &predictedB) {
+  assert(gold.size() == predictedA.size() && gold.size() == predictedB.size() &&
+         "gold and predictions differ in size");
+  PairedComparison c;
+  for (size_t i = 0; i < gold.size(); ++i) {
+    bool a = predictedA[i] == gold[i], b = predictedB[i] == gold[i];
+    ++(a ? (b ? c.bothRight : c.onlyA) : (b ? c.onlyB : c.bothWrong));
+  }
+  int64_t n = c.onlyA + c.onlyB, k = std::min(c.onlyA, c.onlyB);
+  // P(X <= k) = sum_i C(n, i) / 2^n, each term in logs (n can be in the
+  // thousands, far past where 2^n fits a double).
+  double tail = 0;
+  for (int64_t i = 0; i <= k; ++i)
+    tail += std::exp(std::lgamma(double(n) + 1) - std::lgamma(double(i) + 1) -
+                     std::lgamma(double(n - i) + 1) - double(n) * std::log(2.0));
+  c.pValue = std::min(1.0, 2 * tail);
+  return c;
+}
+
 } // namespace quantbert::train

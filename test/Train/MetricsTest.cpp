@@ -63,4 +63,58 @@ TEST(MetricsTest, FormatNamesRowsAndColumns) {
       << text;
 }
 
+// Labels for a paired comparison: `onlyA` examples A gets right and B wrong,
+// `onlyB` the reverse, then `bothRight` and `bothWrong`; gold is all 0.
+struct PairedCase {
+  std::vector<int64_t> gold, a, b;
+};
+PairedCase pairedCase(int onlyA, int onlyB, int bothRight, int bothWrong) {
+  PairedCase c;
+  auto add = [&](int count, int64_t a, int64_t b) {
+    for (int i = 0; i < count; ++i) {
+      c.gold.push_back(0);
+      c.a.push_back(a);
+      c.b.push_back(b);
+    }
+  };
+  add(onlyA, 0, 1);
+  add(onlyB, 2, 0);
+  add(bothRight, 0, 0);
+  add(bothWrong, 1, 2);
+  return c;
+}
+
+TEST(MetricsTest, McNemarExactSmall) {
+  // 10 vs 2 discordant: p = 2 (C(12,0) + C(12,1) + C(12,2)) / 2^12.
+  PairedCase c = pairedCase(10, 2, 5, 3);
+  PairedComparison r = compareClassifiers(c.gold, c.a, c.b);
+  EXPECT_EQ(r.onlyA, 10);
+  EXPECT_EQ(r.onlyB, 2);
+  EXPECT_EQ(r.bothRight, 5);
+  EXPECT_EQ(r.bothWrong, 3);
+  EXPECT_NEAR(r.pValue, 2.0 * (1 + 12 + 66) / 4096, 1e-12);
+  // The test is symmetric in A and B.
+  EXPECT_NEAR(compareClassifiers(c.gold, c.b, c.a).pValue, r.pValue, 1e-12);
+}
+
+TEST(MetricsTest, McNemarLargeMatchesChiSquare) {
+  // 600 vs 500 of 1,100 discordant: the continuity-corrected chi-square
+  // (|600 - 500| - 1)^2 / 1100 = 8.91 with one degree of freedom gives
+  // p = erfc(sqrt(8.91 / 2)) = 0.00283; the exact test is close to it.
+  PairedCase c = pairedCase(600, 500, 3000, 900);
+  double chi2 = 99.0 * 99.0 / 1100;
+  double approx = std::erfc(std::sqrt(chi2 / 2));
+  double p = compareClassifiers(c.gold, c.a, c.b).pValue;
+  EXPECT_GT(p, 0);
+  EXPECT_NEAR(p / approx, 1.0, 0.05) << p << " vs " << approx;
+}
+
+TEST(MetricsTest, McNemarNoDifference) {
+  PairedCase tied = pairedCase(7, 7, 3, 1);
+  EXPECT_DOUBLE_EQ(compareClassifiers(tied.gold, tied.a, tied.b).pValue, 1.0);
+  PairedCase same = pairedCase(0, 0, 4, 2);
+  EXPECT_DOUBLE_EQ(compareClassifiers(same.gold, same.a, same.b).pValue, 1.0);
+}
+
 } // namespace
+

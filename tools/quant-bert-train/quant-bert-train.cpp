@@ -11,6 +11,7 @@
 //   quant-bert-train export --model CKPT_DIR --output BUNDLE_DIR [...]
 //   quant-bert-train sensitivity --model DIR --dev TSV --output JSON [...]
 //   quant-bert-train baseline-bow --train TSV --dev TSV --test TSV [...]
+//   quant-bert-train compare --a PREDICTIONS --b PREDICTIONS
 //
 // pretrain trains a fresh BertForMaskedLM on a text file (one document a
 // line); finetune trains BertForSequenceClassification, from a checkpoint's
@@ -27,6 +28,9 @@
 // latter two with the deployed integer numerics);
 // baseline-bow prints the same for the majority-class and bag-of-words
 // logistic-regression baselines (Baseline.h), its L2 weight chosen on dev.
+// compare tests whether two classifiers' accuracies on the same examples
+// differ (McNemar's exact test, Metrics.h), from the prediction files of
+// eval --logits and baseline-bow --predictions.
 // Errors are one line on stderr and exit code 1.
 //
 //===----------------------------------------------------------------------===//
@@ -36,6 +40,7 @@
 #include "quantbert/Train/Checkpoint.h"
 #include "quantbert/Train/Distillation.h"
 #include "quantbert/Train/Export.h"
+#include "quantbert/Train/Metrics.h"
 #include "quantbert/Train/Recipes.h"
 #include "quantbert/Train/Sensitivity.h"
 #include "quantbert/Train/Trainer.h"
@@ -101,7 +106,11 @@ commands and their options (defaults in brackets):
              (weight-only: each module's linear weights quantized alone,
               inputs stay f32; writes sensitivity.json, docs/formats.md)
   baseline-bow --train TSV --dev TSV --test TSV [--l2 L (default: the best
-              on dev of 1e-6 ... 1e-2, by decades) --max-iterations 100]
+              on dev of 1e-6 ... 1e-2, by decades) --max-iterations 100
+              --predictions FILE (the test split's TSV: gold, predicted)]
+  compare    --a FILE --b FILE: two prediction files of the same examples
+             (eval --logits, baseline-bow --predictions): each one's
+             accuracy, where they disagree, McNemar's exact p-value
 common to pretrain and finetune:
              [--seed 42 --weight-decay 0.01 --max-grad-norm 1.0
               --log-every 50 --checkpoint-every 500 --resume STATE
@@ -727,7 +736,8 @@ void printScores(const std::string &name, const TextDataset &data,
 
 int runBaselineBow(int argc, char **argv) {
   Args args(argc, argv,
-            {"train", "dev", "test", "l2", "max-iterations", "threads"});
+            {"train", "dev", "test", "l2", "max-iterations", "threads",
+             "predictions"});
   setThreads(args);
   TextDataset trainSet = orFail(readTsv(args.str("train")));
   TextDataset devSet = orFail(readTsv(args.str("dev"), &trainSet.labelNames));
@@ -770,7 +780,77 @@ int runBaselineBow(int argc, char **argv) {
   std::cout << "bag-of-words logistic regression: l2 " << bestL2 << ", "
             << best->vocabularySize() << " words\n";
   printScores("bow dev", devSet, best->predict(devSet));
-  printScores("bow test", testSet, best->predict(testSet));
+  std::vector<int64_t> testPredicted = best->predict(testSet);
+  printScores("bow test", testSet, testPredicted);
+  if (args.has("predictions")) {
+    // The leading columns of eval --logits, so compare reads either.
+    std::ostringstream out;
+    out << "gold\tpredicted\n";
+    for (size_t i = 0; i < testPredicted.size(); ++i)
+      out << testSet.examples[i].label << "\t" << testPredicted[i] << "\n";
+    if (Error err = writeFileAtomically(args.str("predictions"), out.str()))
+      fail(err.message());
+  }
+  return 0;
+}
+
+/// Gold and predicted label ids, the first two columns of a prediction file
+/// (eval --logits, baseline-bow --predictions) after its header.
+struct Predictions {
+  std::vector<int64_t> gold, predicted;
+};
+
+Predictions readPredictions(const std::string &path) {
+  std::vector<std::string> lines = readLines(path);
+  if (lines.empty() || lines[0].rfind("gold\tpredicted", 0) != 0)
+    fail(path + ": not a prediction file (the header must start with "
+                "'gold<TAB>predicted')");
+  Predictions p;
+  for (size_t i = 1; i < lines.size(); ++i) {
+    if (lines[i].empty() && i + 1 == lines.size())
+      break;
+    std::istringstream row(lines[i]);
+    int64_t gold = -1, predicted = -1;
+    char tab = 0;
+    if (!(row >> gold) || !row.get(tab) || tab != '\t' ||
+        !(row >> predicted) || gold < 0 || predicted < 0)
+      fail(path + ":" + std::to_string(i + 1) +
+           ": expected two label ids, gold and predicted, separated by a tab");
+    p.gold.push_back(gold);
+    p.predicted.push_back(predicted);
+  }
+  if (p.gold.empty())
+    fail(path + ": no predictions");
+  return p;
+}
+
+int runCompare(int argc, char **argv) {
+  Args args(argc, argv, {"a", "b"});
+  std::string pathA = args.str("a"), pathB = args.str("b");
+  Predictions a = readPredictions(pathA), b = readPredictions(pathB);
+  if (a.gold.size() != b.gold.size())
+    fail(pathA + " has " + std::to_string(a.gold.size()) + " predictions, " +
+         pathB + " " + std::to_string(b.gold.size()) +
+         ": not the same examples");
+  for (size_t i = 0; i < a.gold.size(); ++i)
+    if (a.gold[i] != b.gold[i])
+      fail("row " + std::to_string(i + 1) + ": gold label " +
+           std::to_string(a.gold[i]) + " in " + pathA + " but " +
+           std::to_string(b.gold[i]) + " in " + pathB +
+           ": not the same examples in the same order and label numbering");
+  PairedComparison c = compareClassifiers(a.gold, a.predicted, b.predicted);
+  double n = double(a.gold.size());
+  std::cout << a.gold.size() << " examples\n";
+  std::cout.setf(std::ios::fixed);
+  std::cout.precision(4);
+  std::cout << "A " << pathA << ": accuracy " << (c.bothRight + c.onlyA) / n
+            << "\nB " << pathB << ": accuracy " << (c.bothRight + c.onlyB) / n
+            << "\nboth right " << c.bothRight << ", only A " << c.onlyA
+            << ", only B " << c.onlyB << ", both wrong " << c.bothWrong
+            << "\n";
+  std::cout.unsetf(std::ios::fixed);
+  std::cout.precision(3);
+  std::cout << "McNemar exact test, two-sided: p = " << c.pValue << "\n";
   return 0;
 }
 
@@ -790,6 +870,8 @@ int main(int argc, char **argv) {
     return runSensitivity(argc, argv);
   if (command == "baseline-bow")
     return runBaselineBow(argc, argv);
+  if (command == "compare")
+    return runCompare(argc, argv);
   if (command == "--help" || command == "-h") {
     std::cout << kUsage;
     return 0;

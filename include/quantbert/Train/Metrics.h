@@ -2,7 +2,9 @@
 //
 // The scores GLUE reports for classification tasks, from gold and predicted
 // label ids: accuracy, macro-averaged F1, the (multi-class) Matthews
-// correlation coefficient and the confusion matrix. Plain C++, no LibTorch.
+// correlation coefficient and the confusion matrix; and McNemar's test of
+// whether two classifiers' accuracies on the same examples differ. Plain
+// C++, no LibTorch.
 //
 //===----------------------------------------------------------------------===//
 
@@ -36,6 +38,24 @@ ClassificationMetrics computeMetrics(const std::vector<int64_t> &gold,
 /// label names as row (gold) and column (predicted) headers.
 std::string formatMetrics(const ClassificationMetrics &metrics,
                           const std::vector<std::string> &labelNames);
+
+/// Two classifiers, A and B, scored on the same examples: how often each is
+/// right where the other is wrong, and the exact McNemar test of "A and B
+/// are equally accurate" on those discordant examples.
+struct PairedComparison {
+  int64_t bothRight = 0, onlyA = 0, onlyB = 0, bothWrong = 0;
+  /// Two-sided exact p-value: under the null hypothesis each of the n =
+  /// onlyA + onlyB discordant examples favours A with probability 1/2, so
+  /// p = min(1, 2 P(X <= min(onlyA, onlyB))) for X ~ Binomial(n, 1/2)
+  /// (McNemar 1947; exact form as Dietterich 1998 recommends for comparing
+  /// classifiers on one test set). 1 when there are no discordant examples.
+  double pValue = 1;
+};
+
+/// `gold`, `predictedA` and `predictedB` have equal sizes.
+PairedComparison compareClassifiers(const std::vector<int64_t> &gold,
+                                    const std::vector<int64_t> &predictedA,
+                                    const std::vector<int64_t> &predictedB);
 
 } // namespace quantbert::train
 
