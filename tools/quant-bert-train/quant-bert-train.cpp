@@ -812,8 +812,10 @@ Predictions readPredictions(const std::string &path) {
     std::istringstream row(lines[i]);
     int64_t gold = -1, predicted = -1;
     char tab = 0;
+    // eval --logits rows go on with a tab and the logits.
     if (!(row >> gold) || !row.get(tab) || tab != '\t' ||
-        !(row >> predicted) || gold < 0 || predicted < 0)
+        !(row >> predicted) || gold < 0 || predicted < 0 ||
+        (row.peek() != '\t' && row.peek() != EOF))
       fail(path + ":" + std::to_string(i + 1) +
            ": expected two label ids, gold and predicted, separated by a tab");
     p.gold.push_back(gold);
@@ -834,7 +836,7 @@ int runCompare(int argc, char **argv) {
          ": not the same examples");
   for (size_t i = 0; i < a.gold.size(); ++i)
     if (a.gold[i] != b.gold[i])
-      fail("row " + std::to_string(i + 1) + ": gold label " +
+      fail("line " + std::to_string(i + 2) + ": gold label " +
            std::to_string(a.gold[i]) + " in " + pathA + " but " +
            std::to_string(b.gold[i]) + " in " + pathB +
            ": not the same examples in the same order and label numbering");
