@@ -94,10 +94,11 @@ PairedComparison compareClassifiers(const std::vector<int64_t> &gold,
   int64_t n = c.onlyA + c.onlyB, k = std::min(c.onlyA, c.onlyB);
   // P(X <= k) = sum_i C(n, i) / 2^n, each term in logs (n can be in the
   // thousands, far past where 2^n fits a double).
+  double logNFactorialOver2N = std::lgamma(double(n) + 1) - n * std::log(2.0);
   double tail = 0;
   for (int64_t i = 0; i <= k; ++i)
-    tail += std::exp(std::lgamma(double(n) + 1) - std::lgamma(double(i) + 1) -
-                     std::lgamma(double(n - i) + 1) - double(n) * std::log(2.0));
+    tail += std::exp(logNFactorialOver2N - std::lgamma(double(i) + 1) -
+                     std::lgamma(double(n - i) + 1));
   c.pValue = std::min(1.0, 2 * tail);
   return c;
 }

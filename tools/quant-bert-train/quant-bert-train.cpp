@@ -580,6 +580,36 @@ int runFinetune(int argc, char **argv) {
   return 0;
 }
 
+/// A prediction file, what eval --logits and baseline-bow --predictions
+/// write and compare reads: a header `gold<TAB>predicted`, then a row of
+/// label ids per example; with `logits` ([examples, labels]), a column per
+/// label name after those two holds its logit at full float precision (9
+/// significant digits round-trip a float).
+void writePredictions(const std::string &path,
+                      const std::vector<int64_t> &gold,
+                      const std::vector<int64_t> &predicted,
+                      const std::vector<std::string> &labelNames = {},
+                      const torch::Tensor &logits = {}) {
+  std::ostringstream out;
+  out.precision(9);
+  out << "gold\tpredicted";
+  if (logits.defined())
+    for (const std::string &name : labelNames)
+      out << "\t" << name;
+  out << "\n";
+  torch::Tensor rows = logits.defined() ? logits.contiguous() : logits;
+  int64_t labels = rows.defined() ? rows.size(1) : 0;
+  const float *values = rows.defined() ? rows.data_ptr<float>() : nullptr;
+  for (size_t i = 0; i < gold.size(); ++i) {
+    out << gold[i] << "\t" << predicted[i];
+    for (int64_t l = 0; l < labels; ++l)
+      out << "\t" << values[i * labels + l];
+    out << "\n";
+  }
+  if (Error err = writeFileAtomically(path, out.str()))
+    fail(err.message());
+}
+
 int runEval(int argc, char **argv) {
   Args args(argc, argv,
             {"model", "data", "max-seq-length", "batch-size", "threads",
@@ -619,25 +649,8 @@ int runEval(int argc, char **argv) {
   std::vector<int64_t> gold;
   for (const TextExample &example : data.examples)
     gold.push_back(example.label);
-  if (args.has("logits")) {
-    // Full float precision (9 significant digits round-trip a float).
-    std::ostringstream out;
-    out.precision(9);
-    out << "gold\tpredicted";
-    for (const std::string &name : labelNames)
-      out << "\t" << name;
-    out << "\n";
-    torch::Tensor rows = logits.contiguous();
-    const float *values = rows.data_ptr<float>();
-    for (size_t i = 0; i < gold.size(); ++i) {
-      out << gold[i] << "\t" << predicted[i];
-      for (int64_t l = 0; l < config.numLabels; ++l)
-        out << "\t" << values[i * config.numLabels + l];
-      out << "\n";
-    }
-    if (Error err = writeFileAtomically(args.str("logits"), out.str()))
-      fail(err.message());
-  }
+  if (args.has("logits"))
+    writePredictions(args.str("logits"), gold, predicted, labelNames, logits);
   std::cout << data.examples.size() << " examples";
   if (loaded.kind != "float")
     std::cout << " (" << loaded.kind << ", recipe " << loaded.recipe << ")";
@@ -783,13 +796,10 @@ int runBaselineBow(int argc, char **argv) {
   std::vector<int64_t> testPredicted = best->predict(testSet);
   printScores("bow test", testSet, testPredicted);
   if (args.has("predictions")) {
-    // The leading columns of eval --logits, so compare reads either.
-    std::ostringstream out;
-    out << "gold\tpredicted\n";
-    for (size_t i = 0; i < testPredicted.size(); ++i)
-      out << testSet.examples[i].label << "\t" << testPredicted[i] << "\n";
-    if (Error err = writeFileAtomically(args.str("predictions"), out.str()))
-      fail(err.message());
+    std::vector<int64_t> testGold;
+    for (const TextExample &example : testSet.examples)
+      testGold.push_back(example.label);
+    writePredictions(args.str("predictions"), testGold, testPredicted);
   }
   return 0;
 }
