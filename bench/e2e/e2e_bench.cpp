@@ -7,14 +7,20 @@
 //   - every model compiled by quant-bert-compile and linked into this
 //     program (their qbrt_model_descriptor symbols are listed by CMake in
 //     QB_E2E_MODELS), run through libquantbert_rt.
-// All models get the same random token ids and the same thread count, and
-// run round-robin, one call each per round, so that a slow phase of the
+// All models get the same random token ids and run round-robin, one call each per round, so that a slow phase of the
 // shared machine hits every model alike. Writes one CSV line per model:
 //   model,layers,median_ms,p10_ms,p90_ms,runs,param_bytes
 // (param_bytes only for LibTorch: FP32 parameters; quant-bert's sizes come
 // from quant-bert-compile's summary, see bench/e2e/run).
 //
-//   e2e-bench [--runs 30] [--warmup 3] [--threads 2] [--seq 128]
+//   e2e-bench [--runs 30] [--warmup 3] [--threads 2] [--torch-threads N]
+//             [--seq 128]
+//
+// --threads is the compiled models' (the runtime context's);
+// --torch-threads LibTorch's intra-op threads (default: --threads). With
+// OpenBLAS, LibTorch's matrix products use every core whatever
+// --torch-threads says, and one thread is its fastest setting on the
+// 2-core machine (docs/results/e2e.md).
 //
 //===----------------------------------------------------------------------===//
 
@@ -69,7 +75,7 @@ double percentile(std::vector<double> values, double q) {
 } // namespace
 
 int main(int argc, char **argv) {
-  int runs = 30, warmup = 3, threads = 2;
+  int runs = 30, warmup = 3, threads = 2, torchThreads = -1;
   int64_t seq = 128;
   for (int i = 1; i < argc; ++i) {
     std::string key = argv[i];
@@ -82,15 +88,21 @@ int main(int argc, char **argv) {
       warmup = value;
     else if (key == "--threads")
       threads = value;
+    else if (key == "--torch-threads")
+      torchThreads = value;
     else if (key == "--seq")
       seq = value;
     else
       fail("unknown option '" + key + "'");
   }
-  if (runs < 1 || warmup < 0 || threads < 1 || seq < 1 || seq > 512)
-    fail("--runs, --threads and --seq (<= 512) must be positive");
+  if (torchThreads == -1)
+    torchThreads = threads;
+  if (runs < 1 || warmup < 0 || threads < 1 || torchThreads < 1 || seq < 1 ||
+      seq > 512)
+    fail("--runs, --threads, --torch-threads and --seq (<= 512) must be "
+         "positive");
 
-  torch::set_num_threads(threads);
+  torch::set_num_threads(torchThreads);
   torch::manual_seed(0);
   // BERT-base shapes; random weights (latency does not depend on them).
   BertConfig base;

@@ -3,7 +3,7 @@
 of docs/results/e2e.md (printed) and a latency plot (SVG). Python standard
 library only.
 
-report.py E2E.csv SUMMARY_DIR OUT.svg THREADS SEQ
+report.py E2E.csv SUMMARY_DIR OUT.svg THREADS SEQ [TORCH_THREADS]
 """
 import csv
 import os
@@ -55,6 +55,7 @@ def svg_bars(rows, title, width=760, bar_h=26):
 
 def main():
     csv_path, summary_dir, svg_path, threads, seq = sys.argv[1:6]
+    torch_threads = sys.argv[6] if len(sys.argv) > 6 else threads
     rows = list(csv.DictReader(open(csv_path)))
     base = next(r for r in rows if r["model"] == BASELINE)
     base_ms = float(base["median_ms"])
@@ -79,8 +80,9 @@ def main():
               % (LABELS.get(name, name), median, float(r["p10_ms"]),
                  float(r["p90_ms"]), speedup, size_note, share))
         plot.append((LABELS.get(name, name), median, "(%.2fx)" % speedup))
-    title = ("BERT-base shapes, batch 1, seq %s, %s threads: median latency "
-             "over %s runs" % (seq, threads, rows[0]["runs"]))
+    title = ("BERT-base shapes, batch 1, seq %s, %s threads (LibTorch %s): "
+             "median latency over %s runs"
+             % (seq, threads, torch_threads, rows[0]["runs"]))
     with open(svg_path, "w") as f:
         f.write(svg_bars(plot, title))
 
