@@ -7,8 +7,9 @@
 //   - every model compiled by quant-bert-compile and linked into this
 //     program (their qbrt_model_descriptor symbols are listed by CMake in
 //     QB_E2E_MODELS), run through libquantbert_rt.
-// All models get the same random token ids and run round-robin, one call each per round, so that a slow phase of the
-// shared machine hits every model alike. Writes one CSV line per model:
+// All models get the same random token ids and run round-robin, one call
+// each per round, so that a slow phase of the shared machine hits every
+// model alike. Writes one CSV line per model:
 //   model,layers,median_ms,p10_ms,p90_ms,runs,param_bytes
 // (param_bytes only for LibTorch: FP32 parameters; quant-bert's sizes come
 // from quant-bert-compile's summary, see bench/e2e/run).
@@ -19,8 +20,8 @@
 // --threads is the compiled models' (the runtime context's);
 // --torch-threads LibTorch's intra-op threads (default: --threads). With
 // OpenBLAS, LibTorch's matrix products use every core whatever
-// --torch-threads says, and one thread is its fastest setting on the
-// 2-core machine (docs/results/e2e.md).
+// --torch-threads says; on the 2-core machine one thread is never slower
+// than two (docs/results/e2e.md).
 //
 //===----------------------------------------------------------------------===//
 
