@@ -20,8 +20,9 @@
 // --threads is the compiled models' (the runtime context's);
 // --torch-threads LibTorch's intra-op threads (default: --threads). With
 // OpenBLAS, LibTorch's matrix products use every core whatever
-// --torch-threads says; on the 2-core machine one thread is never slower
-// than two (docs/results/e2e.md).
+// --torch-threads says; on the 2-core machine one thread is as fast as two
+// under OMP_WAIT_POLICY=passive and far faster without it
+// (docs/results/e2e.md).
 //
 //===----------------------------------------------------------------------===//
 
