@@ -37,10 +37,7 @@ std::vector<std::string> words(const TextExample &example) {
 }
 
 torch::Tensor labelTensor(const TextDataset &dataset) {
-  std::vector<int64_t> labels;
-  for (const TextExample &example : dataset.examples)
-    labels.push_back(example.label);
-  return torch::tensor(labels, torch::kInt64);
+  return torch::tensor(labelIds(dataset), torch::kInt64);
 }
 
 } // namespace

@@ -133,4 +133,12 @@ Expected<TextDataset> readTsv(const std::string &path,
   return parseTsv(*text, path, labelNames);
 }
 
+std::vector<int64_t> labelIds(const TextDataset &dataset) {
+  std::vector<int64_t> ids;
+  ids.reserve(dataset.examples.size());
+  for (const TextExample &example : dataset.examples)
+    ids.push_back(example.label);
+  return ids;
+}
+
 } // namespace quantbert::train

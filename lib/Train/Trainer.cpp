@@ -369,11 +369,8 @@ devAccuracy(BertForSequenceClassification &model, const Tokenizer &tokenizer,
       predict(model, tokenizer, *devSet, maxSeqLength, 64);
   if (!predicted)
     return predicted.error();
-  std::vector<int64_t> gold;
-  for (const TextExample &example : devSet->examples)
-    gold.push_back(example.label);
   return std::optional<double>(
-      computeMetrics(gold, *predicted, numLabels).accuracy);
+      computeMetrics(labelIds(*devSet), *predicted, numLabels).accuracy);
 }
 
 Expected<std::optional<double>> ClassificationTask::evaluate() {

@@ -30,6 +30,7 @@ TEST(TsvTest, StringLabelsAreSortedNames) {
   EXPECT_EQ(d->examples[0].label, 2);
   EXPECT_EQ(d->examples[1].label, 0);
   EXPECT_EQ(d->examples[2].label, 1);
+  EXPECT_EQ(labelIds(*d), (std::vector<int64_t>{2, 0, 1}));
 }
 
 TEST(TsvTest, IntegerLabelsAreIds) {

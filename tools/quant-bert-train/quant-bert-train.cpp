@@ -646,9 +646,7 @@ int runEval(int argc, char **argv) {
   torch::Tensor best = logits.argmax(-1).contiguous();
   std::vector<int64_t> predicted(best.data_ptr<int64_t>(),
                                  best.data_ptr<int64_t>() + best.numel());
-  std::vector<int64_t> gold;
-  for (const TextExample &example : data.examples)
-    gold.push_back(example.label);
+  std::vector<int64_t> gold = labelIds(data);
   if (args.has("logits"))
     writePredictions(args.str("logits"), gold, predicted, labelNames, logits);
   std::cout << data.examples.size() << " examples";
@@ -738,9 +736,7 @@ int runSensitivity(int argc, char **argv) {
 /// Prints `name`'s metrics on `data` for `predicted`.
 void printScores(const std::string &name, const TextDataset &data,
                  const std::vector<int64_t> &predicted) {
-  std::vector<int64_t> gold;
-  for (const TextExample &example : data.examples)
-    gold.push_back(example.label);
+  std::vector<int64_t> gold = labelIds(data);
   std::cout << name << " (" << data.examples.size() << " examples)\n"
             << formatMetrics(computeMetrics(gold, predicted,
                                             int64_t(data.labelNames.size())),
@@ -769,9 +765,7 @@ int runBaselineBow(int argc, char **argv) {
   std::vector<double> grid = {1e-6, 1e-5, 1e-4, 1e-3, 1e-2};
   if (args.has("l2"))
     grid = {args.real("l2", 0)};
-  std::vector<int64_t> devGold;
-  for (const TextExample &example : devSet.examples)
-    devGold.push_back(example.label);
+  std::vector<int64_t> devGold = labelIds(devSet);
   std::optional<BowClassifier> best;
   double bestL2 = 0, bestAccuracy = -1;
   for (double l2 : grid) {
@@ -795,12 +789,9 @@ int runBaselineBow(int argc, char **argv) {
   printScores("bow dev", devSet, best->predict(devSet));
   std::vector<int64_t> testPredicted = best->predict(testSet);
   printScores("bow test", testSet, testPredicted);
-  if (args.has("predictions")) {
-    std::vector<int64_t> testGold;
-    for (const TextExample &example : testSet.examples)
-      testGold.push_back(example.label);
-    writePredictions(args.str("predictions"), testGold, testPredicted);
-  }
+  if (args.has("predictions"))
+    writePredictions(args.str("predictions"), labelIds(testSet),
+                     testPredicted);
   return 0;
 }
 

@@ -63,6 +63,9 @@ Expected<TextDataset> readTsv(const std::string &path,
                               const std::vector<std::string> *labelNames =
                                   nullptr);
 
+/// Every example's label id, in order.
+std::vector<int64_t> labelIds(const TextDataset &dataset);
+
 /// The runtime's WordPiece tokenizer with the vocabulary of a checkpoint.
 class Tokenizer {
 public:
