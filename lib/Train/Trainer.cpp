@@ -2,8 +2,8 @@
 //
 // The loop of Trainer.h. The training state is a safetensors file: the
 // parameters as `model.<name>` (F32), the F32 buffers as `buffer.<name>`,
-// the optimizer's serialized state and
-// the generator state as U8 blobs, and the step and run identity as
+// the parameters' moving average (if any) as `ema.<name>`, the optimizer's
+// serialized state and the generator state as U8 blobs, and the step and run identity as
 // metadata, so one atomic write covers everything a resume needs.
 //
 //===----------------------------------------------------------------------===//
@@ -12,6 +12,7 @@
 
 #include "quantbert/Support/Safetensors.h"
 #include "quantbert/Train/Checkpoint.h"
+#include "quantbert/Train/ParameterAverage.h"
 
 #include <ATen/CPUGeneratorImpl.h>
 
@@ -39,6 +40,7 @@ double scheduleFactor(int64_t step, int64_t warmup, int64_t total) {
 }
 
 constexpr const char *kBufferPrefix = "buffer.";
+constexpr const char *kAveragePrefix = "ema.";
 
 /// The model's buffers (all F32), so a resumed run restores state that is
 /// not a parameter, such as the EMA activation ranges of QuantLinear.
@@ -112,7 +114,15 @@ std::string formatDuration(double seconds) {
 std::map<std::string, std::string> runIdentity(TrainingTask &task,
                                                const TrainOptions &options,
                                                int64_t totalSteps) {
+  char decay[32];
+  std::snprintf(decay, sizeof(decay), "%.17g", options.emaDecay);
+  int64_t trainable = 0;
+  for (const auto &p : task.model().parameters())
+    if (p.requires_grad())
+      trainable += p.numel();
   return {{"task", task.name()},
+          {"ema_decay", decay},
+          {"trainable_parameters", std::to_string(trainable)},
           {"seed", std::to_string(options.seed)},
           {"batch_size", std::to_string(options.batchSize)},
           {"num_examples", std::to_string(task.numExamples())},
@@ -120,7 +130,8 @@ std::map<std::string, std::string> runIdentity(TrainingTask &task,
 }
 
 Error saveState(const std::string &path, TrainingTask &task,
-                torch::optim::Optimizer &optimizer, int64_t step,
+                torch::optim::Optimizer &optimizer,
+                const ParameterAverage *average, int64_t step,
                 const std::optional<double> &bestScore,
                 const std::map<std::string, std::string> &identity) {
   SafetensorsWriter writer;
@@ -128,6 +139,9 @@ Error saveState(const std::string &path, TrainingTask &task,
     return err;
   if (Error err = addBuffers(writer, task.model()))
     return err;
+  if (average)
+    if (Error err = average->save(writer, kAveragePrefix))
+      return err;
   std::ostringstream optimizerBytes;
   torch::serialize::OutputArchive archive;
   optimizer.save(archive);
@@ -156,6 +170,7 @@ Error saveState(const std::string &path, TrainingTask &task,
 /// Restores a state saved by saveState; returns its step.
 Expected<int64_t> loadState(const std::string &path, TrainingTask &task,
                             torch::optim::Optimizer &optimizer,
+                            ParameterAverage *average,
                             std::optional<double> &bestScore,
                             const std::map<std::string, std::string> &identity) {
   Expected<SafetensorsFile> file = SafetensorsFile::open(path);
@@ -174,11 +189,15 @@ Expected<int64_t> loadState(const std::string &path, TrainingTask &task,
   if (stepIt == metadata.end())
     return Error::failure(path + ": metadata has no 'step'");
   LoadPolicy policy;
-  policy.ignoredPrefixes = {"optimizer", "rng", kBufferPrefix};
+  policy.ignoredPrefixes = {"optimizer", "rng", kBufferPrefix,
+                            kAveragePrefix};
   if (Error err = loadParameters(task.model(), *file, policy, "model."))
     return Error::failure(path + ": " + err.message());
   if (Error err = loadBuffers(task.model(), *file))
     return Error::failure(path + ": " + err.message());
+  if (average)
+    if (Error err = average->load(*file, kAveragePrefix))
+      return Error::failure(path + ": " + err.message());
   for (const char *blob : {"optimizer", "rng"})
     if (!file->find(blob) || file->find(blob)->dtype != DType::U8)
       return Error::failure(path + ": missing U8 tensor '" + blob + "'");
@@ -208,23 +227,35 @@ Expected<TrainResult> runTraining(TrainingTask &task,
     return Error::failure("no training examples");
   if (options.batchSize <= 0 || options.epochs <= 0)
     return Error::failure("batch size and epochs must be positive");
+  if (!(options.emaDecay >= 0 && options.emaDecay < 1))
+    return Error::failure("the moving average's decay must be in [0, 1)");
   int64_t stepsPerEpoch = (n + options.batchSize - 1) / options.batchSize;
   int64_t totalSteps =
       options.maxSteps > 0 ? options.maxSteps : stepsPerEpoch * options.epochs;
   int64_t warmup = int64_t(std::lround(options.warmupRatio * totalSteps));
 
   std::vector<torch::Tensor> decayed, undecayed;
+  // Frozen parameters (requires_grad off) are not optimized.
   for (auto &item : task.model().named_parameters())
-    (decays(item.key()) ? decayed : undecayed).push_back(item.value());
+    if (item.value().requires_grad())
+      (decays(item.key()) ? decayed : undecayed).push_back(item.value());
   using torch::optim::AdamWOptions;
+  if (decayed.empty() && undecayed.empty())
+    return Error::failure("every parameter is frozen: nothing to train");
   std::vector<torch::optim::OptimizerParamGroup> groups;
-  groups.emplace_back(decayed, std::make_unique<AdamWOptions>(
-                                   AdamWOptions(options.learningRate)
-                                       .weight_decay(options.weightDecay)));
-  groups.emplace_back(undecayed,
-                      std::make_unique<AdamWOptions>(
-                          AdamWOptions(options.learningRate).weight_decay(0)));
+  if (!decayed.empty())
+    groups.emplace_back(decayed, std::make_unique<AdamWOptions>(
+                                     AdamWOptions(options.learningRate)
+                                         .weight_decay(options.weightDecay)));
+  if (!undecayed.empty())
+    groups.emplace_back(
+        undecayed, std::make_unique<AdamWOptions>(
+                       AdamWOptions(options.learningRate).weight_decay(0)));
   torch::optim::AdamW optimizer(std::move(groups));
+  std::optional<ParameterAverage> average;
+  if (options.emaDecay > 0)
+    average.emplace(task.model(), options.emaDecay);
+  ParameterAverage *averagePtr = average ? &*average : nullptr;
 
   std::error_code ec;
   std::filesystem::create_directories(options.outputDir, ec);
@@ -238,8 +269,9 @@ Expected<TrainResult> runTraining(TrainingTask &task,
   TrainResult result;
   int64_t step = 0;
   if (!options.resumeFrom.empty()) {
-    Expected<int64_t> resumed = loadState(options.resumeFrom, task, optimizer,
-                                          result.bestScore, identity);
+    Expected<int64_t> resumed =
+        loadState(options.resumeFrom, task, optimizer, averagePtr,
+                  result.bestScore, identity);
     if (!resumed)
       return resumed.error();
     step = *resumed;
@@ -278,6 +310,8 @@ Expected<TrainResult> runTraining(TrainingTask &task,
       torch::nn::utils::clip_grad_norm_(task.model().parameters(),
                                         options.maxGradNorm);
     optimizer.step();
+    if (average)
+      average->update(step + 1);
 
     double lossValue = loss->item<double>();
     windowLoss += lossValue;
@@ -308,6 +342,9 @@ Expected<TrainResult> runTraining(TrainingTask &task,
                        ? done % options.evalEvery == 0 || done == totalSteps
                        : index == stepsPerEpoch - 1;
     if (evalNow) {
+      // With an average, it is the model evaluated and kept.
+      if (average)
+        average->swap();
       Expected<std::optional<double>> score = task.evaluate();
       if (!score)
         return score.error();
@@ -316,17 +353,21 @@ Expected<TrainResult> runTraining(TrainingTask &task,
         if (Error err = task.saveModel(options.outputDir + "/best"))
           return err;
       }
+      if (average)
+        average->swap();
       if (*score && options.log)
         *options.log << "step " << done << ": dev score " << **score
                      << " (best " << *result.bestScore << ")\n";
     }
     if ((options.checkpointEvery > 0 && done % options.checkpointEvery == 0) ||
         done == totalSteps)
-      if (Error err = saveState(statePath, task, optimizer, done,
+      if (Error err = saveState(statePath, task, optimizer, averagePtr, done,
                                 result.bestScore, identity))
         return err;
   }
   result.steps = step;
+  if (average)
+    average->swap();
   if (Error err = task.saveModel(options.outputDir + "/final"))
     return err;
   return result;

@@ -5,7 +5,8 @@
 // overrides epochs; a few MLM steps run, and the MLM head at the masked
 // positions alone gives the full head's scores and loss; and a run killed
 // after a checkpoint, then resumed from it, ends in exactly the state of the
-// uninterrupted run.
+// uninterrupted run, also with a moving average of the parameters, which is
+// what such a run evaluates and keeps.
 //
 //===----------------------------------------------------------------------===//
 
@@ -295,6 +296,115 @@ TEST(TrainerTest, KillAndResumeMatchesUninterruptedRun) {
       << wrong.message();
   std::filesystem::remove_all(full);
   std::filesystem::remove_all(killed);
+}
+
+TEST(TrainerTest, MovingAverageIsEvaluatedAndKept) {
+  torch::set_num_threads(1);
+  auto task = makeTask(31, sentimentData(16));
+  std::string dir = scratchDir("ema");
+  TrainOptions options = tinyOptions(dir);
+  options.emaDecay = 0.8;
+  options.evalEvery = 8;
+  // The average recomputed from each step's parameters.
+  std::vector<torch::Tensor> reference;
+  for (const auto &p : task->model().parameters())
+    reference.push_back(p.detach().clone());
+  options.onStep = [&](const StepReport &r) {
+    double d = std::min(0.8, double(1 + r.step) / double(10 + r.step));
+    auto params = task->model().parameters();
+    for (size_t i = 0; i < params.size(); ++i)
+      reference[i] = d * reference[i] + (1 - d) * params[i].detach();
+  };
+  Expected<TrainResult> result = runTraining(*task, options);
+  ASSERT_TRUE(result) << result.message();
+  // The model ends holding the average, and final/ is the average.
+  auto params = task->model().named_parameters();
+  BertConfig config = tinyConfig(2);
+  BertForSequenceClassification saved(config);
+  ASSERT_FALSE(loadCheckpointWeights(dir + "/final", *saved));
+  auto savedParams = saved->named_parameters();
+  for (size_t i = 0; i < params.size(); ++i) {
+    EXPECT_TRUE(torch::allclose(params[i].value(), reference[i], 1e-5, 1e-6))
+        << params[i].key();
+    EXPECT_TRUE(torch::equal(params[i].value(), savedParams[i].value()))
+        << params[i].key();
+  }
+  // The dev score of the last evaluation is the average's.
+  Expected<std::optional<double>> score = task->evaluate();
+  ASSERT_TRUE(score && *score);
+  EXPECT_LE(**score, *result->bestScore);
+  std::filesystem::remove_all(dir);
+}
+
+TEST(TrainerTest, KillAndResumeKeepsTheMovingAverage) {
+  torch::set_num_threads(1);
+  std::string full = scratchDir("ema-full"), killed = scratchDir("ema-killed");
+  auto reference = makeTask(41, std::nullopt);
+  TrainOptions options = tinyOptions(full);
+  options.emaDecay = 0.9;
+  ASSERT_TRUE(runTraining(*reference, options));
+
+  auto interrupted = makeTask(41, std::nullopt);
+  options = tinyOptions(killed);
+  options.emaDecay = 0.9;
+  options.onStep = [](const StepReport &r) {
+    if (r.step == 14)
+      throw Killed();
+  };
+  EXPECT_THROW(runTraining(*interrupted, options), Killed);
+  std::string state = killed + "/training-state.safetensors";
+
+  // Resuming without the average is a different run.
+  auto resumed = makeTask(99, std::nullopt);
+  options = tinyOptions(killed);
+  options.resumeFrom = state;
+  Expected<TrainResult> wrong = runTraining(*resumed, options);
+  ASSERT_FALSE(wrong);
+  EXPECT_NE(wrong.message().find("ema_decay is '0.90000000000000002'"),
+            std::string::npos)
+      << wrong.message();
+
+  options.emaDecay = 0.9;
+  Expected<TrainResult> result = runTraining(*resumed, options);
+  ASSERT_TRUE(result) << result.message();
+  auto a = reference->model().named_parameters();
+  auto b = resumed->model().named_parameters();
+  ASSERT_EQ(a.size(), b.size());
+  for (size_t i = 0; i < a.size(); ++i)
+    EXPECT_TRUE(torch::equal(a[i].value(), b[i].value())) << a[i].key();
+  std::filesystem::remove_all(full);
+  std::filesystem::remove_all(killed);
+}
+
+TEST(TrainerTest, FrozenParametersStay) {
+  torch::set_num_threads(1);
+  auto task = makeTask(51, std::nullopt);
+  std::string dir = scratchDir("frozen");
+  torch::Tensor words, query;
+  for (auto &item : task->model().named_parameters()) {
+    if (item.key() == "bert.embeddings.word_embeddings.weight") {
+      item.value().requires_grad_(false);
+      words = item.value().detach().clone();
+    }
+    if (item.key() == "bert.encoder.layer.0.attention.self.query.weight")
+      query = item.value().detach().clone();
+  }
+  ASSERT_TRUE(words.defined() && query.defined());
+  ASSERT_TRUE(runTraining(*task, tinyOptions(dir)));
+  for (auto &item : task->model().named_parameters()) {
+    if (item.key() == "bert.embeddings.word_embeddings.weight")
+      EXPECT_TRUE(torch::equal(item.value(), words));
+    if (item.key() == "bert.encoder.layer.0.attention.self.query.weight")
+      EXPECT_FALSE(torch::equal(item.value(), query));
+  }
+  // With everything frozen there is nothing to train.
+  for (auto &p : task->model().parameters())
+    p.requires_grad_(false);
+  Expected<TrainResult> none = runTraining(*task, tinyOptions(dir));
+  ASSERT_FALSE(none);
+  EXPECT_NE(none.message().find("every parameter is frozen"), std::string::npos)
+      << none.message();
+  std::filesystem::remove_all(dir);
 }
 
 } // namespace

@@ -78,6 +78,8 @@ commands and their options (defaults in brackets):
               --max-seq-length 128 --batch-size 32 --epochs 3 --lr 2e-5
               --warmup-ratio 0.1 --eval-every 0]
              (without --model: a fresh encoder of the pretrain size options)
+             [--freeze PREFIX[,PREFIX...] (parameters whose names start so
+              are not trained, e.g. bert.embeddings.word_embeddings)]
              quantization-aware training (docs/training.md):
              [--recipe q8bert|sensimix|ternary --recipe-config JSON
               --keep-layers L (keep the first L encoder layers of --model)]
@@ -115,7 +117,9 @@ common to pretrain and finetune:
              [--seed 42 --weight-decay 0.01 --max-grad-norm 1.0
               --log-every 50 --checkpoint-every 500 --resume STATE
               --max-steps N (overrides --epochs)
-              --loss-csv FILE (step,loss,lr per step; appended on --resume)]
+              --loss-csv FILE (step,loss,lr per step; appended on --resume)
+              --ema-decay D (evaluate and keep an exponential moving average
+               of the parameters with decay D, e.g. 0.99; default 0: off)]
 all:         [--threads N (LibTorch intra-op threads; default: its own)]
              --help prints this text
 )";
@@ -193,7 +197,8 @@ const std::set<std::string> kTrainOptions = {
     "checkpoint-every", "resume",     "threads",       "batch-size",
     "epochs",     "lr",               "warmup-ratio",  "output",
     "vocab",      "hidden-size",      "layers",        "heads",
-    "intermediate-size", "max-position", "max-steps", "loss-csv"};
+    "intermediate-size", "max-position", "max-steps", "loss-csv",
+    "ema-decay"};
 
 template <typename T> T orFail(Expected<T> value) {
   if (!value)
@@ -223,6 +228,9 @@ TrainOptions trainOptions(const Args &args, int64_t epochs, double lr,
   o.seed = uint64_t(args.integer("seed", 42));
   o.logEvery = args.integer("log-every", 50);
   o.checkpointEvery = args.integer("checkpoint-every", 500);
+  o.emaDecay = args.real("ema-decay", 0);
+  if (!(o.emaDecay >= 0 && o.emaDecay < 1))
+    fail("--ema-decay must be in [0, 1), got " + args.str("ema-decay"));
   o.outputDir = args.str("output");
   o.resumeFrom = args.str("resume", "");
   o.log = &std::cerr;
@@ -489,12 +497,33 @@ distillationTask(const Args &args, const BertConfig &config,
       args.integer("max-seq-length", 128)));
 }
 
+/// Stops training the parameters whose names start with one of the
+/// comma-separated `prefixes` (e.g. bert.embeddings.word_embeddings); a
+/// prefix that names no parameter is an error.
+void freezeParameters(torch::nn::Module &model, const std::string &prefixes) {
+  std::istringstream list(prefixes);
+  for (std::string prefix; std::getline(list, prefix, ',');) {
+    if (prefix.empty())
+      continue;
+    int64_t frozen = 0;
+    for (auto &item : model.named_parameters())
+      if (item.key().compare(0, prefix.size(), prefix) == 0) {
+        item.value().requires_grad_(false);
+        frozen += item.value().numel();
+      }
+    if (frozen == 0)
+      fail("--freeze: no parameter's name starts with '" + prefix + "'");
+    std::cerr << "finetune: froze " << frozen << " parameters under '"
+              << prefix << "'\n";
+  }
+}
+
 int runFinetune(int argc, char **argv) {
   std::set<std::string> known = kTrainOptions;
   known.insert({"train", "dev", "model", "max-seq-length", "eval-every",
                 "recipe", "recipe-config", "mp-layers", "sensitivity",
                 "keep-layers", "teacher", "kd", "kd-temperature",
-                "kd-unified-weight", "kd-layer-map"});
+                "kd-unified-weight", "kd-layer-map", "freeze"});
   Args args(argc, argv, known, {"no-abwr", "no-pt", "no-ilf"});
   setThreads(args);
   std::optional<RecipeOptions> recipe = recipeOptions(args);
@@ -571,6 +600,7 @@ int runFinetune(int argc, char **argv) {
     task = std::make_unique<ClassificationTask>(
         config, model, tokenizer, vocabPath, std::move(trainSet),
         std::move(devSet), args.integer("max-seq-length", 128));
+  freezeParameters(*model, args.str("freeze", ""));
   if (!resolved) {
     report(orFail(runTraining(*task, options)), options.outputDir);
     return 0;

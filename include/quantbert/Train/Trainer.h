@@ -12,8 +12,8 @@
 // draw from LibTorch's default CPU generator, seeded once. The training
 // state (`OUTPUT/training-state.safetensors`, one file written atomically)
 // holds the parameters, the model's buffers (e.g. quantization-aware
-// training's activation ranges), the optimizer state, the generator state
-// and the step, so a killed run resumed from it loses only the steps since the last
+// training's activation ranges), the parameters' moving average when there
+// is one, the optimizer state, the generator state and the step, so a killed run resumed from it loses only the steps since the last
 // save and then continues exactly as the uninterrupted run would have
 // (on the same thread count: parallel reductions may round differently).
 //
@@ -69,6 +69,10 @@ struct TrainOptions {
   int64_t checkpointEvery = 500;
   /// Evaluation every this many steps (0: at the end of each epoch).
   int64_t evalEvery = 0;
+  /// When positive (below 1), evaluation, `best/` and `final/` use an
+  /// exponential moving average of the parameters with this decay instead
+  /// of the last step's (ParameterAverage.h); 0: off.
+  double emaDecay = 0;
   /// Where `best/`, `final/` and training-state.safetensors go.
   std::string outputDir;
   /// A training-state file to resume from (empty: start afresh).
