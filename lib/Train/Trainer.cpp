@@ -1,10 +1,10 @@
 //===- Trainer.cpp - Training loop, checkpoints and the two tasks ---------===//
 //
 // The loop of Trainer.h. The training state is a safetensors file: the
-// parameters as `model.<name>` (F32), the F32 buffers as `buffer.<name>`,
-// the parameters' moving average (if any) as `ema.<name>`, the optimizer's
-// serialized state and the generator state as U8 blobs, and the step and run identity as
-// metadata, so one atomic write covers everything a resume needs.
+// parameters as `model.<name>` (F32), the F32 buffers as `buffer.<name>`, the
+// parameters' moving average (if any) as `ema.<name>`, the optimizer's
+// serialized state and the generator state as U8 blobs, and the step and run
+// identity as metadata, so one atomic write covers everything a resume needs.
 //
 //===----------------------------------------------------------------------===//
 

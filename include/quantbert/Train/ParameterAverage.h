@@ -1,4 +1,4 @@
-//===- ParameterAverage.h - Moving average of a model's parameters -*- C++ -*-===//
+//===- ParameterAverage.h - Moving average of the parameters ----*- C++ -*-===//
 //
 // Polyak averaging for fine-tuning: an exponential moving average of the
 // parameters, the shadow variables of tf.train.ExponentialMovingAverage.

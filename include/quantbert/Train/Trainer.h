@@ -7,15 +7,16 @@
 // progress line with the running loss and ETA, evaluation with a kept best
 // checkpoint, and resumable training state.
 //
-// Reproducibility: a run is a function of its options and seed. The data
-// order of epoch e is a permutation seeded by (seed, e); dropout and masking
-// draw from LibTorch's default CPU generator, seeded once. The training
-// state (`OUTPUT/training-state.safetensors`, one file written atomically)
-// holds the parameters, the model's buffers (e.g. quantization-aware
-// training's activation ranges), the parameters' moving average when there
-// is one, the optimizer state, the generator state and the step, so a killed run resumed from it loses only the steps since the last
-// save and then continues exactly as the uninterrupted run would have
-// (on the same thread count: parallel reductions may round differently).
+// Reproducibility: a run is a function of its options and seed. The data order
+// of epoch e is a permutation seeded by (seed, e); dropout and masking draw
+// from LibTorch's default CPU generator, seeded once. The training state
+// (`OUTPUT/training-state.safetensors`, one file written atomically) holds the
+// parameters, the model's buffers (e.g. quantization-aware training's
+// activation ranges), the parameters' moving average when there is one, the
+// optimizer state, the generator state and the step, so a killed run resumed
+// from it loses only the steps since the last save and then continues exactly
+// as the uninterrupted run would have (on the same thread count: parallel
+// reductions may round differently).
 //
 //===----------------------------------------------------------------------===//
 
