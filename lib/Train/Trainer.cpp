@@ -110,6 +110,28 @@ std::string formatDuration(double seconds) {
   return buf;
 }
 
+} // namespace
+
+std::string formatProgressBar(int64_t done, int64_t total, double loss,
+                              double learningRate, double secondsPerStep,
+                              int width) {
+  double fraction =
+      total > 0 ? std::clamp(double(done) / double(total), 0.0, 1.0) : 0.0;
+  int filled = int(fraction * width);
+  std::string bar = "[" + std::string(filled, '#') +
+                    std::string(width - filled, '-') + "]";
+  char line[200];
+  std::snprintf(line, sizeof(line),
+                "%s %3d%%  step %lld/%lld  loss %.4f  lr %.3g  %.2f s/step  "
+                "ETA %s",
+                bar.c_str(), int(fraction * 100), (long long)done,
+                (long long)total, loss, learningRate, secondsPerStep,
+                formatDuration(secondsPerStep * double(total - done)).c_str());
+  return line;
+}
+
+namespace {
+
 /// The identity a state must match to be resumed by this run.
 std::map<std::string, std::string> runIdentity(TrainingTask &task,
                                                const TrainOptions &options,
@@ -281,6 +303,7 @@ Expected<TrainResult> runTraining(TrainingTask &task,
   }
 
   auto started = std::chrono::steady_clock::now();
+  auto lastDraw = started - std::chrono::seconds(1);
   int64_t firstStep = step;
   double windowLoss = 0;
   int64_t windowSteps = 0;
@@ -320,8 +343,27 @@ Expected<TrainResult> runTraining(TrainingTask &task,
     int64_t done = step + 1;
     if (options.onStep)
       options.onStep({done, totalSteps, lossValue, lr});
-    if (options.log && options.logEvery > 0 &&
-        (done % options.logEvery == 0 || done == totalSteps)) {
+    if (options.log && options.progressBar) {
+      auto now = std::chrono::steady_clock::now();
+      if (done == totalSteps ||
+          now - lastDraw >= std::chrono::milliseconds(200)) {
+        double perStep =
+            std::chrono::duration<double>(now - started).count() /
+            double(done - firstStep);
+        // Carriage return, the bar, then erase to the end of the line.
+        *options.log << "\r"
+                     << formatProgressBar(done, totalSteps, result.runningLoss,
+                                          lr, perStep)
+                     << "\033[K" << (done == totalSteps ? "\n" : "")
+                     << std::flush;
+        lastDraw = now;
+      }
+      if (options.logEvery > 0 && done % options.logEvery == 0) {
+        windowLoss = 0;
+        windowSteps = 0;
+      }
+    } else if (options.log && options.logEvery > 0 &&
+               (done % options.logEvery == 0 || done == totalSteps)) {
       double elapsed = std::chrono::duration<double>(
                            std::chrono::steady_clock::now() - started)
                            .count();
@@ -356,7 +398,8 @@ Expected<TrainResult> runTraining(TrainingTask &task,
       if (average)
         average->swap();
       if (*score && options.log)
-        *options.log << "step " << done << ": dev score " << **score
+        *options.log << (options.progressBar ? "\r\033[K" : "") << "step "
+                     << done << ": dev score " << **score
                      << " (best " << *result.bestScore << ")\n";
     }
     if ((options.checkpointEvery > 0 && done % options.checkpointEvery == 0) ||

@@ -15,10 +15,12 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <filesystem>
 #include <numeric>
+#include <sstream>
 #include <unistd.h>
 
 using namespace quantbert;
@@ -392,10 +394,12 @@ TEST(TrainerTest, FrozenParametersStay) {
   ASSERT_TRUE(words.defined() && query.defined());
   ASSERT_TRUE(runTraining(*task, tinyOptions(dir)));
   for (auto &item : task->model().named_parameters()) {
-    if (item.key() == "bert.embeddings.word_embeddings.weight")
+    if (item.key() == "bert.embeddings.word_embeddings.weight") {
       EXPECT_TRUE(torch::equal(item.value(), words));
-    if (item.key() == "bert.encoder.layer.0.attention.self.query.weight")
+    }
+    if (item.key() == "bert.encoder.layer.0.attention.self.query.weight") {
       EXPECT_FALSE(torch::equal(item.value(), query));
+    }
   }
   // With everything frozen there is nothing to train.
   for (auto &p : task->model().parameters())
@@ -404,6 +408,36 @@ TEST(TrainerTest, FrozenParametersStay) {
   ASSERT_FALSE(none);
   EXPECT_NE(none.message().find("every parameter is frozen"), std::string::npos)
       << none.message();
+  std::filesystem::remove_all(dir);
+}
+
+TEST(TrainerTest, ProgressBarText) {
+  EXPECT_EQ(formatProgressBar(355, 710, 0.82361, 1.94e-4, 0.37, 10),
+            "[#####-----]  50%  step 355/710  loss 0.8236  lr 0.000194  "
+            "0.37 s/step  ETA 2m11s");
+  EXPECT_EQ(formatProgressBar(0, 8, 0, 0, 0, 4).substr(0, 11), "[----]   0%");
+  EXPECT_EQ(formatProgressBar(8, 8, 0, 0, 0, 4).substr(0, 11), "[####] 100%");
+}
+
+TEST(TrainerTest, ProgressBarRedrawsOneLine) {
+  torch::set_num_threads(1);
+  auto task = makeTask(61, sentimentData(16));
+  std::string dir = scratchDir("bar");
+  TrainOptions options = tinyOptions(dir);
+  options.epochs = 2;
+  options.evalEvery = 4;
+  options.logEvery = 1;
+  std::ostringstream log;
+  options.log = &log;
+  options.progressBar = true;
+  ASSERT_TRUE(runTraining(*task, options));
+  std::string text = log.str();
+  // Redrawn with carriage returns; the only line ends are the two dev
+  // score lines and the finished bar, whatever --log-every says.
+  EXPECT_NE(text.find("\r[####"), std::string::npos) << text;
+  EXPECT_EQ(std::count(text.begin(), text.end(), '\n'), 3) << text;
+  EXPECT_NE(text.find("step 8/8"), std::string::npos) << text;
+  EXPECT_NE(text.find("\r\033[Kstep 4: dev score"), std::string::npos) << text;
   std::filesystem::remove_all(dir);
 }
 

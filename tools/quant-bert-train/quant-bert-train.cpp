@@ -55,6 +55,7 @@
 #include <map>
 #include <set>
 #include <sstream>
+#include <unistd.h>
 
 using namespace quantbert;
 using namespace quantbert::train;
@@ -115,7 +116,9 @@ commands and their options (defaults in brackets):
              accuracy, where they disagree, McNemar's exact p-value
 common to pretrain and finetune:
              [--seed 42 --weight-decay 0.01 --max-grad-norm 1.0
-              --log-every 50 --checkpoint-every 500 --resume STATE
+              --log-every 50 (a progress line every N steps; on a terminal
+              one progress bar redrawn in place instead)
+              --checkpoint-every 500 --resume STATE
               --max-steps N (overrides --epochs)
               --loss-csv FILE (step,loss,lr per step; appended on --resume)
               --ema-decay D (evaluate and keep an exponential moving average
@@ -234,6 +237,9 @@ TrainOptions trainOptions(const Args &args, int64_t epochs, double lr,
   o.outputDir = args.str("output");
   o.resumeFrom = args.str("resume", "");
   o.log = &std::cerr;
+  // A bar redrawn in place on a terminal; a line per --log-every steps in
+  // a log file.
+  o.progressBar = ::isatty(STDERR_FILENO) == 1;
   if (args.has("loss-csv")) {
     std::string path = args.str("loss-csv");
     bool append = !o.resumeFrom.empty();

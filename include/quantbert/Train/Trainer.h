@@ -3,9 +3,11 @@
 // One training loop for every objective of quant-bert-train: AdamW
 // (Loshchilov & Hutter) without weight decay on biases and LayerNorm
 // weights, a linear warmup then linear decay of the learning rate (as
-// transformers' get_linear_schedule_with_warmup), gradient-norm clipping, a
-// progress line with the running loss and ETA, evaluation with a kept best
-// checkpoint, and resumable training state.
+// transformers' get_linear_schedule_with_warmup), gradient-norm clipping,
+// progress with the running loss and ETA (a bar redrawn in place on a
+// terminal, a line every N steps in a log), evaluation with a kept best
+// checkpoint, an optional moving average of the parameters, and resumable
+// training state.
 //
 // Reproducibility: a run is a function of its options and seed. The data order
 // of epoch e is a permutation seeded by (seed, e); dropout and masking draw
@@ -82,7 +84,17 @@ struct TrainOptions {
   std::function<void(const StepReport &)> onStep;
   /// Progress and evaluation lines (null: quiet).
   std::ostream *log = nullptr;
+  /// For a terminal: one progress bar redrawn in place (a few times a
+  /// second) instead of a line every `logEvery` steps.
+  bool progressBar = false;
 };
+
+/// The progress bar's text (no carriage return), e.g.
+/// `[######------------]  33%  step 234/710  loss 0.8236  lr 0.000194
+/// 0.37 s/step  ETA 2m56s`, with `width` cells in the bar.
+std::string formatProgressBar(int64_t done, int64_t total, double loss,
+                              double learningRate, double secondsPerStep,
+                              int width = 24);
 
 /// An objective over a fixed set of training examples.
 class TrainingTask {
