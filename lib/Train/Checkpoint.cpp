@@ -52,6 +52,41 @@ Error addParameters(SafetensorsWriter &writer, torch::nn::Module &model,
   return Error::success();
 }
 
+Error addF32Tensors(SafetensorsWriter &writer,
+                    const NamedTensors &tensors,
+                    const std::string &prefix, const std::string &what) {
+  for (const auto &item : tensors) {
+    torch::Tensor value = item.value().detach().to(torch::kCPU).contiguous();
+    if (value.scalar_type() != torch::kFloat32)
+      return Error::failure(what + " '" + item.key() +
+                            "' is not float32; the training state holds F32 " +
+                            what + "s only");
+    if (Error err = writer.add(prefix + item.key(), DType::F32, shapeOf(value),
+                               value.data_ptr<float>(),
+                               value.numel() * sizeof(float)))
+      return err;
+  }
+  return Error::success();
+}
+
+Error loadF32Tensors(const SafetensorsFile &file,
+                     NamedTensors &tensors,
+                     const std::string &prefix) {
+  torch::NoGradGuard noGrad;
+  for (auto &item : tensors) {
+    torch::Tensor &tensor = item.value();
+    Expected<const TensorInfo *> info =
+        file.requireTensor(prefix + item.key(), DType::F32, shapeOf(tensor));
+    if (!info)
+      return info.error();
+    ByteView bytes = file.bytes(**info);
+    torch::Tensor host = torch::empty(tensor.sizes(), torch::kFloat32);
+    std::memcpy(host.data_ptr<float>(), bytes.data, bytes.size);
+    tensor.copy_(host);
+  }
+  return Error::success();
+}
+
 Error loadParameters(torch::nn::Module &model, const SafetensorsFile &file,
                      const LoadPolicy &policy, const std::string &prefix) {
   torch::NoGradGuard noGrad;

@@ -42,42 +42,6 @@ double scheduleFactor(int64_t step, int64_t warmup, int64_t total) {
 constexpr const char *kBufferPrefix = "buffer.";
 constexpr const char *kAveragePrefix = "ema.";
 
-/// The model's buffers (all F32), so a resumed run restores state that is
-/// not a parameter, such as the EMA activation ranges of QuantLinear.
-Error addBuffers(SafetensorsWriter &writer, torch::nn::Module &model) {
-  for (const auto &item : model.named_buffers()) {
-    torch::Tensor value = item.value().detach().to(torch::kCPU).contiguous();
-    if (value.scalar_type() != torch::kFloat32)
-      return Error::failure("buffer '" + item.key() +
-                            "' is not float32; the training state holds F32 "
-                            "buffers only");
-    std::vector<int64_t> shape(value.sizes().begin(), value.sizes().end());
-    if (Error err = writer.add(kBufferPrefix + item.key(), DType::F32, shape,
-                               value.data_ptr<float>(),
-                               value.numel() * sizeof(float)))
-      return err;
-  }
-  return Error::success();
-}
-
-Error loadBuffers(torch::nn::Module &model, const SafetensorsFile &file) {
-  torch::NoGradGuard noGrad;
-  for (auto &item : model.named_buffers()) {
-    std::string name = kBufferPrefix + item.key();
-    torch::Tensor &buffer = item.value();
-    std::vector<int64_t> shape(buffer.sizes().begin(), buffer.sizes().end());
-    Expected<const TensorInfo *> info =
-        file.requireTensor(name, DType::F32, shape);
-    if (!info)
-      return info.error();
-    ByteView bytes = file.bytes(**info);
-    torch::Tensor host = torch::empty(buffer.sizes(), torch::kFloat32);
-    std::memcpy(host.data_ptr<float>(), bytes.data, bytes.size);
-    buffer.copy_(host);
-  }
-  return Error::success();
-}
-
 /// The example order of `epoch`, a function of (seed, epoch) only.
 std::vector<int64_t> epochOrder(int64_t n, uint64_t seed, int64_t epoch) {
   std::vector<int64_t> order(n);
@@ -159,7 +123,10 @@ Error saveState(const std::string &path, TrainingTask &task,
   SafetensorsWriter writer;
   if (Error err = addParameters(writer, task.model(), "model."))
     return err;
-  if (Error err = addBuffers(writer, task.model()))
+  // The buffers (all F32), so a resumed run restores state that is not a
+  // parameter, such as the EMA activation ranges of QuantLinear.
+  if (Error err = addF32Tensors(writer, task.model().named_buffers(),
+                                kBufferPrefix, "buffer"))
     return err;
   if (average)
     if (Error err = average->save(writer, kAveragePrefix))
@@ -215,7 +182,8 @@ Expected<int64_t> loadState(const std::string &path, TrainingTask &task,
                             kAveragePrefix};
   if (Error err = loadParameters(task.model(), *file, policy, "model."))
     return Error::failure(path + ": " + err.message());
-  if (Error err = loadBuffers(task.model(), *file))
+  auto buffers = task.model().named_buffers();
+  if (Error err = loadF32Tensors(*file, buffers, kBufferPrefix))
     return Error::failure(path + ": " + err.message());
   if (average)
     if (Error err = average->load(*file, kAveragePrefix))
@@ -343,31 +311,23 @@ Expected<TrainResult> runTraining(TrainingTask &task,
     int64_t done = step + 1;
     if (options.onStep)
       options.onStep({done, totalSteps, lossValue, lr});
-    if (options.log && options.progressBar) {
-      auto now = std::chrono::steady_clock::now();
-      if (done == totalSteps ||
-          now - lastDraw >= std::chrono::milliseconds(200)) {
-        double perStep =
-            std::chrono::duration<double>(now - started).count() /
-            double(done - firstStep);
-        // Carriage return, the bar, then erase to the end of the line.
-        *options.log << "\r"
-                     << formatProgressBar(done, totalSteps, result.runningLoss,
-                                          lr, perStep)
-                     << "\033[K" << (done == totalSteps ? "\n" : "")
-                     << std::flush;
-        lastDraw = now;
-      }
-      if (options.logEvery > 0 && done % options.logEvery == 0) {
-        windowLoss = 0;
-        windowSteps = 0;
-      }
-    } else if (options.log && options.logEvery > 0 &&
-               (done % options.logEvery == 0 || done == totalSteps)) {
-      double elapsed = std::chrono::duration<double>(
-                           std::chrono::steady_clock::now() - started)
-                           .count();
-      double perStep = elapsed / double(done - firstStep);
+    // The running loss is the mean over a window of --log-every steps.
+    bool windowEnds = options.log && options.logEvery > 0 &&
+                      (done % options.logEvery == 0 || done == totalSteps);
+    auto now = std::chrono::steady_clock::now();
+    double perStep = std::chrono::duration<double>(now - started).count() /
+                     double(done - firstStep);
+    if (options.log && options.progressBar &&
+        (done == totalSteps ||
+         now - lastDraw >= std::chrono::milliseconds(200))) {
+      // Carriage return, the bar, then erase to the end of the line.
+      *options.log << "\r"
+                   << formatProgressBar(done, totalSteps, result.runningLoss,
+                                        lr, perStep)
+                   << "\033[K" << (done == totalSteps ? "\n" : "")
+                   << std::flush;
+      lastDraw = now;
+    } else if (windowEnds && !options.progressBar) {
       char line[200];
       std::snprintf(line, sizeof(line),
                     "step %lld/%lld  epoch %lld  loss %.4f  lr %.3g  "
@@ -376,6 +336,8 @@ Expected<TrainResult> runTraining(TrainingTask &task,
                     (long long)(epoch + 1), result.runningLoss, lr, perStep,
                     formatDuration(perStep * double(totalSteps - done)).c_str());
       *options.log << line << std::flush;
+    }
+    if (windowEnds) {
       windowLoss = 0;
       windowSteps = 0;
     }

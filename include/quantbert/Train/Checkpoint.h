@@ -51,6 +51,21 @@ Error loadParameters(torch::nn::Module &model, const SafetensorsFile &file,
                      const LoadPolicy &policy = {},
                      const std::string &prefix = "");
 
+/// Tensors by name, in order (what named_parameters/named_buffers return).
+using NamedTensors = torch::OrderedDict<std::string, torch::Tensor>;
+
+/// Adds every tensor of `tensors` as F32 `prefix` + its name; a tensor of
+/// another dtype is an error naming it (`what`: "buffer", "average", ...).
+Error addF32Tensors(SafetensorsWriter &writer,
+                    const NamedTensors &tensors,
+                    const std::string &prefix, const std::string &what);
+
+/// Copies the F32 tensors `prefix` + name of `file` into `tensors`: each must
+/// be present with its tensor's shape.
+Error loadF32Tensors(const SafetensorsFile &file,
+                     NamedTensors &tensors,
+                     const std::string &prefix);
+
 /// Writes `dir`/config.json, `dir`/vocab.txt (a copy of `vocabPath`) and
 /// `dir`/model.safetensors, creating `dir` if needed.
 Error saveCheckpoint(const std::string &dir, const BertConfig &config,

@@ -19,6 +19,7 @@
 
 #include "quantbert/Support/Error.h"
 #include "quantbert/Support/Safetensors.h"
+#include "quantbert/Train/Checkpoint.h"
 
 #include <torch/torch.h>
 
@@ -51,9 +52,9 @@ public:
   Error load(const SafetensorsFile &file, const std::string &prefix);
 
 private:
-  std::vector<std::string> names_;
   std::vector<torch::Tensor> parameters_;
-  std::vector<torch::Tensor> average_;
+  /// By parameter name, in the model's parameter order.
+  NamedTensors average_;
   double decay_;
 };
 
