@@ -149,6 +149,13 @@ qb_status qbrt_model_run(qbrt_model *model, const int32_t *input_ids,
     MemRef2D<int32_t> types = rowMajor(token_type_ids, batch, seq_len);
     MemRef2D<int32_t> mask = rowMajor(attention_mask, batch, seq_len);
     MemRef2D<float> result{};
+    // The generated code's parallel loops run on this context's pool.
+    struct CurrentContext {
+      qbrt_context *previous;
+      explicit CurrentContext(qbrt_context *ctx)
+          : previous(qbrt_context_make_current(ctx)) {}
+      ~CurrentContext() { qbrt_context_make_current(previous); }
+    } current(ctx);
     if (d.num_plans == 0) {
       reinterpret_cast<Forward>(d.forward)(&result, &ids, &types, &mask);
     } else {

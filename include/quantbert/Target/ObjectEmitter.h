@@ -18,7 +18,7 @@ namespace quantbert {
 
 /// Version of qbrt_model_descriptor (quantbert/runtime.h) the generated
 /// descriptor has.
-constexpr int32_t kModelAbiVersion = 2;
+constexpr int32_t kModelAbiVersion = 3;
 
 /// What the generated code and header say about a compiled model.
 struct ModelInfo {

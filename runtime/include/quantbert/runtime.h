@@ -234,9 +234,11 @@ QBRT_API qb_status qbrt_int8_linear(qbrt_context *ctx, const int8_t *x_q,
  * 1) before the generated code reads it, and never read or write outside
  * the [batch, seq_len] inputs and the [batch, num_labels] logits. */
 
-/* Version 2: generated code allocates its buffers, and the logits buffer
- * its function returns, with the allocation functions below. */
-#define QBRT_MODEL_ABI_VERSION 2
+/* Version 3: generated code allocates its buffers, and the logits buffer
+ * its function returns, with the allocation functions below (since version
+ * 2), and runs its parallel loops with qbrt_parallel_for on the pool of the
+ * context qbrt_model_run makes current. */
+#define QBRT_MODEL_ABI_VERSION 3
 
 /* MLIR's generic allocation functions, which compiled models call: a
  * per-thread cache of 64-byte-aligned blocks, so that a forward call reuses
@@ -245,6 +247,23 @@ QBRT_API void *_mlir_memref_to_llvm_alloc(size_t size);
 QBRT_API void *_mlir_memref_to_llvm_aligned_alloc(size_t alignment,
                                                   size_t size);
 QBRT_API void _mlir_memref_to_llvm_free(void *pointer);
+
+/* A parallel loop of generated code: calls body(begin, end, captures) on
+ * disjoint chunks [begin, end) that together cover [0, n), each at least
+ * grain iterations long but the last, on the thread pool of the calling
+ * thread's current context, and returns when all are done. The loop runs
+ * inline, as one chunk, when the calling thread has no current context,
+ * when n <= grain, or when the pool is busy (another thread's loop, or a
+ * loop nested in a body). */
+typedef void (*qbrt_parallel_body)(int64_t begin, int64_t end, void *captures);
+QBRT_API void qbrt_parallel_for(int64_t n, int64_t grain,
+                                qbrt_parallel_body body, void *captures);
+
+/* Makes ctx (NULL: none) the calling thread's current context, whose pool
+ * qbrt_parallel_for uses, and returns the previous one. qbrt_model_run does
+ * this around the generated code; programs that call generated functions
+ * directly (tests, benchmarks) do it themselves. */
+QBRT_API qbrt_context *qbrt_context_make_current(qbrt_context *ctx);
 
 /* The generated code's view of a model (layout fixed by the ABI version). */
 typedef struct qbrt_model_descriptor {
