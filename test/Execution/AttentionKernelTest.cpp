@@ -12,6 +12,7 @@
 #include "QuantBert/QBOps.h"
 #include "quantbert/Conversion/Passes.h"
 #include "quantbert/Target/JitModule.h"
+#include "RuntimeThreads.h"
 
 #include "mlir/ExecutionEngine/CRunnerUtils.h"
 
@@ -95,13 +96,25 @@ TEST_P(AttentionKernel, MatchesScalarReference) {
   F3 kRef = makeMemRef<float, 3>(k.data(), shape);
   F3 vRef = makeMemRef<float, 3>(v.data(), shape);
   I2 maskRef = makeMemRef<int32_t, 2>(mask.data(), {c.batch, c.seq});
-  F3 output;
-  if (c.withMask)
-    reinterpret_cast<void (*)(F3 *, F3 *, F3 *, F3 *, I2 *)>(kernel)(
-        &output, &qRef, &kRef, &vRef, &maskRef);
-  else
-    reinterpret_cast<void (*)(F3 *, F3 *, F3 *, F3 *)>(kernel)(
-        &output, &qRef, &kRef, &vRef);
+  auto run = [&](F3 &output) {
+    if (c.withMask)
+      reinterpret_cast<void (*)(F3 *, F3 *, F3 *, F3 *, I2 *)>(kernel)(
+          &output, &qRef, &kRef, &vRef, &maskRef);
+    else
+      reinterpret_cast<void (*)(F3 *, F3 *, F3 *, F3 *)>(kernel)(
+          &output, &qRef, &kRef, &vRef);
+  };
+  F3 output, threaded;
+  run(output);
+  {
+    // Batch, heads and query chunks are the iterations of a parallel loop;
+    // each output element is computed by one of them either way.
+    test::ScopedThreads threads(3);
+    run(threaded);
+  }
+  ASSERT_EQ(std::memcmp(output.data, threaded.data, elements * sizeof(float)), 0)
+      << "3 threads differ from 1";
+  JitModule::freeResult(threaded.basePtr);
 
   auto at = [&](const std::vector<float> &x, int64_t b, int64_t s,
                 int64_t h, int64_t d) {
@@ -146,7 +159,8 @@ INSTANTIATE_TEST_SUITE_P(
                       AttentionCase{1, 17, 64, 1, "f16", false},
                       AttentionCase{2, 33, 128, 2, "bf16", true},
                       AttentionCase{3, 16, 32, 4, "f32", true},
-                      AttentionCase{1, 128, 768, 12, "f16", true}),
+                      AttentionCase{1, 128, 768, 12, "f16", true},
+                      AttentionCase{2, 130, 96, 3, "f16", true}),
     [](const ::testing::TestParamInfo<AttentionCase> &info) {
       const AttentionCase &c = info.param;
       return "B" + std::to_string(c.batch) + "S" + std::to_string(c.seq) + "H" +

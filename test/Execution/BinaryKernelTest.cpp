@@ -5,7 +5,8 @@
 // packedSignDot from quantbert/Support/BitPacking.h) on random inputs,
 // including K not a multiple of 64, odd M and N, N not a multiple of the
 // vector width, zeros, negative zeros and NaNs. The output transform is the
-// op's exact formula, so results must match bit for bit.
+// op's exact formula, so results must match bit for bit, also when the
+// parallel loops run on three threads.
 //
 //===----------------------------------------------------------------------===//
 
@@ -13,6 +14,7 @@
 #include "quantbert/Target/JitModule.h"
 #include "quantbert/Conversion/Passes.h"
 #include "quantbert/Support/BitPacking.h"
+#include "RuntimeThreads.h"
 
 #include "mlir/ExecutionEngine/CRunnerUtils.h"
 
@@ -104,7 +106,8 @@ TEST(BitpackKernel, MatchesPackSignBits) {
                                            StridedMemRefType<float, 2> *)>(
         jit->lookup("pack"));
     ASSERT_TRUE(pack);
-    for (int64_t rows : {1, 3, 17}) {
+    test::ScopedThreads threads(3);
+    for (int64_t rows : {1, 3, 17, 700}) {
       std::vector<float> x = randomActivations(rows * k, rng);
       auto input = makeMemRef<float, 2>(x.data(), {rows, k});
       StridedMemRefType<int64_t, 2> output;
@@ -180,6 +183,9 @@ TEST_P(BinaryLinearKernel, MatchesScalarReference) {
   F1 scaleRef = makeMemRef<float, 1>(scale.data(), {c.n});
   F1 biasRef = makeMemRef<float, 1>(bias.data(), {c.n});
   F2 output;
+  // Column panels are the iterations of a parallel loop: on three threads
+  // the result must still match the reference bit for bit.
+  test::ScopedThreads threads(3);
   if (c.constantWeight && c.withBias)
     reinterpret_cast<void (*)(F2 *, F2 *, F1 *, F1 *)>(kernel)(
         &output, &input, &scaleRef, &biasRef);
@@ -223,7 +229,8 @@ INSTANTIATE_TEST_SUITE_P(
         BinaryLinearCase{4, 130, 24, false, true},
         BinaryLinearCase{9, 768, 100, false, true},
         BinaryLinearCase{7, 3072, 48, false, false},
-        BinaryLinearCase{13, 1000, 25, true, true}),
+        BinaryLinearCase{13, 1000, 25, true, true},
+        BinaryLinearCase{33, 256, 244, true, true}),
     [](const ::testing::TestParamInfo<BinaryLinearCase> &info) {
       const BinaryLinearCase &c = info.param;
       return "M" + std::to_string(c.m) + "K" + std::to_string(c.k) + "N" +

@@ -116,6 +116,47 @@ def ConvertQBToRuntime : Pass<"convert-qb-to-runtime", "mlir::ModuleOp"> {
   ];
 }
 
+def ConvertParallelLoopsToRuntime
+    : Pass<"convert-parallel-loops-to-runtime", "mlir::ModuleOp"> {
+  let summary = "Runs the outermost scf.parallel loops on libquantbert_rt's thread pool";
+  let description = [{
+    Runs after bufferization. Every outermost `scf.parallel` without
+    reductions in a `func.func` becomes a call of
+
+    ```c
+    void qbrt_parallel_for(int64_t n, int64_t grain,
+                           void (*body)(int64_t begin, int64_t end, void *captures),
+                           void *captures);
+    ```
+
+    (`quantbert/runtime.h`) on a new function `@<function>_parallel_<k>` that
+    runs the linearized iterations `[begin, end)` (innermost dimension
+    fastest) of the loop's body. The values the body uses from above are
+    stored in a struct on the caller's stack, as their LLVM types
+    (`builtin.unrealized_conversion_cast`, resolved by
+    `reconcile-unrealized-casts` at the end of the lowering); operand-free
+    pure ops such as constants and `memref.get_global` are cloned into the
+    body instead. Loops nested in the body stay sequential.
+
+    `grain`, the fewest iterations a chunk gets, keeps a chunk's estimated
+    work above `min-chunk-cost`: the estimate counts one unit per element
+    of the widest vector an op reads or writes (1 for scalars), times the
+    trip counts of the `scf.for` loops around it (64 when not constant).
+    The runtime runs a loop inline when `n <= grain`, so short loops cost
+    no synchronisation.
+  }];
+  let options = [
+    Option<"minChunkCost", "min-chunk-cost", "int64_t", /*default=*/"65536",
+           "Estimated work (vector elements) below which a chunk is not split off">,
+  ];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect",
+    "::mlir::func::FuncDialect",
+    "::mlir::LLVM::LLVMDialect",
+    "::mlir::scf::SCFDialect",
+  ];
+}
+
 def ApproximateMath : Pass<"qb-approximate-math"> {
   let summary = "Expands exp, erf, tanh and friends into vectorisable polynomials";
   let description = [{

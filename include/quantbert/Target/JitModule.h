@@ -34,7 +34,7 @@ public:
 
   /// Heap bytes the generated code has allocated and not freed at its peak
   /// since the last reset (memref allocations go through malloc/free, which
-  /// the JIT binds to counting wrappers). Not thread-safe.
+  /// the JIT binds to counting wrappers), on every thread.
   static size_t peakAllocatedBytes();
   static void resetAllocationCounters();
 

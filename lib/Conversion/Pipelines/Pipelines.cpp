@@ -26,6 +26,7 @@
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/SCF/Transforms/BufferizableOpInterfaceImpl.h"
+#include "mlir/Dialect/SCF/Transforms/Passes.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/Dialect/Tensor/Transforms/BufferizableOpInterfaceImpl.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
@@ -96,8 +97,16 @@ void quantbert::buildBufferizeAndLowerToLLVMPipeline(OpPassManager &pm) {
   bufferization::BufferDeallocationPipelineOptions deallocation;
   bufferization::buildBufferDeallocationPipeline(pm, deallocation);
 
+  // The lowerings' scf.forall loops (rows, column panels, attention heads)
+  // run on the runtime's thread pool.
+  pm.addPass(createForallToParallelLoopPass());
   pm.addNestedPass<func::FuncOp>(createConvertLinalgToLoopsPass());
+  // A parallel_insert_slice of the tile its iteration wrote bufferizes to a
+  // copy between two identical subviews: CSE makes them one, and the
+  // canonicalizer drops the copy of a buffer onto itself.
+  pm.addPass(createCSEPass());
   pm.addPass(createCanonicalizerPass());
+  pm.addPass(quantbert::createConvertParallelLoopsToRuntime());
   pm.addPass(memref::createExpandStridedMetadataPass());
   pm.addPass(createLowerAffinePass());
   pm.addPass(createConvertSCFToCFPass());

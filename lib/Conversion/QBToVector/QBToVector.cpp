@@ -56,6 +56,46 @@ Value indexConstant(OpBuilder &builder, Location loc, int64_t value) {
   return builder.create<arith::ConstantIndexOp>(loc, value);
 }
 
+/// The slice [offsets, offsets + sizes) of a tensor, unit strides.
+struct Slice {
+  SmallVector<OpFoldResult> offsets, sizes;
+
+  Value extract(OpBuilder &b, Location loc, Value tensor) const {
+    SmallVector<OpFoldResult> strides(offsets.size(), b.getIndexAttr(1));
+    return b.create<tensor::ExtractSliceOp>(loc, tensor, offsets, sizes,
+                                            strides);
+  }
+  /// Ends an scf.forall body: `tile` goes into `shared` at the slice.
+  void insertInParallel(OpBuilder &b, Location loc, Value tile,
+                        Value shared) const {
+    SmallVector<OpFoldResult> strides(offsets.size(), b.getIndexAttr(1));
+    auto terminator = b.create<scf::InParallelOp>(loc);
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(terminator.getBody());
+    b.create<tensor::ParallelInsertSliceOp>(loc, tile, shared, offsets, sizes,
+                                            strides);
+  }
+};
+
+/// An scf.forall over [0, counts) whose iterations each write one slice of
+/// `init`: `body(b, loc, ivs, shared)` returns the tile and its slice.
+/// convert-parallel-loops-to-runtime later runs the iterations on the
+/// runtime's threads.
+Value forallSlices(
+    OpBuilder &builder, Location loc, ArrayRef<OpFoldResult> counts, Value init,
+    function_ref<std::pair<Value, Slice>(OpBuilder &, Location, ValueRange,
+                                         Value)>
+        body) {
+  auto loop = builder.create<scf::ForallOp>(
+      loc, counts, ValueRange{init}, std::nullopt,
+      [&](OpBuilder &b, Location loc, ValueRange args) {
+        Value shared = args.back();
+        auto [tile, slice] = body(b, loc, args.drop_back(), shared);
+        slice.insertInParallel(b, loc, tile, shared);
+      });
+  return loop.getResult(0);
+}
+
 /// qb.bitpack -> per row and word: compare 64 lanes with 0, bitcast the i1
 /// vector to an i64 (lane k is bit k), write the word.
 struct LowerBitpack : OpRewritePattern<BitpackOp> {
@@ -73,13 +113,11 @@ struct LowerBitpack : OpRewritePattern<BitpackOp> {
 
     Value input = collapseToMatrix(rewriter, loc, op.getInput());
     OpFoldResult rowCount = tensor::getMixedSizes(rewriter, loc, input)[0];
-    Value rows = getValueOrCreateConstantIndexOp(rewriter, loc, rowCount);
     Value init = rewriter.create<tensor::EmptyOp>(
         loc, ArrayRef<OpFoldResult>{rowCount, rewriter.getIndexAttr(words)},
         rewriter.getI64Type());
 
     Value zero = indexConstant(rewriter, loc, 0);
-    Value one = indexConstant(rewriter, loc, 1);
     // Out-of-range lanes of the last word read +1, whose bit is 0.
     Value padding = rewriter.create<arith::ConstantOp>(
         loc, rewriter.getFloatAttr(elementType, 1.0));
@@ -87,10 +125,14 @@ struct LowerBitpack : OpRewritePattern<BitpackOp> {
         loc, DenseElementsAttr::get(
                  VectorType::get({kBitsPerPackedWord}, elementType),
                  rewriter.getFloatAttr(elementType, 0.0)));
-    auto loop = rewriter.create<scf::ForOp>(
-        loc, zero, rows, one, ValueRange{init},
-        [&](OpBuilder &b, Location loc, Value row, ValueRange iterArgs) {
-          Value packed = iterArgs.front();
+    // One row per iteration of a parallel loop.
+    Value packedAll = forallSlices(
+        rewriter, loc, {rowCount}, init,
+        [&](OpBuilder &b, Location loc, ValueRange ivs, Value shared) {
+          Value row = ivs.front();
+          Slice slice{{row, b.getIndexAttr(0)},
+                      {b.getIndexAttr(1), b.getIndexAttr(words)}};
+          Value packed = slice.extract(b, loc, shared);
           for (int64_t word = 0; word < words; ++word) {
             bool full = (word + 1) * kBitsPerPackedWord <= k;
             Value column = indexConstant(b, loc, word * kBitsPerPackedWord);
@@ -104,13 +146,13 @@ struct LowerBitpack : OpRewritePattern<BitpackOp> {
                 loc, VectorType::get({1}, b.getI64Type()), negative);
             packed = b.create<vector::TransferWriteOp>(
                           loc, bits, packed,
-                          ValueRange{row, indexConstant(b, loc, word)},
+                          ValueRange{zero, indexConstant(b, loc, word)},
                           ArrayRef<bool>{true})
                          .getResult();
           }
-          b.create<scf::YieldOp>(loc, packed);
+          return std::make_pair(packed, slice);
         });
-    rewriter.replaceOp(op, expandFromMatrix(rewriter, loc, loop.getResult(0),
+    rewriter.replaceOp(op, expandFromMatrix(rewriter, loc, packedAll,
                                             op.getType(), op.getInput()));
     return success();
   }
@@ -205,42 +247,65 @@ struct LowerBinaryLinear : OpRewritePattern<BinaryLinearOp> {
     int64_t words;
 
     /// for n in [begin, end) step `step`: rows in blocks of tileM, then the
-    /// remaining rows one by one.
+    /// remaining rows one by one. Several panels run as a parallel loop,
+    /// each iteration writing its [rows, step] column panel of the result;
+    /// a single one writes into the result directly.
     Value panelLoop(Value result, Value rows, int64_t begin, int64_t end,
                     int64_t step, int64_t tileM, int64_t tileN, int64_t width) {
-      Value lower = indexConstant(builder, loc, begin);
-      Value upper = indexConstant(builder, loc, end);
-      Value stepValue = indexConstant(builder, loc, step);
-      auto loop = builder.create<scf::ForOp>(
-          loc, lower, upper, stepValue, ValueRange{result},
-          [&](OpBuilder &b, Location loc, Value column, ValueRange iterArgs) {
-            Value tileMValue = indexConstant(b, loc, tileM);
-            Value remainder = b.create<arith::RemUIOp>(loc, rows, tileMValue);
-            Value blockedRows = b.create<arith::SubIOp>(loc, rows, remainder);
-            Value zero = indexConstant(b, loc, 0);
-            Value one = indexConstant(b, loc, 1);
-            auto blocked = b.create<scf::ForOp>(
-                loc, zero, blockedRows, tileMValue, iterArgs,
-                [&](OpBuilder &b, Location loc, Value row, ValueRange args) {
-                  b.create<scf::YieldOp>(
-                      loc, emitTile(b, loc, args.front(), row, column, tileM,
-                                    tileN, width));
-                });
-            auto tail = b.create<scf::ForOp>(
-                loc, blockedRows, rows, one, blocked.getResults(),
-                [&](OpBuilder &b, Location loc, Value row, ValueRange args) {
-                  b.create<scf::YieldOp>(
-                      loc, emitTile(b, loc, args.front(), row, column, 1, tileN,
-                                    width));
-                });
-            b.create<scf::YieldOp>(loc, tail.getResults());
+      int64_t panels = (end - begin) / step;
+      if (panels == 1)
+        return panel(builder, loc, result, rows, indexConstant(builder, loc, begin),
+                     indexConstant(builder, loc, begin), tileM, tileN, width);
+      OpFoldResult rowCount = getAsOpFoldResult(rows);
+      return forallSlices(
+          builder, loc, {builder.getIndexAttr(panels)}, result,
+          [&](OpBuilder &b, Location loc, ValueRange ivs, Value shared) {
+            Value column = b.create<arith::AddIOp>(
+                loc, indexConstant(b, loc, begin),
+                b.create<arith::MulIOp>(loc, ivs.front(),
+                                        indexConstant(b, loc, step)));
+            Slice slice{{b.getIndexAttr(0), column},
+                        {rowCount, b.getIndexAttr(step)}};
+            Value tile = panel(b, loc, slice.extract(b, loc, shared), rows,
+                               column, indexConstant(b, loc, 0), tileM, tileN,
+                               width);
+            return std::make_pair(tile, slice);
           });
-      return loop.getResult(0);
     }
 
-    /// One tile: tileM rows x tileN vectors of `width` outputs.
-    Value emitTile(OpBuilder &b, Location loc, Value result, Value row,
-                   Value column, int64_t tileM, int64_t tileN, int64_t width) {
+    /// All rows of the panel of weight columns from `column`, written into
+    /// `target` from column `targetColumn`.
+    Value panel(OpBuilder &b, Location loc, Value target, Value rows,
+                Value column, Value targetColumn, int64_t tileM, int64_t tileN,
+                int64_t width) {
+      Value tileMValue = indexConstant(b, loc, tileM);
+      Value remainder = b.create<arith::RemUIOp>(loc, rows, tileMValue);
+      Value blockedRows = b.create<arith::SubIOp>(loc, rows, remainder);
+      Value zero = indexConstant(b, loc, 0);
+      Value one = indexConstant(b, loc, 1);
+      auto blocked = b.create<scf::ForOp>(
+          loc, zero, blockedRows, tileMValue, ValueRange{target},
+          [&](OpBuilder &b, Location loc, Value row, ValueRange args) {
+            b.create<scf::YieldOp>(
+                loc, emitTile(b, loc, args.front(), row, column, targetColumn,
+                              tileM, tileN, width));
+          });
+      auto tail = b.create<scf::ForOp>(
+          loc, blockedRows, rows, one, blocked.getResults(),
+          [&](OpBuilder &b, Location loc, Value row, ValueRange args) {
+            b.create<scf::YieldOp>(
+                loc, emitTile(b, loc, args.front(), row, column, targetColumn,
+                              1, tileN, width));
+          });
+      return tail.getResult(0);
+    }
+
+    /// One tile: tileM rows x tileN vectors of `width` outputs, from weight
+    /// columns [column, column + tileN * width), into `target` from column
+    /// `targetColumn`.
+    Value emitTile(OpBuilder &b, Location loc, Value target, Value row,
+                   Value column, Value targetColumn, int64_t tileM,
+                   int64_t tileN, int64_t width) {
       auto accType = VectorType::get({width}, b.getI64Type());
       Value zeroAcc = b.create<arith::ConstantOp>(
           loc, DenseElementsAttr::get(accType, b.getI64IntegerAttr(0)));
@@ -249,11 +314,15 @@ struct LowerBinaryLinear : OpRewritePattern<BinaryLinearOp> {
         rowsOf.push_back(i == 0 ? row
                                 : b.create<arith::AddIOp>(
                                       loc, row, indexConstant(b, loc, i)));
-      for (int64_t j = 0; j < tileN; ++j)
+      SmallVector<Value> targetColumnsOf;
+      for (int64_t j = 0; j < tileN; ++j) {
+        Value offset = indexConstant(b, loc, j * width);
         columnsOf.push_back(
-            j == 0 ? column
-                   : b.create<arith::AddIOp>(
-                         loc, column, indexConstant(b, loc, j * width)));
+            j == 0 ? column : b.create<arith::AddIOp>(loc, column, offset));
+        targetColumnsOf.push_back(
+            j == 0 ? targetColumn
+                   : b.create<arith::AddIOp>(loc, targetColumn, offset));
+      }
 
       SmallVector<Value> inits(tileM * tileN, zeroAcc);
       Value padding = b.create<arith::ConstantOp>(loc, b.getI64IntegerAttr(0));
@@ -306,13 +375,13 @@ struct LowerBinaryLinear : OpRewritePattern<BinaryLinearOp> {
               loc, b.create<arith::SIToFPOp>(loc, outType, dot), scales);
           if (biases)
             y = b.create<arith::AddFOp>(loc, y, biases);
-          result = b.create<vector::TransferWriteOp>(
-                        loc, y, result, ValueRange{rowsOf[i], columnsOf[j]},
+          target = b.create<vector::TransferWriteOp>(
+                        loc, y, target, ValueRange{rowsOf[i], targetColumnsOf[j]},
                         ArrayRef<bool>{true})
                        .getResult();
         }
       }
-      return result;
+      return target;
     }
   };
 
@@ -370,6 +439,9 @@ Value storeHeads(OpBuilder &builder, Location loc, Value projection,
 struct LowerAttention : OpRewritePattern<AttentionOp> {
   static constexpr int64_t kKeyBlock = 16;
   static constexpr int64_t kRowBlock = 4;
+  /// Query rows per iteration of the parallel loop: 12 heads x 2 chunks at
+  /// sequence 128, enough to balance two or four threads.
+  static constexpr int64_t kQueryChunk = 64;
 
   using OpRewritePattern::OpRewritePattern;
 
@@ -393,8 +465,6 @@ struct LowerAttention : OpRewritePattern<AttentionOp> {
                          false);
     Value mask = op.getMask();
 
-    Value zero = indexConstant(rewriter, loc, 0);
-    Value one = indexConstant(rewriter, loc, 1);
     Value batch = rewriter.create<tensor::DimOp>(loc, op.getQuery(), 0);
     Value queries = rewriter.create<tensor::DimOp>(loc, op.getQuery(), 1);
     Value keys = rewriter.create<tensor::DimOp>(loc, op.getKey(), 1);
@@ -405,7 +475,6 @@ struct LowerAttention : OpRewritePattern<AttentionOp> {
               loc, count, indexConstant(rewriter, loc, multiple)));
     };
     Value fullKeys = roundDown(keys, kKeyBlock);
-    Value fullRows = roundDown(queries, kRowBlock);
     SmallVector<OpFoldResult> outSizes =
         tensor::getMixedSizes(rewriter, loc, op.getQuery());
     Value result = rewriter.create<tensor::EmptyOp>(
@@ -428,37 +497,55 @@ struct LowerAttention : OpRewritePattern<AttentionOp> {
         rewriter.create<arith::ConstantOp>(
             loc, DenseElementsAttr::get(rowType, rewriter.getF32FloatAttr(0)))};
 
-    auto batchLoop = rewriter.create<scf::ForOp>(
-        loc, zero, batch, one, ValueRange{result},
-        [&](OpBuilder &b, Location loc, Value bi, ValueRange batchArgs) {
-          auto headLoop = b.create<scf::ForOp>(
-              loc, zero, indexConstant(b, loc, heads), one, batchArgs,
-              [&](OpBuilder &b, Location loc, Value hi, ValueRange headArgs) {
-                auto rowLoop = [&](Value from, Value to, int64_t rows,
-                                   Value init) {
-                  return b
-                      .create<scf::ForOp>(
-                          loc, from, to, indexConstant(b, loc, rows),
-                          ValueRange{init},
-                          [&](OpBuilder &b, Location loc, Value qi,
-                              ValueRange rowArgs) {
-                            RowBlock block{b,     loc,  q,    kT,   v,
-                                           mask,  attrs, bi,  hi,   qi,
-                                           keys,  storage, headDim, rows};
-                            b.create<scf::YieldOp>(
-                                loc, block.emit(rowArgs.front(), fullKeys,
-                                                resultType.getElementType()));
-                          })
-                      .getResult(0);
-                };
-                Value blocked =
-                    rowLoop(zero, fullRows, kRowBlock, headArgs.front());
-                b.create<scf::YieldOp>(loc,
-                                       rowLoop(fullRows, queries, 1, blocked));
-              });
-          b.create<scf::YieldOp>(loc, headLoop.getResults());
+    // A parallel loop over batch, head and chunks of kQueryChunk query rows;
+    // each iteration writes its [1, rows, headDim] slice of the result.
+    Value chunkSize = indexConstant(rewriter, loc, kQueryChunk);
+    Value chunks = rewriter.create<arith::DivUIOp>(
+        loc,
+        rewriter.create<arith::AddIOp>(
+            loc, queries, indexConstant(rewriter, loc, kQueryChunk - 1)),
+        chunkSize);
+    Value attention = forallSlices(
+        rewriter, loc,
+        {getAsOpFoldResult(batch), rewriter.getIndexAttr(heads),
+         getAsOpFoldResult(chunks)},
+        result,
+        [&](OpBuilder &b, Location loc, ValueRange ivs, Value shared) {
+          Value bi = ivs[0], hi = ivs[1];
+          Value first = b.create<arith::MulIOp>(loc, ivs[2], chunkSize);
+          Value last = b.create<arith::MinUIOp>(
+              loc, queries, b.create<arith::AddIOp>(loc, first, chunkSize));
+          Value count = b.create<arith::SubIOp>(loc, last, first);
+          Value blockedEnd = b.create<arith::SubIOp>(
+              loc, last,
+              b.create<arith::RemUIOp>(loc, count,
+                                       indexConstant(b, loc, kRowBlock)));
+          Slice slice{{bi, first,
+                       getAsOpFoldResult(b.create<arith::MulIOp>(
+                           loc, hi, indexConstant(b, loc, headDim)))},
+                      {b.getIndexAttr(1), getAsOpFoldResult(count),
+                       b.getIndexAttr(headDim)}};
+          Value tile = slice.extract(b, loc, shared);
+          auto rowLoop = [&](Value from, Value to, int64_t rows, Value init) {
+            return b
+                .create<scf::ForOp>(
+                    loc, from, to, indexConstant(b, loc, rows),
+                    ValueRange{init},
+                    [&](OpBuilder &b, Location loc, Value qi,
+                        ValueRange rowArgs) {
+                      RowBlock block{b,    loc,   q,     kT,   v,
+                                     mask, attrs, bi,    hi,   qi,
+                                     keys, first, storage, headDim, rows};
+                      b.create<scf::YieldOp>(
+                          loc, block.emit(rowArgs.front(), fullKeys,
+                                          resultType.getElementType()));
+                    })
+                .getResult(0);
+          };
+          Value blocked = rowLoop(first, blockedEnd, kRowBlock, tile);
+          return std::make_pair(rowLoop(blockedEnd, last, 1, blocked), slice);
         });
-    rewriter.replaceOp(op, batchLoop.getResult(0));
+    rewriter.replaceOp(op, attention);
     return success();
   }
 
@@ -476,6 +563,8 @@ struct LowerAttention : OpRewritePattern<AttentionOp> {
     Value q, kT, v, mask;
     Attributes attrs;
     Value batch, head, query, keys;
+    /// The first query row of the result tile `emit` writes into.
+    Value tileRow;
     FloatType storage;
     int64_t headDim;
     int64_t rows;
@@ -499,8 +588,8 @@ struct LowerAttention : OpRewritePattern<AttentionOp> {
           [&](OpBuilder &nb, Location loc, Value key, ValueRange args) {
             nb.create<scf::YieldOp>(loc, emitBlock(nb, key, args, false));
           });
-      Value column = b.create<arith::MulIOp>(loc, head,
-                                             indexConstant(b, loc, headDim));
+      Value zero = indexConstant(b, loc, 0);
+      Value tileQuery = b.create<arith::SubIOp>(loc, query, tileRow);
       for (int64_t r = 0; r < rows; ++r) {
         Value sum = tail.getResult(rows + r);
         Value context = b.create<arith::DivFOp>(
@@ -509,10 +598,10 @@ struct LowerAttention : OpRewritePattern<AttentionOp> {
         if (!resultElementType.isF32())
           context = b.create<arith::TruncFOp>(
               loc, VectorType::get({headDim}, resultElementType), context);
-        Value row = b.create<arith::AddIOp>(loc, query,
+        Value row = b.create<arith::AddIOp>(loc, tileQuery,
                                             indexConstant(b, loc, r));
         result = b.create<vector::TransferWriteOp>(
-                      loc, context, result, ValueRange{batch, row, column},
+                      loc, context, result, ValueRange{zero, row, zero},
                       ArrayRef<bool>{true})
                      .getResult();
       }

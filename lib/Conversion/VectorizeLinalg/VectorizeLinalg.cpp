@@ -46,11 +46,21 @@ namespace {
 /// registers of f32).
 constexpr int64_t kColumnTile = 64;
 
-/// Tile sizes that leave one row: 1 for every loop but the innermost, 0
-/// (untiled) for the innermost. Fails when the innermost extent is dynamic
-/// or longer than `maxElements`, or the op has no loops.
-std::optional<SmallVector<OpFoldResult>> rowTileSizes(linalg::LinalgOp op,
-                                                      int64_t maxElements) {
+/// How `op` is cut into rows: `rows` tiles every loop but the innermost to
+/// 1 (0, untiled, for the innermost and for loops of extent 1), `pieces`
+/// cuts an element-wise row into kColumnTile-wide pieces (all zero when the
+/// row stays whole). `parallelRows` says whether every tiled loop of `rows`
+/// is parallel, so the rows can run as an scf.forall. Fails when the
+/// innermost extent is dynamic or longer than `maxElements`, or the op has
+/// no loops.
+struct RowTiling {
+  SmallVector<OpFoldResult> rows, pieces;
+  bool parallelRows = true;
+  bool tilesRows = false;
+  bool tilesPieces = false;
+};
+
+std::optional<RowTiling> rowTiling(linalg::LinalgOp op, int64_t maxElements) {
   SmallVector<int64_t> ranges = op.getStaticLoopRanges();
   if (ranges.empty())
     return std::nullopt;
@@ -58,46 +68,73 @@ std::optional<SmallVector<OpFoldResult>> rowTileSizes(linalg::LinalgOp op,
   if (ShapedType::isDynamic(innermost) || innermost > maxElements)
     return std::nullopt;
   Builder builder(op.getContext());
-  SmallVector<OpFoldResult> sizes(ranges.size(), builder.getIndexAttr(1));
+  SmallVector<utils::IteratorType> iterators = op.getIteratorTypesArray();
+  RowTiling tiling;
+  tiling.rows.assign(ranges.size(), builder.getIndexAttr(0));
+  tiling.pieces.assign(ranges.size(), builder.getIndexAttr(0));
+  for (size_t d = 0; d + 1 < ranges.size(); ++d) {
+    if (ranges[d] == 1)
+      continue;
+    tiling.rows[d] = builder.getIndexAttr(1);
+    tiling.tilesRows = true;
+    if (iterators[d] != utils::IteratorType::parallel)
+      tiling.parallelRows = false;
+  }
   // Element-wise rows are cut into kColumnTile-wide pieces, which stay in
   // registers (a 768-float row is 48 AVX-512 registers, more than exist,
   // and would spill); a row reduced along its length stays whole.
-  bool parallelRow = op.getIteratorTypesArray().back() ==
-                     utils::IteratorType::parallel;
-  sizes.back() = builder.getIndexAttr(
-      parallelRow && innermost > kColumnTile && innermost % kColumnTile == 0
-          ? kColumnTile
-          : 0);
-  return sizes;
+  if (iterators.back() == utils::IteratorType::parallel &&
+      innermost > kColumnTile && innermost % kColumnTile == 0) {
+    tiling.pieces.back() = builder.getIndexAttr(kColumnTile);
+    tiling.tilesPieces = true;
+  }
+  return tiling;
 }
 
-/// Tiles `op` to rows (leaves it untouched when that is not possible).
+/// Tiles `op` with `sizes` into loops of `loopType`; returns the tiled op,
+/// or null (and leaves `op` alone) when tiling fails.
+Operation *tile(RewriterBase &rewriter, TilingInterface op,
+                ArrayRef<OpFoldResult> sizes,
+                scf::SCFTilingOptions::LoopType loopType) {
+  scf::SCFTilingOptions options;
+  options.setTileSizes(sizes);
+  options.setLoopType(loopType);
+  rewriter.setInsertionPoint(op);
+  FailureOr<scf::SCFTilingResult> tiled = scf::tileUsingSCF(rewriter, op, options);
+  if (failed(tiled) || tiled->tiledOps.empty())
+    return nullptr;
+  rewriter.replaceOp(op, tiled->replacements);
+  return tiled->tiledOps.front();
+}
+
+/// Tiles `op` to rows (leaves it untouched when that is not possible): an
+/// scf.forall over the rows when they are independent (convert-parallel-
+/// loops-to-runtime runs them on the runtime's threads), nested scf.for
+/// loops otherwise, then an scf.for over the pieces of each row.
 void tileToRows(RewriterBase &rewriter, linalg::LinalgOp op,
                 int64_t maxElements) {
   // Dead ops (a table a lookup no longer reads) are left to DCE.
   if (!op.hasPureTensorSemantics() || op->use_empty())
     return;
-  std::optional<SmallVector<OpFoldResult>> sizes =
-      rowTileSizes(op, maxElements);
-  if (!sizes)
-    return;
-  // An op that already is a single row piece needs no loops.
-  SmallVector<int64_t> ranges = op.getStaticLoopRanges();
-  if (llvm::all_of(ArrayRef<int64_t>(ranges).drop_back(),
-                   [](int64_t extent) { return extent == 1; }) &&
-      isZeroIndex(sizes->back()))
+  std::optional<RowTiling> tiling = rowTiling(op, maxElements);
+  if (!tiling)
     return;
   auto tilingInterface = dyn_cast<TilingInterface>(op.getOperation());
   if (!tilingInterface)
     return;
-  scf::SCFTilingOptions options;
-  options.setTileSizes(*sizes);
-  rewriter.setInsertionPoint(op);
-  FailureOr<scf::SCFTilingResult> tiled =
-      scf::tileUsingSCF(rewriter, tilingInterface, options);
-  if (failed(tiled) || tiled->tiledOps.empty())
+  using LoopType = scf::SCFTilingOptions::LoopType;
+  if (!tiling->parallelRows) {
+    // A reduction across rows: sequential loops over rows and pieces.
+    SmallVector<OpFoldResult> sizes = tiling->rows;
+    sizes.back() = tiling->pieces.back();
+    tile(rewriter, tilingInterface, sizes, LoopType::ForOp);
     return;
-  rewriter.replaceOp(op, tiled->replacements);
+  }
+  Operation *row = op;
+  if (tiling->tilesRows)
+    row = tile(rewriter, tilingInterface, tiling->rows, LoopType::ForallOp);
+  if (row && tiling->tilesPieces)
+    tile(rewriter, cast<TilingInterface>(row), tiling->pieces, LoopType::ForOp);
 }
 
 /// Vectorizes every linalg op whose iteration space is static and at most

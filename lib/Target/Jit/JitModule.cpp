@@ -7,6 +7,9 @@
 #include "quantbert/Target/JitModule.h"
 
 #include "quantbert/Conversion/Pipelines.h"
+#ifdef QB_JIT_WITH_RUNTIME
+#include "quantbert/runtime.h"
+#endif
 
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/IR/Diagnostics.h"
@@ -17,6 +20,7 @@
 #include "llvm/Support/raw_ostream.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cstdlib>
 
 using namespace mlir;
@@ -26,9 +30,10 @@ namespace quantbert {
 namespace {
 
 // Counting malloc/free for generated code: each block carries its size in a
-// 16-byte header (keeping the 16-byte alignment malloc guarantees).
-size_t liveBytes = 0;
-size_t peakBytes = 0;
+// 16-byte header (keeping the 16-byte alignment malloc guarantees). Atomic:
+// the bodies of parallel loops allocate on the runtime's worker threads.
+std::atomic<size_t> liveBytes{0};
+std::atomic<size_t> peakBytes{0};
 constexpr size_t kHeader = 16;
 
 void *countingMalloc(size_t size) {
@@ -36,8 +41,10 @@ void *countingMalloc(size_t size) {
   if (!block)
     return nullptr;
   *reinterpret_cast<size_t *>(block) = size;
-  liveBytes += size;
-  peakBytes = std::max(peakBytes, liveBytes);
+  size_t live = liveBytes.fetch_add(size) + size;
+  size_t peak = peakBytes.load();
+  while (live > peak && !peakBytes.compare_exchange_weak(peak, live)) {
+  }
   return block + kHeader;
 }
 
@@ -54,11 +61,25 @@ void countingFree(void *pointer) {
   std::free(block);
 }
 
+using ParallelBody = void (*)(int64_t, int64_t, void *);
+
+#ifdef QB_JIT_WITH_RUNTIME
+void parallelFor(int64_t n, int64_t grain, ParallelBody body, void *captures) {
+  qbrt_parallel_for(n, grain, body, captures);
+}
+#else
+/// Without libquantbert_rt, parallel loops run on the calling thread.
+void parallelFor(int64_t n, int64_t, ParallelBody body, void *captures) {
+  if (n > 0)
+    body(0, n, captures);
+}
+#endif
+
 } // namespace
 
 size_t JitModule::peakAllocatedBytes() { return peakBytes; }
 
-void JitModule::resetAllocationCounters() { peakBytes = liveBytes; }
+void JitModule::resetAllocationCounters() { peakBytes = liveBytes.load(); }
 
 void JitModule::freeResult(void *basePtr) { countingFree(basePtr); }
 
@@ -119,6 +140,11 @@ std::unique_ptr<JitModule> JitModule::compile(const std::string &source,
         llvm::JITSymbolFlags::Exported};
     symbols[interner("_mlir_memref_to_llvm_free")] = {
         llvm::orc::ExecutorAddr::fromPtr(&countingFree),
+        llvm::JITSymbolFlags::Exported};
+    // Parallel loops run on the pool of the calling thread's current
+    // runtime context (qbrt_context_make_current), inline without one.
+    symbols[interner("qbrt_parallel_for")] = {
+        llvm::orc::ExecutorAddr::fromPtr(&parallelFor),
         llvm::JITSymbolFlags::Exported};
     return symbols;
   });

@@ -5,17 +5,25 @@
 // RUN: quant-bert-opt %s -split-input-file -convert-qb-to-vector="tile-m=2 tile-n=1" -verify-diagnostics | FileCheck %s --check-prefix=TILE
 
 // K = 100: one full 64-lane word and one partial word read with +1 padding
-// (not in bounds), so its padding bits come out 0.
+// (not in bounds), so its padding bits come out 0. Rows are the iterations
+// of a parallel loop, each writing its [1, 2] slice of the result.
 // CHECK-LABEL: func.func @bitpack
 // CHECK-DAG: %[[ONE:.*]] = arith.constant 1.000000e+00 : f32
 // CHECK-DAG: %[[ZERO:.*]] = arith.constant dense<0.000000e+00> : vector<64xf32>
-// CHECK: scf.for %[[ROW:[a-z0-9_]+]] = %{{.*}} to %{{.*}} step %{{.*}} iter_args(%[[ACC:[a-z0-9_]+]] = %{{.*}}) -> (tensor<?x2xi64>)
-// CHECK: %[[L0:.*]] = vector.transfer_read %{{.*}}[%[[ROW]], %{{.*}}], %[[ONE]] {in_bounds = [true]} : tensor<?x100xf32>, vector<64xf32>
+// CHECK-DAG: %[[C0:.*]] = arith.constant 0 : index
+// CHECK-DAG: %[[C1:.*]] = arith.constant 1 : index
+// CHECK: %[[ROWS:.*]] = tensor.dim %{{.*}}, %[[C0]] : tensor<?x100xf32>
+// CHECK: scf.forall (%[[ROW:[a-z0-9_]+]]) in (%[[ROWS]]) shared_outs(%[[OUT:[a-z0-9_]+]] = %{{.*}}) -> (tensor<?x2xi64>)
+// CHECK: %[[SLICE:.*]] = tensor.extract_slice %[[OUT]][%[[ROW]], 0] [1, 2] [1, 1] : tensor<?x2xi64> to tensor<1x2xi64>
+// CHECK: %[[L0:.*]] = vector.transfer_read %{{.*}}[%[[ROW]], %[[C0]]], %[[ONE]] {in_bounds = [true]} : tensor<?x100xf32>, vector<64xf32>
 // CHECK: %[[N0:.*]] = arith.cmpf ule, %[[L0]], %[[ZERO]] : vector<64xf32>
 // CHECK: %[[B0:.*]] = vector.bitcast %[[N0]] : vector<64xi1> to vector<1xi64>
-// CHECK: vector.transfer_write %[[B0]], %[[ACC]][%[[ROW]], %{{.*}}] {in_bounds = [true]} : vector<1xi64>, tensor<?x2xi64>
+// CHECK: %[[W0:.*]] = vector.transfer_write %[[B0]], %[[SLICE]][%[[C0]], %[[C0]]] {in_bounds = [true]} : vector<1xi64>, tensor<1x2xi64>
 // CHECK: %[[L1:.*]] = vector.transfer_read %{{.*}}[%[[ROW]], %{{.*}}], %[[ONE]] : tensor<?x100xf32>, vector<64xf32>
 // CHECK: arith.cmpf ule, %[[L1]], %[[ZERO]]
+// CHECK: %[[W1:.*]] = vector.transfer_write %{{.*}}, %[[W0]][%[[C0]], %[[C1]]]
+// CHECK: scf.forall.in_parallel
+// CHECK-NEXT: tensor.parallel_insert_slice %[[W1]] into %[[OUT]][%[[ROW]], 0] [1, 2] [1, 1] : tensor<1x2xi64> into tensor<?x2xi64>
 // CHECK-NOT: qb.bitpack
 func.func @bitpack(%x: tensor<?x100xf32>) -> tensor<?x2xi64> {
   %p = qb.bitpack %x : tensor<?x100xf32> -> tensor<?x2xi64>
@@ -36,13 +44,16 @@ func.func @bitpack_rank3(%x: tensor<2x?x64xf32>) -> tensor<2x?x1xi64> {
 // -----
 
 // N = 20 with the default 4 x 3 tile: no full 24-wide panel, two whole
-// 8-wide vectors, then a 4-wide vector. The constant weight [20, 1] is
+// 8-wide vectors (a parallel loop over the two panels), then a 4-wide
+// vector written straight into the result. The constant weight [20, 1] is
 // transposed to [1, 20] at compile time.
 // CHECK-LABEL: func.func @binary_linear
 // CHECK-DAG: %[[WT:.*]] = arith.constant dense<{{\[\[}}1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20]]> : tensor<1x20xi64>
 // CHECK-DAG: %[[K8:.*]] = arith.constant dense<60> : vector<8xi64>
 // CHECK-DAG: %[[K4:.*]] = arith.constant dense<60> : vector<4xi64>
-// CHECK: scf.for
+// CHECK: %[[PANELS:.*]] = scf.forall (%[[P:[a-z0-9_]+]]) in (2) shared_outs(%[[OUT:[a-z0-9_]+]] = %{{.*}}) -> (tensor<?x20xf32>)
+// CHECK: %[[COL:.*]] = arith.muli %[[P]], %{{.*}} : index
+// CHECK: tensor.extract_slice %[[OUT]][0, %[[COL]]] [%{{.*}}, 8] [1, 1] : tensor<?x20xf32> to tensor<?x8xf32>
 // CHECK: scf.for
 // CHECK: scf.for %[[WORD:[a-z0-9_]+]] = {{.*}} -> (vector<8xi64>, vector<8xi64>, vector<8xi64>, vector<8xi64>)
 // CHECK: %[[W:.*]] = vector.transfer_read %[[WT]][%[[WORD]], %{{.*}}], %{{.*}} {in_bounds = [true]} : tensor<1x20xi64>, vector<8xi64>
@@ -57,6 +68,9 @@ func.func @bitpack_rank3(%x: tensor<2x?x64xf32>) -> tensor<2x?x1xi64> {
 // CHECK: %[[SCALED:.*]] = arith.mulf %[[F]], %{{.*}} : vector<8xf32>
 // CHECK: %[[Y:.*]] = arith.addf %[[SCALED]], %{{.*}} : vector<8xf32>
 // CHECK: vector.transfer_write %[[Y]]
+// CHECK: tensor.parallel_insert_slice %{{.*}} into %[[OUT]][0, %[[COL]]] [%{{.*}}, 8] [1, 1] : tensor<?x8xf32> into tensor<?x20xf32>
+// CHECK-NOT: scf.forall
+// CHECK: scf.for {{.*}} iter_args(%{{.*}} = %[[PANELS]])
 // CHECK: math.ctpop %{{.*}} : vector<4xi64>
 // CHECK: arith.subi %[[K4]], %{{.*}} : vector<4xi64>
 // CHECK-NOT: qb.binary_linear

@@ -1,21 +1,24 @@
 // qb-vectorize-linalg: linalg ops on tensors with a static innermost extent
-// become one vector per row inside scf.for loops over the other dimensions;
-// float row sums become reassociable reductions; ops whose innermost extent
-// is dynamic or too long stay as they are.
+// become one vector per row inside an scf.forall over the other dimensions
+// (an scf.for nest when a reduction crosses rows); element-wise rows longer
+// than 64 are cut into 64-wide pieces by an scf.for; float row sums become
+// reassociable reductions; ops whose innermost extent is dynamic or too
+// long stay as they are.
 // RUN: quant-bert-opt %s -split-input-file -qb-vectorize-linalg | FileCheck %s
 // RUN: quant-bert-opt %s -split-input-file \
 // RUN:   -qb-vectorize-linalg=max-vector-elements=8 | FileCheck %s --check-prefix=SHORT
 
 #id3 = affine_map<(b, s, h) -> (b, s, h)>
 
-// An element-wise op (a residual add) on [?, ?, 16]: two loops of rows.
+// An element-wise op (a residual add) on [?, ?, 16]: a parallel loop over
+// the rows, each writing its [1, 1, 16] slice.
 // CHECK-LABEL: func.func @elementwise
-// CHECK: scf.for
-// CHECK: scf.for
+// CHECK: scf.forall (%[[B:.*]], %[[S:.*]]) in (%{{.*}}, %{{.*}}) shared_outs(%[[OUT:.*]] = %{{.*}})
 // CHECK: vector.transfer_read {{.*}} : tensor<1x1x16xf32>, vector<16xf32>
 // CHECK: vector.transfer_read {{.*}} : tensor<1x1x16xf32>, vector<16xf32>
 // CHECK: arith.addf {{.*}} : vector<16xf32>
-// CHECK: vector.transfer_write {{.*}} : vector<16xf32>
+// CHECK: %[[ROW:.*]] = vector.transfer_write {{.*}} : vector<16xf32>, tensor<1x1x16xf32>
+// CHECK: tensor.parallel_insert_slice %[[ROW]] into %[[OUT]][%[[B]], %[[S]], 0] [1, 1, 16] [1, 1, 1]
 // CHECK-NOT: linalg.generic
 // SHORT-LABEL: func.func @elementwise
 // SHORT: linalg.generic
@@ -36,9 +39,9 @@ func.func @elementwise(%a: tensor<?x?x16xf32>, %b: tensor<?x?x16xf32>,
 // -----
 
 // A row sum (LayerNorm's mean): the reduction is over the vectorized row
-// and may be reassociated.
+// and may be reassociated; rows are independent.
 // CHECK-LABEL: func.func @row_sum
-// CHECK: scf.for
+// CHECK: scf.forall
 // CHECK: vector.transfer_read {{.*}} vector<32xf32>
 // CHECK: vector.reduction <add>, {{.*}} fastmath<reassoc> : vector<32xf32> into f32
 // CHECK-NOT: linalg.generic
@@ -52,6 +55,46 @@ func.func @row_sum(%x: tensor<?x32xf32>, %init: tensor<?xf32>) -> tensor<?xf32> 
     linalg.yield %s : f32
   } -> tensor<?xf32>
   return %r : tensor<?xf32>
+}
+
+// -----
+
+// A 128-wide element-wise row: rows in parallel, two 64-wide pieces each.
+// CHECK-LABEL: func.func @long_row
+// CHECK: scf.forall (%{{.*}}) in (%{{.*}})
+// CHECK: scf.for %{{.*}} = %{{.*}} to %{{.*}} step %c64
+// CHECK: arith.mulf {{.*}} : vector<64xf32>
+// CHECK: tensor.parallel_insert_slice {{.*}} [1, 128] [1, 1] : tensor<1x128xf32> into tensor<?x128xf32>
+func.func @long_row(%a: tensor<?x128xf32>, %init: tensor<?x128xf32>) -> tensor<?x128xf32> {
+  %r = linalg.generic {indexing_maps = [affine_map<(i, j) -> (i, j)>,
+                                        affine_map<(i, j) -> (i, j)>],
+                       iterator_types = ["parallel", "parallel"]}
+      ins(%a : tensor<?x128xf32>) outs(%init : tensor<?x128xf32>) {
+  ^bb0(%x: f32, %out: f32):
+    %m = arith.mulf %x, %x : f32
+    linalg.yield %m : f32
+  } -> tensor<?x128xf32>
+  return %r : tensor<?x128xf32>
+}
+
+// -----
+
+// A sum over rows (a reduction on the outer dimension) cannot split its
+// rows among threads: a sequential scf.for over them.
+// CHECK-LABEL: func.func @column_sum
+// CHECK-NOT: scf.forall
+// CHECK: scf.for %{{.*}} iter_args(%{{.*}} = %{{.*}}) -> (tensor<16xf32>)
+// CHECK-NOT: scf.forall
+func.func @column_sum(%x: tensor<?x16xf32>, %init: tensor<16xf32>) -> tensor<16xf32> {
+  %r = linalg.generic {indexing_maps = [affine_map<(i, j) -> (i, j)>,
+                                        affine_map<(i, j) -> (j)>],
+                       iterator_types = ["reduction", "parallel"]}
+      ins(%x : tensor<?x16xf32>) outs(%init : tensor<16xf32>) {
+  ^bb0(%v: f32, %acc: f32):
+    %s = arith.addf %v, %acc : f32
+    linalg.yield %s : f32
+  } -> tensor<16xf32>
+  return %r : tensor<16xf32>
 }
 
 // -----
