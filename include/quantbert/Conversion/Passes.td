@@ -51,10 +51,13 @@ def ConvertQBToLinalg : Pass<"convert-qb-to-linalg"> {
 }
 
 def ConvertQBToVector : Pass<"convert-qb-to-vector"> {
-  let summary = "Lowers the XNOR-popcount ops to register-blocked vector loops";
+  let summary = "Lowers the XNOR-popcount ops and fused attention to vector loops";
   let description = [{
-    Rewrites `qb.bitpack` and `qb.binary_linear` into `scf.for` loops of
-    `vector` ops on tensors:
+    Rewrites `qb.bitpack`, `qb.binary_linear` and `qb.attention` into loops
+    of `vector` ops on tensors. The outer loop of each is an `scf.forall`
+    whose iterations write disjoint tiles of the result (rows, column
+    panels, attention heads and query chunks), which
+    `convert-parallel-loops-to-runtime` runs on the runtime's threads.
 
     * `qb.bitpack`: per row and 64-element word, `arith.cmpf ule` against
       zero (so 0 and NaN give -1) and a `vector.bitcast` of the
@@ -67,7 +70,16 @@ def ConvertQBToVector : Pass<"convert-qb-to-vector"> {
       `tile-m * tile-n` `vector<8xi64>` accumulators, and each word adds
       `ctpop(broadcast(x) xor w)` to them (vpxorq, vpopcntq, vpaddq), so no
       horizontal reduction is needed. The epilogue is the op's formula,
-      `sitofp(K - 2 * acc) * scale + bias`, bit for bit.
+      `sitofp(K - 2 * acc) * scale + bias`, bit for bit. Column panels are
+      the parallel loop's iterations.
+    * `qb.attention`: Q is re-laid per head in f32 (values rounded to the
+      storage type), K transposed to `[batch, heads, d, seq]` and V re-laid
+      in the storage type; per batch, head and chunk of 64 query rows, four
+      rows at a time: scores against all keys (32 keys per step, one K load
+      serving the four rows) into a `4 x seq` buffer with running maxima,
+      then exponentials and sums in place, then the context as sums of V
+      rows weighted by broadcast probabilities (see
+      `lib/Conversion/QBToVector/LowerAttention.cpp`).
   }];
   let options = [
     Option<"tileM", "tile-m", "int64_t", /*default=*/"4",
@@ -180,10 +192,15 @@ def VectorizeLinalg : Pass<"qb-vectorize-linalg", "::mlir::func::FuncOp"> {
     The ops `convert-qb-to-linalg` produces for LayerNorm, GELU, residual
     adds, quantize/dequantize, bias adds and the embedding gather work on
     rows of a static hidden (or intermediate) size. This pass tiles every
-    linalg op whose innermost loop has a static extent to one row (every
-    other loop gets tile size 1; an element-wise row longer than 64 and a
-    multiple of 64 is cut into 64-element pieces, which stay in registers,
-    while a row reduced along its length stays whole), vectorizes it with upstream
+    linalg op whose innermost loop has a static extent to one row, last op
+    first, in an `scf.forall` over the rows (an `scf.for` nest when a
+    reduction crosses rows), and fuses into that loop the linalg producers
+    whose every user is on the way to the op and whose tile is one row or
+    one row reduction (upstream tile-and-fuse): residual add, mean,
+    variance and normalization of a LayerNorm become one pass over each
+    row. An element-wise row longer than 64 and a multiple of 64 is cut
+    into 64-element pieces, which stay in registers, while a row reduced
+    along its length stays whole. Each row is then vectorized with upstream
     `linalg::vectorize` (element-wise bodies become vector arithmetic,
     row reductions `vector.multi_reduction`), and drops the unit dimensions
     so the rest of the pipeline sees 1-D vectors. Ops it cannot vectorize

@@ -94,12 +94,14 @@ void quantbert::buildBufferizeAndLowerToLLVMPipeline(OpPassManager &pm) {
   bufferization.setFunctionBoundaryTypeConversion(
       bufferization::LayoutMapOption::IdentityLayoutMap);
   pm.addPass(bufferization::createOneShotBufferizePass(bufferization));
+  // The lowerings' scf.forall loops (rows, column panels, attention heads)
+  // become scf.parallel, which convert-parallel-loops-to-runtime runs on the
+  // runtime's thread pool; before the deallocation pipeline, which frees
+  // the buffers of an scf.parallel body but not of an scf.forall one.
+  pm.addPass(createForallToParallelLoopPass());
   bufferization::BufferDeallocationPipelineOptions deallocation;
   bufferization::buildBufferDeallocationPipeline(pm, deallocation);
 
-  // The lowerings' scf.forall loops (rows, column panels, attention heads)
-  // run on the runtime's thread pool.
-  pm.addPass(createForallToParallelLoopPass());
   pm.addNestedPass<func::FuncOp>(createConvertLinalgToLoopsPass());
   // A parallel_insert_slice of the tile its iteration wrote bufferizes to a
   // copy between two identical subviews: CSE makes them one, and the

@@ -107,12 +107,59 @@ Operation *tile(RewriterBase &rewriter, TilingInterface op,
   return tiled->tiledOps.front();
 }
 
+/// The linalg ops (and tensor.empty) of `root`'s block that `root` depends
+/// on through tensor operands.
+llvm::DenseSet<Operation *> producersOf(Operation *root) {
+  llvm::DenseSet<Operation *> slice;
+  SmallVector<Operation *> worklist{root};
+  while (!worklist.empty()) {
+    Operation *op = worklist.pop_back_val();
+    for (Value operand : op->getOperands()) {
+      Operation *producer = operand.getDefiningOp();
+      if (!producer || producer->getBlock() != root->getBlock() ||
+          !isa<linalg::LinalgOp, tensor::EmptyOp>(producer) ||
+          !slice.insert(producer).second)
+        continue;
+      worklist.push_back(producer);
+    }
+  }
+  return slice;
+}
+
+/// True when the tile of `producer` that computes `slice` iterates over at
+/// most one loop of more than one iteration (a row, or a row reduction).
+bool isOneRow(tensor::ExtractSliceOp slice, OpResult producer) {
+  auto linalgOp = dyn_cast<linalg::LinalgOp>(producer.getOwner());
+  if (!linalgOp)
+    return true; // tensor.empty
+  AffineMap map = linalgOp.getIndexingMapMatchingResult(producer);
+  SmallVector<int64_t> ranges = linalgOp.getStaticLoopRanges();
+  SmallVector<OpFoldResult> sizes = slice.getMixedSizes();
+  int longLoops = 0;
+  for (unsigned loop = 0; loop < ranges.size(); ++loop) {
+    std::optional<unsigned> dim = map.getResultPosition(
+        getAffineDimExpr(loop, producer.getContext()));
+    int64_t extent =
+        dim ? getConstantIntValue(sizes[*dim]).value_or(ShapedType::kDynamic)
+            : ranges[loop];
+    longLoops += extent != 1;
+  }
+  return longLoops <= 1;
+}
+
+/// Marks ops the pass has looked at and left at the top level.
+constexpr StringLiteral kVisited = "qb.rows_visited";
+
 /// Tiles `op` to rows (leaves it untouched when that is not possible): an
 /// scf.forall over the rows when they are independent (convert-parallel-
-/// loops-to-runtime runs them on the runtime's threads), nested scf.for
-/// loops otherwise, then an scf.for over the pieces of each row.
+/// loops-to-runtime runs them on the runtime's threads), into which the
+/// linalg producers used only on the way to `op` are fused, so a chain
+/// such as residual add -> LayerNorm sums -> normalize is one pass over
+/// each row; nested scf.for loops when a reduction crosses rows. Then an
+/// scf.for over the pieces of each row of `op`.
 void tileToRows(RewriterBase &rewriter, linalg::LinalgOp op,
                 int64_t maxElements) {
+  op->setAttr(kVisited, rewriter.getUnitAttr());
   // Dead ops (a table a lookup no longer reads) are left to DCE.
   if (!op.hasPureTensorSemantics() || op->use_empty())
     return;
@@ -131,9 +178,75 @@ void tileToRows(RewriterBase &rewriter, linalg::LinalgOp op,
     return;
   }
   Operation *row = op;
-  if (tiling->tilesRows)
-    row = tile(rewriter, tilingInterface, tiling->rows, LoopType::ForallOp);
-  if (row && tiling->tilesPieces)
+  if (tiling->tilesRows) {
+    // The producers that can move into the loop: those whose every user is
+    // `op` or another of them (shape queries, tensor.dim, do not count).
+    // One with other users stays outside: fused, it would be computed
+    // twice.
+    llvm::DenseSet<Operation *> fusable = producersOf(op);
+    for (bool changed = true; changed;) {
+      changed = false;
+      for (Operation *producer : llvm::to_vector(fusable))
+        if (llvm::any_of(producer->getUsers(), [&](Operation *user) {
+              return user != op.getOperation() && !fusable.contains(user) &&
+                     !isa<tensor::DimOp>(user);
+            })) {
+          fusable.erase(producer);
+          changed = true;
+        }
+    }
+    scf::SCFTileAndFuseOptions options;
+    scf::SCFTilingOptions tilingOptions;
+    tilingOptions.setTileSizes(tiling->rows);
+    tilingOptions.setLoopType(LoopType::ForallOp);
+    options.setTilingOptions(tilingOptions);
+    // Only a producer whose slice moves with the row (one that every row
+    // reads whole, a weight transpose or a broadcast bias, is computed once,
+    // outside the loop) and whose tile is one row (a matmul producing a row
+    // iterates over columns and K: it stays a matmul of its own).
+    options.setFusionControlFn([&](tensor::ExtractSliceOp slice,
+                                   OpResult producer, bool) {
+      bool perRow = llvm::any_of(slice.getMixedOffsets(), [](OpFoldResult o) {
+        return !getConstantIntValue(o).has_value();
+      });
+      return std::make_tuple(perRow && fusable.contains(producer.getOwner()) &&
+                                 isOneRow(slice, producer),
+                             false);
+    });
+    rewriter.setInsertionPoint(op);
+    FailureOr<scf::SCFTileAndFuseResult> fused =
+        scf::tileConsumerAndFuseProducersUsingSCF(rewriter, tilingInterface,
+                                                  options);
+    if (failed(fused) || fused->tiledAndFusedOps.empty())
+      return;
+    for (OpResult result : op->getResults())
+      rewriter.replaceAllUsesWith(result, fused->replacements.lookup(result));
+    row = fused->tiledAndFusedOps.front();
+    // The fused producers are dead now but for shape queries, which their
+    // destination operands answer as well: erase them, users first.
+    SmallVector<Operation *> dead(fused->fusedProducers.begin(),
+                                  fused->fusedProducers.end());
+    for (Operation *producer : dead)
+      if (auto destinationStyle = dyn_cast<DestinationStyleOpInterface>(producer))
+        for (OpResult result : producer->getResults())
+          for (OpOperand &use : llvm::make_early_inc_range(result.getUses()))
+            if (auto dim = dyn_cast<tensor::DimOp>(use.getOwner()))
+              rewriter.modifyOpInPlace(dim, [&] {
+                use.set(destinationStyle.getTiedOpOperand(result)->get());
+              });
+    rewriter.eraseOp(op);
+    bool erased = true;
+    while (erased) {
+      erased = false;
+      for (Operation *&producer : dead)
+        if (producer && producer->use_empty()) {
+          rewriter.eraseOp(producer);
+          producer = nullptr;
+          erased = true;
+        }
+    }
+  }
+  if (tiling->tilesPieces)
     tile(rewriter, cast<TilingInterface>(row), tiling->pieces, LoopType::ForOp);
 }
 
@@ -163,6 +276,47 @@ void vectorizeRows(RewriterBase &rewriter, func::FuncOp function,
   }
 }
 
+/// tensor.extract %t[i...] of %t = vector.transfer_write %v, %d[j...] (1-D
+/// %v along the last dimension, in bounds) where the element lies in the
+/// written part -> vector.extract %v[i_last - j_last]. A row statistic
+/// (LayerNorm's mean) written into a 1x1 tile and read back then needs no
+/// buffer.
+struct ForwardExtractOfTransferWrite : OpRewritePattern<tensor::ExtractOp> {
+  using OpRewritePattern::OpRewritePattern;
+
+  LogicalResult matchAndRewrite(tensor::ExtractOp extract,
+                                PatternRewriter &rewriter) const override {
+    auto write = extract.getTensor().getDefiningOp<vector::TransferWriteOp>();
+    if (!write || write.getVectorType().getRank() != 1 || write.getMask() ||
+        !write.getPermutationMap().isMinorIdentity() ||
+        !write.getInBoundsValues()[0])
+      return failure();
+    SmallVector<int64_t> readAt, writtenAt;
+    for (Value index : extract.getIndices()) {
+      std::optional<int64_t> value = getConstantIntValue(index);
+      if (!value)
+        return failure();
+      readAt.push_back(*value);
+    }
+    for (Value index : write.getIndices()) {
+      std::optional<int64_t> value = getConstantIntValue(index);
+      if (!value)
+        return failure();
+      writtenAt.push_back(*value);
+    }
+    int64_t last = static_cast<int64_t>(readAt.size()) - 1;
+    for (int64_t d = 0; d < last; ++d)
+      if (readAt[d] != writtenAt[d])
+        return failure();
+    int64_t lane = readAt[last] - writtenAt[last];
+    if (lane < 0 || lane >= write.getVectorType().getDimSize(0))
+      return failure();
+    rewriter.replaceOpWithNewOp<vector::ExtractOp>(extract, write.getVector(),
+                                                   ArrayRef<int64_t>{lane});
+    return success();
+  }
+};
+
 class VectorizeLinalgPass
     : public quantbert::impl::VectorizeLinalgBase<VectorizeLinalgPass> {
 public:
@@ -171,11 +325,24 @@ public:
   void runOnOperation() override {
     func::FuncOp function = getOperation();
     MLIRContext *context = &getContext();
-    SmallVector<linalg::LinalgOp> ops;
-    function.walk([&](linalg::LinalgOp op) { ops.push_back(op); });
+    // Consumers first, so each pulls in the producers only it needs; the
+    // walk starts again after every rewrite (fused producers are erased).
     IRRewriter rewriter(context);
-    for (linalg::LinalgOp op : ops)
-      tileToRows(rewriter, op, maxVectorElements);
+    for (;;) {
+      linalg::LinalgOp next;
+      function.walk<WalkOrder::PreOrder>([&](Operation *op) {
+        if (auto linalgOp = dyn_cast<linalg::LinalgOp>(op))
+          if (!op->hasAttr(kVisited))
+            next = linalgOp;
+        // Ops already in a loop of this pass are tiled.
+        return isa<scf::ForallOp, scf::ForOp>(op) ? WalkResult::skip()
+                                                  : WalkResult::advance();
+      });
+      if (!next)
+        break;
+      tileToRows(rewriter, next, maxVectorElements);
+    }
+    function.walk([](Operation *op) { op->removeAttr(kVisited); });
 
     // The tiles' sizes are affine.min(1, extent - iv): 1 inside the loop.
     // Folding them makes the row slices static.
@@ -205,6 +372,7 @@ public:
     vector::TransferWriteOp::getCanonicalizationPatterns(patterns, context);
     vector::BroadcastOp::getCanonicalizationPatterns(patterns, context);
     vector::ShapeCastOp::getCanonicalizationPatterns(patterns, context);
+    patterns.add<ForwardExtractOfTransferWrite>(context);
     if (failed(applyPatternsAndFoldGreedily(function, std::move(patterns))))
       return signalPassFailure();
 

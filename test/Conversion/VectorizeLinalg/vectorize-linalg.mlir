@@ -4,8 +4,8 @@
 // than 64 are cut into 64-wide pieces by an scf.for; float row sums become
 // reassociable reductions; ops whose innermost extent is dynamic or too
 // long stay as they are.
-// RUN: quant-bert-opt %s -split-input-file -qb-vectorize-linalg | FileCheck %s
-// RUN: quant-bert-opt %s -split-input-file \
+// RUN: quant-bert-opt %s -split-input-file -convert-qb-to-linalg -qb-vectorize-linalg | FileCheck %s
+// RUN: quant-bert-opt %s -split-input-file -convert-qb-to-linalg \
 // RUN:   -qb-vectorize-linalg=max-vector-elements=8 | FileCheck %s --check-prefix=SHORT
 
 #id3 = affine_map<(b, s, h) -> (b, s, h)>
@@ -41,6 +41,7 @@ func.func @elementwise(%a: tensor<?x?x16xf32>, %b: tensor<?x?x16xf32>,
 // A row sum (LayerNorm's mean): the reduction is over the vectorized row
 // and may be reassociated; rows are independent.
 // CHECK-LABEL: func.func @row_sum
+// SHORT-LABEL: func.func @row_sum
 // CHECK: scf.forall
 // CHECK: vector.transfer_read {{.*}} vector<32xf32>
 // CHECK: vector.reduction <add>, {{.*}} fastmath<reassoc> : vector<32xf32> into f32
@@ -95,6 +96,74 @@ func.func @column_sum(%x: tensor<?x16xf32>, %init: tensor<16xf32>) -> tensor<16x
     linalg.yield %s : f32
   } -> tensor<16xf32>
   return %r : tensor<16xf32>
+}
+
+// -----
+
+// A residual add and a LayerNorm (convert-qb-to-linalg's mean, variance and
+// normalize generics): one parallel loop over the rows does all of it, the
+// row statistics staying in registers.
+// CHECK-LABEL: func.func @add_layer_norm
+// CHECK: scf.forall
+// CHECK: arith.addf {{.*}} : vector<32xf32>
+// CHECK: vector.reduction <add>
+// CHECK: vector.reduction <add>
+// CHECK: math.sqrt
+// CHECK: tensor.parallel_insert_slice
+// CHECK-NOT: scf.forall
+// CHECK-NOT: linalg.generic
+func.func @add_layer_norm(%x: tensor<?x?x32xf32>, %y: tensor<?x?x32xf32>,
+                          %g: tensor<32xf32>, %b: tensor<32xf32>) -> tensor<?x?x32xf32> {
+  %s = qb.add %x, %y : tensor<?x?x32xf32>
+  %n = qb.layer_norm %s, %g, %b {epsilon = 1.0e-12 : f64}
+      : tensor<?x?x32xf32>, tensor<32xf32>, tensor<32xf32>
+  return %n : tensor<?x?x32xf32>
+}
+
+// -----
+
+// A producer with a user outside the chain (the residual sum, returned too)
+// stays a loop of its own rather than being computed twice.
+// CHECK-LABEL: func.func @shared_producer
+// CHECK: %[[SUM:.*]] = scf.forall
+// CHECK: scf.forall
+// CHECK: return %{{.*}}, %[[SUM]]
+func.func @shared_producer(%x: tensor<?x?x32xf32>, %y: tensor<?x?x32xf32>,
+                           %g: tensor<32xf32>, %b: tensor<32xf32>)
+    -> (tensor<?x?x32xf32>, tensor<?x?x32xf32>) {
+  %s = qb.add %x, %y : tensor<?x?x32xf32>
+  %n = qb.layer_norm %s, %g, %b {epsilon = 1.0e-12 : f64}
+      : tensor<?x?x32xf32>, tensor<32xf32>, tensor<32xf32>
+  return %n, %s : tensor<?x?x32xf32>, tensor<?x?x32xf32>
+}
+
+// -----
+
+// A linear's matmul feeding an element-wise op: each row of the tanh needs
+// a whole row of the matmul (columns and K), so the matmul is not fused.
+// CHECK-LABEL: func.func @matmul_then_tanh
+// CHECK: scf.forall
+// CHECK: vector.reduction <add>
+// CHECK: scf.forall
+// CHECK: math.tanh
+func.func @matmul_then_tanh(%x: tensor<?x16xf32>, %w: tensor<8x16xf32>) -> tensor<?x8xf32> {
+  %c0 = arith.constant 0 : index
+  %zero = arith.constant 0.0 : f32
+  %m = tensor.dim %x, %c0 : tensor<?x16xf32>
+  %e = tensor.empty(%m) : tensor<?x8xf32>
+  %init = linalg.fill ins(%zero : f32) outs(%e : tensor<?x8xf32>) -> tensor<?x8xf32>
+  %y = linalg.matmul_transpose_b ins(%x, %w : tensor<?x16xf32>, tensor<8x16xf32>)
+      outs(%init : tensor<?x8xf32>) -> tensor<?x8xf32>
+  %e2 = tensor.empty(%m) : tensor<?x8xf32>
+  %t = linalg.generic {indexing_maps = [affine_map<(i, j) -> (i, j)>,
+                                        affine_map<(i, j) -> (i, j)>],
+                       iterator_types = ["parallel", "parallel"]}
+      ins(%y : tensor<?x8xf32>) outs(%e2 : tensor<?x8xf32>) {
+  ^bb0(%v: f32, %out: f32):
+    %h = math.tanh %v : f32
+    linalg.yield %h : f32
+  } -> tensor<?x8xf32>
+  return %t : tensor<?x8xf32>
 }
 
 // -----
