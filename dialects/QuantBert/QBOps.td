@@ -415,9 +415,10 @@ def QB_AttentionOp : QB_Op<"attention", [Pure]> {
     `qb-fuse-attention` replaces by this op.
 
     `storage_type` (f32, f16 or bf16; f32 when absent) is the type Q, K and V
-    are stored in while attention runs; products and sums always accumulate in f32. The
-    lowering streams over keys with an online softmax (running max and sum),
-    so no `seq x seq` buffer is materialised. `mask` (optional, `[batch, seq]`,
+    are stored in while attention runs; products and sums always accumulate
+    in f32. The lowering computes the scores of four query rows at a time
+    against all keys in a small buffer, so no `seq x seq` buffer is
+    materialised. `mask` (optional, `[batch, seq]`,
     0 = padding) adds `mask_fill` to the scores of padded keys, like
     `qb.attention_mask`.
 
@@ -486,7 +487,8 @@ def QB_GeluOp : QB_Op<"gelu", [Pure, SameOperandsAndResultType]> {
     (x + 0.044715 x^3)))` (`tanh`).
 
     No folds. (`sign(gelu(x)) = sign(x)` lets a binarized consumer skip the
-    GELU, but that is a rewrite of the consumer, not a fold of this op.)
+    GELU: `qb-materialize-quant` packs a binary linear's input from before
+    its GELU.)
 
     ```mlir
     %g = qb.gelu %x : tensor<?x?x3072xf32>

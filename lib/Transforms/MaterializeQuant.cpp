@@ -238,9 +238,13 @@ LogicalResult Materializer::materializeBinary(Quantizer quantizer) {
   RankedTensorType inputType = linear.getInput().getType();
   SmallVector<int64_t> packedShape(inputType.getShape());
   packedShape.back() = words;
+  // sign(gelu(x)) = sign(x): the signs of a GELU's input are packed instead
+  // of its output (the GELU goes when nothing else reads it).
+  Value signs = linear.getInput();
+  if (auto gelu = signs.getDefiningOp<GeluOp>())
+    signs = gelu.getInput();
   Value packedInput = builder.create<BitpackOp>(
-      loc, RankedTensorType::get(packedShape, builder.getI64Type()),
-      linear.getInput());
+      loc, RankedTensorType::get(packedShape, builder.getI64Type()), signs);
   auto binaryLinear = builder.create<BinaryLinearOp>(
       loc, linear.getResult().getType(), packedInput, packedWeight, scales,
       linear.getBias(), builder.getI64IntegerAttr(inFeatures));
@@ -303,8 +307,10 @@ public:
     bool failed = false;
     for (LinearOp linear : linears) {
       Value weight = linear.getWeight();
+      Value input = linear.getInput();
       failed |= mlir::failed(Materializer(linear).run());
       eraseDeadProducers(weight);
+      eraseDeadProducers(input);
     }
     if (failed)
       signalPassFailure();

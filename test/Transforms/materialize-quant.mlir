@@ -96,6 +96,35 @@ func.func @binary_from_dequantized_weight(%x: tensor<4x2xf32>) -> tensor<4x2xf32
 
 // -----
 
+// A binary linear after a GELU packs the GELU's input (gelu(x) > 0 exactly
+// when x > 0) and the GELU goes; one the float path still reads stays.
+// CHECK-LABEL: func.func @binary_after_gelu
+// CHECK-SAME: (%[[X:.*]]: tensor<4x3xf32>)
+// CHECK-NOT: qb.gelu
+// CHECK: %[[XP:.*]] = qb.bitpack %[[X]] : tensor<4x3xf32> -> tensor<4x1xi64>
+// CHECK: qb.binary_linear %[[XP]]
+// CHECK-LABEL: func.func @binary_after_shared_gelu
+// CHECK-SAME: (%[[X:.*]]: tensor<4x3xf32>)
+// CHECK: %[[G:.*]] = qb.gelu %[[X]]
+// CHECK: qb.bitpack %[[X]]
+// CHECK: return %{{.*}}, %[[G]]
+func.func @binary_after_gelu(%x: tensor<4x3xf32>) -> tensor<4x2xf32> {
+  %w = arith.constant dense<[[1.0, -2.0, 3.0], [-1.0, 0.0, 2.0]]> : tensor<2x3xf32>
+  %g = qb.gelu %x : tensor<4x3xf32>
+  %y = qb.linear %g, %w precision<binary> quantizer<binary_sign>
+      : (tensor<4x3xf32>, tensor<2x3xf32>) -> tensor<4x2xf32>
+  return %y : tensor<4x2xf32>
+}
+func.func @binary_after_shared_gelu(%x: tensor<4x3xf32>) -> (tensor<4x2xf32>, tensor<4x3xf32>) {
+  %w = arith.constant dense<[[1.0, -2.0, 3.0], [-1.0, 0.0, 2.0]]> : tensor<2x3xf32>
+  %g = qb.gelu %x : tensor<4x3xf32>
+  %y = qb.linear %g, %w precision<binary> quantizer<binary_sign>
+      : (tensor<4x3xf32>, tensor<2x3xf32>) -> tensor<4x2xf32>
+  return %y, %g : tensor<4x2xf32>, tensor<4x3xf32>
+}
+
+// -----
+
 // An imported binary-mean-scale weight keeps its per-row scales (+-a_row
 // codes), rather than one mean |W| over the whole matrix.
 // CHECK-LABEL: func.func @binary_mean_scale_per_row

@@ -78,7 +78,11 @@ def MaterializeQuant : Pass<"qb-materialize-quant"> {
       path.
     * `binary` with `binary_sign` (scale 1) or `binary_mean_scale` (mean
       |W|): `qb.bitpack` of the input feeding `qb.binary_linear` with the
-      weight's packed signs.
+      weight's packed signs. An input that is a `qb.gelu` is packed from the
+      GELU's input, since `gelu(x) > 0` exactly when `x > 0` (SensiMix's
+      1-bit FFN output layer; the GELU goes unless something else reads
+      it). The one f32 exception is the smallest denormal, `x = 2^-149`,
+      whose GELU rounds to 0.
     * `i8` with `asymmetric_index`: SensiMix's storage-only format. The
       weight becomes int8 codes behind a `qb.dequantize` (index form) and the
       linear computes in f32.
@@ -105,8 +109,9 @@ def FuseAttention : Pass<"qb-fuse-attention"> {
 
     (the `scale` and `attention_mask` steps optional), and replaces it with
     one `qb.attention` whose Q, K and V are stored in `storage-type` (f16 by
-    default) with f32 accumulation. The lowering of `qb.attention` streams
-    over keys with an online softmax, so no `seq x seq` score buffer exists.
+    default) with f32 accumulation. The lowering of `qb.attention` keeps the
+    scores of four query rows at a time, so no `seq x seq` score buffer
+    exists.
 
     Every intermediate must have no other user: a chain whose attention
     probabilities are also returned (for distillation, say) is left unfused.
