@@ -1,7 +1,8 @@
 //===- QBToVector.h - qb binary ops to vector loops --------------*- C++ -*-===//
 //
 // Patterns lowering qb.bitpack and qb.binary_linear to register-blocked
-// vector loops on tensors (see lib/Conversion/QBToVector).
+// vector loops on tensors, and qb.attention to fused attention loops (see
+// lib/Conversion/QBToVector).
 //
 //===----------------------------------------------------------------------===//
 
@@ -22,8 +23,12 @@ struct QBToVectorOptions {
   int64_t tileN = 3;
 };
 
+/// qb.bitpack, qb.binary_linear and qb.attention to vector loops.
 void populateQBToVectorPatterns(mlir::RewritePatternSet &patterns,
                                 const QBToVectorOptions &options = {});
+
+/// qb.attention alone (lib/Conversion/QBToVector/LowerAttention.cpp).
+void populateAttentionToVectorPatterns(mlir::RewritePatternSet &patterns);
 
 } // namespace quantbert
 

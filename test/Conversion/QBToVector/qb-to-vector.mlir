@@ -1,6 +1,6 @@
-// convert-qb-to-vector: the structure of the vectorised bitpack and
-// XNOR-popcount GEMM. Numerics are checked by executing the kernels against
-// the scalar reference (test/Execution/BinaryKernelTest.cpp).
+// convert-qb-to-vector: the structure of the vectorised bitpack,
+// XNOR-popcount GEMM and fused attention. Numerics are checked by executing
+// the kernels against the scalar references (test/Execution).
 // RUN: quant-bert-opt %s -split-input-file -convert-qb-to-vector -verify-diagnostics | FileCheck %s
 // RUN: quant-bert-opt %s -split-input-file -convert-qb-to-vector="tile-m=2 tile-n=1" -verify-diagnostics | FileCheck %s --check-prefix=TILE
 
@@ -91,6 +91,36 @@ func.func @binary_linear(%x: tensor<?x1xi64>, %s: tensor<20xf32>, %b: tensor<20x
 func.func @binary_linear_weight_argument(%x: tensor<3x2xi64>, %w: tensor<16x2xi64>, %s: tensor<16xf32>) -> tensor<3x16xf32> {
   %y = qb.binary_linear %x, %w scale(%s) {in_features = 100} : (tensor<3x2xi64>, tensor<16x2xi64>, tensor<16xf32>) -> tensor<3x16xf32>
   return %y : tensor<3x16xf32>
+}
+
+// -----
+
+// qb.attention, 2 heads of 16 in f16: Q re-laid in f32, K transposed by a
+// parallel loop over (batch, head, 16 keys) with lane shuffles, then a
+// parallel loop over (batch, head, 64-query chunk) whose row blocks of 4
+// compute scores 32 keys at a time (8 accumulators), exponentials, and the
+// context as FMAs of V rows.
+// CHECK-LABEL: func.func @attention
+// CHECK: linalg.generic {{.*}} outs(%{{.*}} : tensor<?x2x?x16xf32>)
+// CHECK: scf.forall (%{{.*}}, %{{.*}}, %{{.*}}) in (%{{.*}}, 2, %{{.*}}) shared_outs(%{{.*}} = %{{.*}}) -> (tensor<?x2x16x?xf16>)
+// CHECK: vector.shuffle
+// CHECK: arith.truncf {{.*}} : vector<16xf32> to vector<16xf16>
+// CHECK: tensor.parallel_insert_slice {{.*}} : tensor<1x1x16x?xf16> into tensor<?x2x16x?xf16>
+// CHECK: linalg.generic {{.*}} outs(%{{.*}} : tensor<?x2x?x16xf16>)
+// CHECK: scf.forall (%{{.*}}, %{{.*}}, %{{.*}}) in (%{{.*}}, 2, %{{.*}}) shared_outs(%{{.*}} = %{{.*}}) -> (tensor<?x?x32xf32>)
+// CHECK: tensor.empty(%{{.*}}) : tensor<4x?xf32>
+// CHECK: scf.for {{.*}} step %c4 iter_args({{.*}}) -> (tensor<1x?x16xf32>, tensor<4x?xf32>)
+// CHECK: scf.for {{.*}} step %c32
+// CHECK-COUNT-8: vector.fma
+// CHECK: vector.reduction <maximumf>
+// CHECK: math.exp
+// CHECK: vector.fma
+// CHECK: vector.reduction <add>
+// CHECK: tensor.parallel_insert_slice {{.*}} : tensor<1x?x16xf32> into tensor<?x?x32xf32>
+func.func @attention(%q: tensor<?x?x32xf32>, %k: tensor<?x?x32xf32>, %v: tensor<?x?x32xf32>, %m: tensor<?x?xi32>) -> tensor<?x?x32xf32> {
+  %a = qb.attention %q, %k, %v mask(%m) {num_heads = 2 : i64, scale = 0.25 : f32, storage_type = f16}
+      : (tensor<?x?x32xf32>, tensor<?x?x32xf32>, tensor<?x?x32xf32>, tensor<?x?xi32>) -> tensor<?x?x32xf32>
+  return %a : tensor<?x?x32xf32>
 }
 
 // -----
