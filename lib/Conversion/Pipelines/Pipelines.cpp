@@ -101,6 +101,7 @@ void quantbert::buildBufferizeAndLowerToLLVMPipeline(OpPassManager &pm) {
   pm.addPass(createForallToParallelLoopPass());
   bufferization::BufferDeallocationPipelineOptions deallocation;
   bufferization::buildBufferDeallocationPipeline(pm, deallocation);
+  pm.addPass(quantbert::createDeallocAfterLastUse());
 
   pm.addNestedPass<func::FuncOp>(createConvertLinalgToLoopsPass());
   // A parallel_insert_slice of the tile its iteration wrote bufferizes to a
