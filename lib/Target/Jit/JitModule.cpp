@@ -15,6 +15,8 @@
 #include "mlir/IR/Diagnostics.h"
 #include "mlir/Parser/Parser.h"
 #include "mlir/Pass/PassManager.h"
+#include "mlir/ExecutionEngine/OptUtils.h"
+#include "llvm/ExecutionEngine/Orc/JITTargetMachineBuilder.h"
 #include "llvm/ExecutionEngine/Orc/Mangling.h"
 #include "llvm/Support/TargetSelect.h"
 #include "llvm/Support/raw_ostream.h"
@@ -30,14 +32,25 @@ namespace quantbert {
 namespace {
 
 // Counting malloc/free for generated code: each block carries its size in a
-// 16-byte header (keeping the 16-byte alignment malloc guarantees). Atomic:
-// the bodies of parallel loops allocate on the runtime's worker threads.
+// 64-byte header (keeping the 64-byte alignment of the runtime's blocks).
+// Atomic: the bodies of parallel loops allocate on the runtime's worker
+// threads. With libquantbert_rt the blocks come from its per-thread cache,
+// as in a compiled model, so a benchmark does not time page faults of fresh
+// buffers; without it, from malloc.
 std::atomic<size_t> liveBytes{0};
 std::atomic<size_t> peakBytes{0};
-constexpr size_t kHeader = 16;
+constexpr size_t kHeader = 64;
+
+#ifdef QB_JIT_WITH_RUNTIME
+void *rawAlloc(size_t size) { return _mlir_memref_to_llvm_alloc(size); }
+void rawFree(void *block) { _mlir_memref_to_llvm_free(block); }
+#else
+void *rawAlloc(size_t size) { return std::aligned_alloc(kHeader, (size + kHeader - 1) / kHeader * kHeader); }
+void rawFree(void *block) { std::free(block); }
+#endif
 
 void *countingMalloc(size_t size) {
-  auto *block = static_cast<char *>(std::malloc(size + kHeader));
+  auto *block = static_cast<char *>(rawAlloc(size + kHeader));
   if (!block)
     return nullptr;
   *reinterpret_cast<size_t *>(block) = size;
@@ -48,7 +61,7 @@ void *countingMalloc(size_t size) {
   return block + kHeader;
 }
 
-/// Alignments up to the header's 16 bytes are what malloc gives anyway.
+/// Alignments up to the header's 64 bytes are what every block has.
 void *countingAlignedMalloc(size_t alignment, size_t size) {
   return alignment <= kHeader ? countingMalloc(size) : nullptr;
 }
@@ -58,7 +71,7 @@ void countingFree(void *pointer) {
     return;
   char *block = static_cast<char *>(pointer) - kHeader;
   liveBytes -= *reinterpret_cast<size_t *>(block);
-  std::free(block);
+  rawFree(block);
 }
 
 using ParallelBody = void (*)(int64_t, int64_t, void *);
@@ -115,8 +128,24 @@ std::unique_ptr<JitModule> JitModule::compile(const std::string &source,
   if (failed(pm.run(*module)))
     return nullptr;
 
+  // The LLVM IR is optimized at -O3 for the host, as quant-bert-compile
+  // does for a model's object (ObjectEmitter.cpp): tests and benchmarks run
+  // the code a model would.
+  auto hostMachine = llvm::orc::JITTargetMachineBuilder::detectHost();
+  if (!hostMachine) {
+    diagnostics << llvm::toString(hostMachine.takeError());
+    return nullptr;
+  }
+  auto machine = hostMachine->createTargetMachine();
+  if (!machine) {
+    diagnostics << llvm::toString(machine.takeError());
+    return nullptr;
+  }
   ExecutionEngineOptions options;
   options.jitCodeGenOptLevel = llvm::CodeGenOptLevel::Aggressive;
+  options.transformer = makeOptimizingTransformer(/*optLevel=*/3,
+                                                  /*sizeLevel=*/0,
+                                                  machine->get());
   options.enableObjectDump = true;
   auto engine = ExecutionEngine::create(*module, options);
   if (!engine) {
