@@ -17,10 +17,13 @@
 #include "quantbert/Conversion/Passes.h"
 #include "quantbert/Target/JitModule.h"
 
+#include "mlir/Dialect/Linalg/Passes.h"
+
 #include "mlir/ExecutionEngine/CRunnerUtils.h"
 
 #include <benchmark/benchmark.h>
 
+#include <cstdlib>
 #include <random>
 #include <stdexcept>
 #include <string>
@@ -74,16 +77,24 @@ void runAttention(benchmark::State &state, bool fused) {
   auto jit = JitModule::compile(
       fused ? fusedSource() : unfusedSource(),
       [fused](mlir::OpPassManager &pm) {
+        // As qb-lower-to-llvm lowers a model: the qb conversion, then the
+        // linalg ops (re-layouts, or the unfused chain) fused and
+        // vectorized by rows.
         if (fused)
           pm.addPass(createConvertQBToVector());
         else
           pm.addPass(createConvertQBToLinalg());
+        pm.addNestedPass<mlir::func::FuncOp>(
+            mlir::createLinalgElementwiseOpFusionPass());
+        pm.addNestedPass<mlir::func::FuncOp>(createVectorizeLinalg());
       },
       error);
   if (!jit)
     throw std::runtime_error("cannot compile attention: " + error);
   auto *kernel = reinterpret_cast<void (*)(F3 *, F3 *, F3 *, F3 *, I2 *)>(
       jit->lookup("attention"));
+  if (const char *dump = std::getenv("QB_DUMP_OBJECT"))
+    jit->dumpObject(dump);
 
   std::mt19937 rng(3);
   std::normal_distribution<float> normal;

@@ -71,9 +71,11 @@ TEST(ParallelFor, SpreadsOverTheCurrentContextsPool) {
   qbrt_parallel_for(1000, 10, recordChunk, &record);
   expectEveryIterationOnce(record);
   EXPECT_GT(record.chunks.size(), 1u);
-  for (auto [begin, end] : record.chunks)
-    if (end != 1000)
+  for (auto [begin, end] : record.chunks) {
+    if (end != 1000) {
       EXPECT_GE(end - begin, 10) << "chunk [" << begin << ", " << end << ")";
+    }
+  }
   EXPECT_EQ(record.threads.size(), 3u);
 }
 
