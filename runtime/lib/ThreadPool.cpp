@@ -1,8 +1,9 @@
 //===- ThreadPool.cpp - Fork-join worker pool for the runtime kernels -----===//
 //
 // Workers poll for a new loop (a new generation) for kSpinMicroseconds,
-// then sleep on a condition variable until the owner publishes one; they take
-// chunks from an atomic counter alongside the owner. The owner waits until every worker has left the loop before
+// then sleep on a condition variable until the owner publishes one; each
+// takes the chunks of its share from an atomic counter, then those left in
+// the others' shares. The owner waits until every worker has left the loop before
 // returning, so the body it passed stays alive for as long as it is used.
 //
 //===----------------------------------------------------------------------===//
@@ -20,9 +21,10 @@
 
 using namespace quantbert;
 
-ThreadPool::ThreadPool(int numThreads) {
+ThreadPool::ThreadPool(int numThreads)
+    : shares(new Share[std::max(numThreads, 1)]) {
   for (int i = 1; i < numThreads; ++i)
-    workers.emplace_back([this] { workerLoop(); });
+    workers.emplace_back([this, i] { workerLoop(i); });
 }
 
 ThreadPool::~ThreadPool() {
@@ -35,15 +37,19 @@ ThreadPool::~ThreadPool() {
     worker.join();
 }
 
-void ThreadPool::runChunks() {
-  for (int64_t chunk = nextChunk.fetch_add(1); chunk < numChunks;
-       chunk = nextChunk.fetch_add(1)) {
-    int64_t begin = chunk * chunkSize;
-    (*loopBody)(begin, std::min(total, begin + chunkSize));
+void ThreadPool::runChunks(int self) {
+  int participants = size();
+  for (int i = 0; i < participants; ++i) {
+    Share &share = shares[(self + i) % participants];
+    for (int64_t chunk = share.next.fetch_add(1); chunk < share.end;
+         chunk = share.next.fetch_add(1)) {
+      int64_t begin = chunk * chunkSize;
+      (*loopBody)(begin, std::min(total, begin + chunkSize));
+    }
   }
 }
 
-void ThreadPool::workerLoop() {
+void ThreadPool::workerLoop(int self) {
   uint64_t seen = 0;
   for (;;) {
     using Clock = std::chrono::steady_clock;
@@ -63,7 +69,7 @@ void ThreadPool::workerLoop() {
         return;
       seen = generation;
     }
-    runChunks();
+    runChunks(self);
     std::lock_guard<std::mutex> lock(stateMutex);
     if (--busyWorkers == 0)
       workersDone.notify_one();
@@ -84,15 +90,18 @@ void ThreadPool::parallelFor(int64_t n, int64_t grain, const RangeFn &body) {
   loopBody = &body;
   total = n;
   chunkSize = (n + chunks - 1) / chunks;
-  numChunks = (n + chunkSize - 1) / chunkSize;
-  nextChunk.store(0);
+  int64_t numChunks = (n + chunkSize - 1) / chunkSize;
+  for (int p = 0; p < size(); ++p) {
+    shares[p].next.store(numChunks * p / size(), std::memory_order_relaxed);
+    shares[p].end = numChunks * (p + 1) / size();
+  }
   {
     std::lock_guard<std::mutex> lock(stateMutex);
     busyWorkers = static_cast<int>(workers.size());
     ++generation;
   }
   wakeWorkers.notify_all();
-  runChunks();
+  runChunks(0);
   // The workers' last chunks usually end within microseconds of ours.
   using Clock = std::chrono::steady_clock;
   Clock::time_point deadline =

@@ -1,7 +1,11 @@
 //===- ThreadPool.h - Fork-join worker pool for the runtime kernels -------===//
 //
 // A fixed set of worker threads that, together with the calling thread, split
-// one loop at a time into chunks. Kernels call parallelFor for large tensors;
+// one loop at a time into chunks. Each thread first runs its own contiguous
+// share of the chunks, the same share of every loop of the same size, so
+// consecutive ops over the same rows find their data in that core's cache;
+// a thread done with its share takes the remaining chunks of the others.
+// Kernels call parallelFor for large tensors;
 // a call made while the pool is busy (another thread's loop, or a nested
 // call from inside a loop body) runs inline instead of waiting, so the pool
 // can never deadlock. After a loop, workers spin for up to kSpinMicroseconds
@@ -17,6 +21,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -44,9 +49,18 @@ public:
   void parallelFor(int64_t n, int64_t grain, const RangeFn &body);
 
 private:
-  void workerLoop();
-  /// Runs chunks of the current loop until none is left.
-  void runChunks();
+  /// Worker `self` (1 to size() - 1; the owner of a loop is 0).
+  void workerLoop(int self);
+  /// Runs chunks of the current loop until none is left: participant
+  /// `self`'s share first, then the others'.
+  void runChunks(int self);
+
+  /// The unclaimed chunks [next, end) of one participant's share, on its
+  /// own cache line.
+  struct alignas(64) Share {
+    std::atomic<int64_t> next{0};
+    int64_t end = 0;
+  };
 
   std::vector<std::thread> workers;
   /// Held by the thread whose loop the pool is running.
@@ -64,8 +78,7 @@ private:
   const RangeFn *loopBody = nullptr;
   int64_t total = 0;
   int64_t chunkSize = 0;
-  int64_t numChunks = 0;
-  std::atomic<int64_t> nextChunk{0};
+  std::unique_ptr<Share[]> shares;
 };
 
 } // namespace quantbert
