@@ -6,7 +6,7 @@
 // RUN: rm -rf %t && mkdir -p %t
 // RUN: %python %S/../Import/Inputs/make_bundle.py %t/sensimix --quant sensimix
 // RUN: quant-bert-compile %t/sensimix -o %t/tiny.o --header %t/tiny.h | FileCheck %s --check-prefix=SUMMARY
-// SUMMARY: quant-bert-compile: tiny (3 labels, max sequence 16, 10 int8 linears on the runtime)
+// SUMMARY: quant-bert-compile: tiny (3 labels, max sequence 16, 10 int8 linears in 6 runtime matmuls)
 // SUMMARY-NEXT: layer 0: attention i8 ffn i8
 // SUMMARY-NEXT: layer 1: attention i8 ffn binary
 // SUMMARY-NEXT: weight bytes: binary 768 f32 13184 i8 12288
@@ -60,7 +60,7 @@
 // id2label: the labels are transformers' defaults.
 // RUN: %python %S/../Import/Inputs/make_bundle.py %t/float --id2label none
 // RUN: quant-bert-compile %t/float -o %t/plain.o --header %t/plain.h --cpu x86-64-v3 | FileCheck %s --check-prefix=FLOAT
-// FLOAT: quant-bert-compile: plain (3 labels, max sequence 16, 0 int8 linears on the runtime)
+// FLOAT: quant-bert-compile: plain (3 labels, max sequence 16, 0 int8 linears in 0 runtime matmuls)
 // FLOAT: layer 1: attention f32 ffn f32
 // RUN: FileCheck %s --check-prefix=PLAIN < %t/plain.h
 // PLAIN: static const char *const plain_LABELS[plain_NUM_LABELS] = {

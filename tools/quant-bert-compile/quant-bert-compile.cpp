@@ -242,7 +242,8 @@ int main(int argc, char **argv) {
   prepare.addPass(createCanonicalizerPass());
   if (failed(prepare.run(*module)))
     return 1;
-  module->walk([&](qb::Int8LinearOp) { ++info.numPlans; });
+  int64_t int8Linears = 0;
+  module->walk([&](qb::Int8LinearOp) { ++int8Linears; });
   std::map<std::string, int64_t> bytes = weightBytes(*module);
   std::string precisions;
   raw_string_ostream precisionText(precisions);
@@ -252,6 +253,11 @@ int main(int argc, char **argv) {
   quantbert::buildQBLowerToLLVMPipeline(lower);
   if (failed(lower.run(*module)))
     return 1;
+  // The runtime plans the lowered forward function takes (int8 linears
+  // that read the same input were merged into one).
+  if (auto plans = module->lookupSymbol(info.forward)
+                       ->getAttrOfType<IntegerAttr>("qb.int8_plans"))
+    info.numPlans = plans.getInt();
   if (failed(quantbert::addModelDescriptor(*module, info)))
     return 1;
   // qb.* annotations (argument names, plan counts) have no LLVM meaning.
@@ -273,8 +279,8 @@ int main(int argc, char **argv) {
   uint64_t objectSize = 0;
   sys::fs::file_size(objectPath, objectSize);
   outs() << "quant-bert-compile: " << name << " (" << info.numLabels
-         << " labels, max sequence " << info.maxPositions << ", " << info.numPlans
-         << " int8 linears on the runtime)\n"
+         << " labels, max sequence " << info.maxPositions << ", " << int8Linears
+         << " int8 linears in " << info.numPlans << " runtime matmuls)\n"
          << precisions << "  weight bytes:";
   for (auto &[precision, count] : bytes)
     outs() << " " << precision << " " << count;

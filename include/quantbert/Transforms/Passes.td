@@ -96,6 +96,25 @@ def MaterializeQuant : Pass<"qb-materialize-quant"> {
   let dependentDialects = ["::mlir::arith::ArithDialect"];
 }
 
+def MergeInt8Linears : Pass<"qb-merge-int8-linears"> {
+  let summary = "Merges int8 linears that read the same quantized input";
+  let description = [{
+    Groups the `qb.int8_linear` ops of a block that read the same input
+    value with the same `input_scale` and `input_zero_point` and have
+    constant weights, scales and biases (an attention layer's query, key
+    and value projections, once CSE has made their `qb.quantize` one), and
+    replaces each group by one `qb.int8_linear` over the weights, scales and
+    biases concatenated along N, placed where the first was; each original
+    result becomes a `tensor.extract_slice` of the merged columns. The
+    runtime then makes one oneDNN call (and one thread-pool fork-join)
+    where it made three, over a wider N. Results are unchanged bit for bit:
+    every output element is the same integer sum, scaled the same way. A
+    missing bias is zeros in the merged one.
+  }];
+  let dependentDialects = ["::mlir::arith::ArithDialect",
+                           "::mlir::tensor::TensorDialect"];
+}
+
 def FuseAttention : Pass<"qb-fuse-attention"> {
   let summary = "Fuses the unfused self-attention chain into qb.attention";
   let description = [{

@@ -66,6 +66,9 @@ void quantbert::registerLoweringDialects(DialectRegistry &registry) {
 void quantbert::buildQBLowerToLLVMPipeline(OpPassManager &pm) {
   pm.addPass(createMaterializeQuant());
   pm.addPass(createCanonicalizerPass());
+  // One qb.quantize per input (CSE), then one int8 linear per input.
+  pm.addPass(createCSEPass());
+  pm.addPass(createMergeInt8Linears());
   pm.addPass(createConvertQBToVector());
   pm.addPass(createConvertQBToRuntime());
   pm.addPass(createConvertQBToLinalg());
