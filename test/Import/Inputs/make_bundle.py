@@ -5,12 +5,14 @@ make_bundle.py DIR [--layers N] [--hidden H] [--heads A] [--intermediate I]
                [--vocab V] [--labels L] [--positions P] [--seed S]
                [--quant sensimix|q8bert|ternary|index] [--mp-layers N]
                [--int8-embeddings] [--id2label default|none|tricky]
-               [--sensitivity]
+               [--sensitivity] [--latent DIR]
                [--break missing-tensor|wrong-shape|bad-config|truncated]
 
 The layout is Hugging Face's BertForSequenceClassification (config.json,
 model.safetensors); --quant adds quant.json with quantized weights stored as
-docs/formats.md specifies. Python standard library only.
+docs/formats.md specifies. --latent DIR also writes the FP32 checkpoint the
+bundle was quantized from (the same values before quantization), so that
+other engines can run the same model. Python standard library only.
 """
 import argparse
 import json
@@ -42,16 +44,19 @@ class Writer:
         self.tensors[name] = (dtype, shape, struct.pack("<%d%s" % (len(values), fmt), *values))
 
     def write(self, path):
-        header, data = {}, b""
+        header, chunks, offset = {}, [], 0
         for name in sorted(self.tensors):
             dtype, shape, raw = self.tensors[name]
             header[name] = {"dtype": dtype, "shape": shape,
-                            "data_offsets": [len(data), len(data) + len(raw)]}
-            data += raw
+                            "data_offsets": [offset, offset + len(raw)]}
+            chunks.append(raw)
+            offset += len(raw)
         text = json.dumps(header, separators=(",", ":")).encode()
         text += b" " * (-len(text) % 8)
         with open(path, "wb") as f:
-            f.write(struct.pack("<Q", len(text)) + text + data)
+            f.write(struct.pack("<Q", len(text)) + text)
+            for raw in chunks:
+                f.write(raw)
 
 
 def main():
@@ -78,6 +83,8 @@ def main():
     p.add_argument("--fast-random", action="store_true",
                    help="tile a 4096-value random block (for BERT-base-sized "
                         "benchmarks; Python's gauss is too slow for 110M values)")
+    p.add_argument("--latent", metavar="DIR",
+                   help="also write the FP32 checkpoint before quantization")
     p.add_argument("--break", dest="breakage",
                    choices=["missing-tensor", "wrong-shape", "bad-config", "truncated"])
     a = p.parse_args()
@@ -103,6 +110,10 @@ def main():
         json.dump(config, f, indent=2)
 
     w = Writer()
+    latent = Writer()
+
+    def add_latent(name, shape, values):
+        latent.add(name, "F32", shape, values)
 
     block = [rng.gauss(0.0, 1.0) for _ in range(4096)]
 
@@ -112,18 +123,23 @@ def main():
             return [std * block[(start + j) % 4096] for j in range(n)]
         return [rng.gauss(0.0, std) for _ in range(n)]
 
+    def add_both(name, shape, values):
+        w.add(name, "F32", shape, values)
+        add_latent(name, shape, values)
+
     def add_f32(name, shape, std=0.1):
-        w.add(name, "F32", shape, randn(math.prod(shape), std))
+        add_both(name, shape, randn(math.prod(shape), std))
 
     def add_norm(prefix):
-        w.add(prefix + ".weight", "F32", [h], [1.0 + x for x in randn(h, 0.05)])
-        w.add(prefix + ".bias", "F32", [h], randn(h, 0.05))
+        add_both(prefix + ".weight", [h], [1.0 + x for x in randn(h, 0.05)])
+        add_both(prefix + ".bias", [h], randn(h, 0.05))
 
     quant = {"format_version": 1, "recipe": a.quant or "float", "linears": {}}
 
     def add_linear(module, out, inp, precision):
         values = randn(out * inp, 0.5 / math.sqrt(inp))
-        w.add(module + ".bias", "F32", [out], randn(out, 0.02))
+        add_both(module + ".bias", [out], randn(out, 0.02))
+        add_latent(module + ".weight", [out, inp], values)
         entry = {"precision": precision, "in_features": inp, "out_features": out,
                  "weight": module + ".weight", "bias": module + ".bias"}
         if precision == "f32":
@@ -163,14 +179,16 @@ def main():
         if not a.int8_embeddings:
             add_f32(module + ".weight", [rows, h])
             return
-        codes, scales = [], []
+        codes, scales, table = [], [], []
         for _ in range(rows):
             values = randn(h)
+            table += values
             scale = max(abs(v) for v in values) / 127.0 or 1.0
             scales.append(scale)
             codes += [max(-127, min(127, round_half_even(v / scale))) for v in values]
         w.add(module + ".weight", "I8", [rows, h], codes)
         w.add(module + ".weight_scale", "F32", [rows], scales)
+        add_latent(module + ".weight", [rows, h], table)
         quant.setdefault("embeddings", {})[module] = {
             "precision": "i8", "quantizer": "symmetric-ema",
             "num_embeddings": rows, "embedding_dim": h,
@@ -208,6 +226,11 @@ def main():
     if a.breakage == "truncated":
         with open(path, "r+b") as f:
             f.truncate(os.path.getsize(path) // 2)
+    if a.latent:
+        os.makedirs(a.latent, exist_ok=True)
+        with open(os.path.join(a.latent, "config.json"), "w") as f:
+            json.dump(config, f, indent=2)
+        latent.write(os.path.join(a.latent, "model.safetensors"))
     if a.quant or a.int8_embeddings:
         with open(os.path.join(a.dir, "quant.json"), "w") as f:
             json.dump(quant, f, indent=2)
