@@ -54,51 +54,47 @@ def configs(results):
     return sorted({(r["threads"], r["seq"], r["batch"]) for r in results})
 
 
-def latency_table(results):
+def table(results, models, cell, with_batch=True, batches=None):
+    """Rows per (threads, seq[, batch]), one column per model; cell(row)
+    formats a result (None: not measured)."""
     rows = index(results)
-    models = [m for m in ORDER if any(r["model"] == m for r in results)]
-    lines = ["| threads | seq | batch | " + " | ".join(models) + " |",
-             "|---|---|---|" + "---|" * len(models)]
+    key_columns = ["threads", "seq"] + (["batch"] if with_batch else [])
+    lines = ["| " + " | ".join(key_columns + models) + " |",
+             "|" + "---|" * (len(key_columns) + len(models))]
     for threads, seq, batch in configs(results):
-        cells = []
-        for m in models:
-            r = rows.get((m, threads, seq, batch))
-            cells.append("%.2f (%.2f-%.2f)%s" % (
-                r["median_ms"], r["p10_ms"], r["p90_ms"],
-                " [%s]" % r["variant"] if r.get("variant") else "") if r else "-")
-        lines.append("| %d | %d | %d | %s |" % (threads, seq, batch, " | ".join(cells)))
+        if batches and batch not in batches:
+            continue
+        keys = [threads, seq] + ([batch] if with_batch else [])
+        cells = [cell(rows.get((m, threads, seq, batch)), rows.get((PEER, threads, seq, batch)))
+                 for m in models]
+        lines.append("| " + " | ".join(str(k) for k in keys) + " | " +
+                     " | ".join(c or "-" for c in cells) + " |")
     return "\n".join(lines)
+
+
+def present(results, exclude=()):
+    return [m for m in ORDER if m not in exclude and any(r["model"] == m for r in results)]
+
+
+def latency_table(results):
+    def cell(r, _):
+        return r and "%.2f (%.2f-%.2f)%s" % (
+            r["median_ms"], r["p10_ms"], r["p90_ms"],
+            " [%s]" % r["variant"] if r.get("variant") else "")
+    return table(results, present(results), cell)
 
 
 def speedup_table(results):
-    rows = index(results)
-    models = [m for m in ORDER if m != PEER and any(r["model"] == m for r in results)]
-    lines = ["| threads | seq | batch | " + " | ".join(models) + " |",
-             "|---|---|---|" + "---|" * len(models)]
-    for threads, seq, batch in configs(results):
-        peer = rows.get((PEER, threads, seq, batch))
-        cells = []
-        for m in models:
-            r = rows.get((m, threads, seq, batch))
-            cells.append("%.2fx" % (peer["median_ms"] / r["median_ms"]) if r and peer else "-")
-        lines.append("| %d | %d | %d | %s |" % (threads, seq, batch, " | ".join(cells)))
-    return "\n".join(lines)
+    def cell(r, peer):
+        return r and peer and "%.2fx" % (peer["median_ms"] / r["median_ms"])
+    return table(results, present(results, exclude=(PEER,)), cell)
 
 
 def throughput_table(results):
-    rows = index(results)
-    models = [m for m in ORDER if any(r["model"] == m for r in results)]
-    lines = ["| threads | seq | " + " | ".join(models) + " |",
-             "|---|---|" + "---|" * len(models)]
-    for threads, seq, batch in configs(results):
-        if batch == 1:
-            continue
-        cells = []
-        for m in models:
-            r = rows.get((m, threads, seq, batch))
-            cells.append("%.1f" % r["sentences_per_s"] if r else "-")
-        lines.append("| %d | %d | %s |" % (threads, seq, " | ".join(cells)))
-    return "\n".join(lines)
+    batches = sorted({r["batch"] for r in results if r["batch"] > 1})
+    return table(results, present(results),
+                 lambda r, _: r and "%.1f" % r["sentences_per_s"],
+                 with_batch=False, batches=batches)
 
 
 def targets(results):
