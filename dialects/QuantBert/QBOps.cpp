@@ -77,6 +77,15 @@ LogicalResult verifyChannelVector(Operation *op, StringRef name, Value vector,
   return success();
 }
 
+/// Checks that `vector` holds one value per row of `matrix` ([...] for a
+/// [..., K] matrix: the per-row scales of dynamic quantization).
+LogicalResult verifyRowVector(Operation *op, StringRef name, Value vector,
+                              Value matrix) {
+  ArrayRef<int64_t> rows = tensorTypeOf(matrix).getShape().drop_back();
+  return verifyShapeIs(op, name, tensorTypeOf(vector), rows,
+                       "[rows of the input]");
+}
+
 /// Checks the shapes every linear shares: `input` is [..., K'], `weight` is
 /// [N, K'] and `result` is [..., N], where K' is in_features for float and
 /// int8 linears and the packed word count for binary ones (`kName`).
@@ -328,15 +337,49 @@ LogicalResult Int8LinearOp::verify() {
   if (getBias() && failed(verifyChannelVector(*this, "bias", getBias(),
                                               outFeatures, "out_features")))
     return failure();
-  float inputScale = getInputScale().convertToFloat();
+  if (!getInputScale() == !getInputScales())
+    return emitOpError() << "needs exactly one of the attribute input_scale "
+                            "(static) and the operand input_scales (dynamic)";
+  int32_t zeroPoint = static_cast<int32_t>(getInputZeroPoint());
+  if (Value rowScales = getInputScales()) {
+    if (failed(verifyRowVector(*this, "input_scales", rowScales, getInput())))
+      return failure();
+    if (zeroPoint != 0)
+      return emitOpError() << "input_zero_point must be 0 with per-row "
+                              "input_scales, got "
+                           << zeroPoint;
+    return success();
+  }
+  float inputScale = getInputScale()->convertToFloat();
   if (!isFinitePositive(inputScale))
     return emitOpError() << "input_scale must be finite and positive, got "
                          << inputScale;
-  int32_t zeroPoint = static_cast<int32_t>(getInputZeroPoint());
   if (zeroPoint < kInt8Min || zeroPoint > kInt8Max)
     return emitOpError() << "input_zero_point " << zeroPoint
                          << " is outside the int8 range [-128, 127]";
   return success();
+}
+
+//===----------------------------------------------------------------------===//
+// QuantizeRowsOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult QuantizeRowsOp::verify() {
+  RankedTensorType inputType = getInput().getType();
+  if (inputType.getRank() < 1)
+    return emitOpError() << "input must have rank >= 1";
+  RankedTensorType resultType = getResult().getType();
+  if (resultType.getRank() != inputType.getRank())
+    return emitOpError() << "result rank (" << resultType.getRank()
+                         << ") must equal input rank (" << inputType.getRank()
+                         << ")";
+  for (int64_t i = 0; i < inputType.getRank(); ++i)
+    if (!dimsCompatible(resultType.getDimSize(i), inputType.getDimSize(i)))
+      return emitOpError() << "result dimension " << i << " ("
+                           << formatDim(resultType.getDimSize(i))
+                           << ") does not match input dimension " << i << " ("
+                           << formatDim(inputType.getDimSize(i)) << ")";
+  return verifyRowVector(*this, "scales", getScales(), getInput());
 }
 
 //===----------------------------------------------------------------------===//

@@ -54,8 +54,12 @@ def QB_EmbeddingOp : QB_Op<"embedding", [Pure]> {
     `max_positions`. Ids outside a table are undefined behaviour here: the
     generated entry points check them before the model runs.
 
-    `precision` records the precision assigned to the word-embedding table
-    (SensiMix stores embeddings in 8 bits); it is `f32` by default.
+    `precision` is the storage assigned to the word and position tables:
+    `i8` (int8 per row, as SensiMix and Q8BERT store embeddings) asks
+    `qb-materialize-quant` to quantize whichever of them is still float;
+    `f32`, the default, leaves the tables as they are (either may still be
+    a `qb.dequantize` of imported int8 codes). Import sets `i8` when both
+    tables come as int8 codes.
 
     No folds: a lookup of constant ids in constant tables could be folded
     exactly, but never occurs in a model.
@@ -198,22 +202,27 @@ def QB_LinearOp : QB_Op<"linear", [Pure]> {
   }];
 }
 
-def QB_Int8LinearOp : QB_Op<"int8_linear", [Pure]> {
+def QB_Int8LinearOp : QB_Op<"int8_linear", [Pure, AttrSizedOperandSegments]> {
   let summary = "Linear on int8 inputs and int8 per-channel-scaled weights";
   let description = [{
     `result[..., n] = input_scale * weight_scale[n] *
     sum_k (input[..., k] - input_zero_point) * weight[n, k] + bias[n]`,
     accumulated exactly in 32-bit integers and scaled in f32.
 
-    `input` is `[..., K]` int8 (produced by `qb.quantize` with
-    `scale = input_scale` and `zero_point = input_zero_point`), `weight` is
-    `[N, K]` int8 with symmetric per-output-channel scales `weight_scale`
-    (`[N]`, f32), `bias` (optional) is `[N]` f32 and the result
-    `[..., N]` f32. The input scale is a compile-time constant (Q8BERT's EMA
-    range), so the runtime kernel can fix its output scales when it creates
-    the oneDNN primitive.
+    `input` is `[..., K]` int8, `weight` is `[N, K]` int8 with symmetric
+    per-output-channel scales `weight_scale` (`[N]`, f32), `bias` (optional)
+    is `[N]` f32 and the result `[..., N]` f32. The input's scale is either
 
-    No folds.
+    * static, the attribute `input_scale` (with `input_zero_point`): the
+      input comes from `qb.quantize` with that scale (Q8BERT's EMA range,
+      or a post-training calibration), so the runtime kernel can fix its
+      output scales when it creates the oneDNN primitive; or
+    * dynamic, the operand `input_scales` (`[...]` f32, one per row, no
+      zero point): the input comes from `qb.quantize_rows`, and
+      `result[..., n] = (weight_scale[n] * sum_k input[..., k] *
+      weight[n, k]) * input_scales[...] + bias[n]`, in that order.
+
+    Exactly one of the two is given. No folds.
 
     Example:
 
@@ -222,17 +231,47 @@ def QB_Int8LinearOp : QB_Op<"int8_linear", [Pure]> {
         {input_scale = 0.0235 : f32}
         : (tensor<?x?x768xi8>, tensor<3072x768xi8>, tensor<3072xf32>,
            tensor<3072xf32>) -> tensor<?x?x3072xf32>
+    %q, %s = qb.quantize_rows %x
+        : tensor<?x?x768xf32> -> tensor<?x?x768xi8>, tensor<?x?xf32>
+    %z = qb.int8_linear %q, %wq weight_scale(%ws) input_scales(%s) bias(%b)
+        : (tensor<?x?x768xi8>, tensor<3072x768xi8>, tensor<3072xf32>,
+           tensor<?x?xf32>, tensor<3072xf32>) -> tensor<?x?x3072xf32>
     ```
   }];
   let arguments = (ins QB_I8Tensor:$input, QB_I8Tensor:$weight,
                        QB_F32Tensor:$weight_scale,
+                       Optional<QB_F32Tensor>:$input_scales,
                        Optional<QB_F32Tensor>:$bias,
-                       F32Attr:$input_scale,
+                       OptionalAttr<F32Attr>:$input_scale,
                        DefaultValuedAttr<I32Attr, "0">:$input_zero_point);
   let results = (outs QB_F32Tensor:$result);
   let assemblyFormat = [{
     $input `,` $weight `weight_scale` `(` $weight_scale `)`
+    (`input_scales` `(` $input_scales^ `)`)?
     (`bias` `(` $bias^ `)`)? attr-dict `:` functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+}
+
+def QB_QuantizeRowsOp : QB_Op<"quantize_rows", [Pure]> {
+  let summary = "Dynamic symmetric int8 quantization, one scale per row";
+  let description = [{
+    Per row (the last dimension), `scale = max|x| / 127` (1 when the row is
+    all zeros) and `result = clamp(round_half_even(x / scale), -127, 127)`,
+    evaluated in f32 as `qb.quantize` does; `scales` holds each row's scale.
+    This is dynamic quantization as ONNX Runtime's `quantize_dynamic` does
+    it, but per row (one scale per token) and symmetric, for
+    `qb.int8_linear`'s `input_scales`. NaN maps to 0. No folds.
+
+    ```mlir
+    %q, %s = qb.quantize_rows %x
+        : tensor<?x?x768xf32> -> tensor<?x?x768xi8>, tensor<?x?xf32>
+    ```
+  }];
+  let arguments = (ins QB_F32Tensor:$input);
+  let results = (outs QB_I8Tensor:$result, QB_F32Tensor:$scales);
+  let assemblyFormat = [{
+    $input attr-dict `:` type($input) `->` type($result) `,` type($scales)
   }];
   let hasVerifier = 1;
 }

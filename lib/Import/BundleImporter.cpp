@@ -539,15 +539,20 @@ OwningOpRef<ModuleOp> Importer::run() {
                                    config.typeVocabSize, h);
   if (failed(tokenTypes))
     return nullptr;
-  PrecisionAttr wordPrecision;
-  if (auto dequantize = words->getDefiningOp<DequantizeOp>())
-    wordPrecision = PrecisionAttr::get(
-        context, dequantize.getInput().getType().getElementType().isInteger(8)
-                     ? Precision::i8
-                     : Precision::f32);
+  // precision<i8> says both the word and the position table are int8 codes
+  // (a bundle with only one of them quantized keeps the default f32, so
+  // qb-materialize-quant does not quantize the other).
+  auto isInt8Table = [](Value table) {
+    auto dequantize = table.getDefiningOp<DequantizeOp>();
+    return dequantize &&
+           dequantize.getInput().getType().getElementType().isInteger(8);
+  };
+  PrecisionAttr tablePrecision;
+  if (isInt8Table(*words) && isInt8Table(*positions))
+    tablePrecision = PrecisionAttr::get(context, Precision::i8);
   Value hidden = builder.create<EmbeddingOp>(loc, hiddenType(), ids, types,
                                              *words, *positions, *tokenTypes,
-                                             wordPrecision);
+                                             tablePrecision);
   auto normed = layerNorm(hidden, bertName("embeddings.LayerNorm"));
   if (failed(normed))
     return nullptr;

@@ -1,9 +1,9 @@
 //===- AssignPrecision.cpp - qb-assign-precision --------------------------===//
 //
 // Assigns a precision to each encoder module (a layer's attention or FFN)
-// either by SensiMix's fixed policy or by minimising the total measured
-// sensitivity under a model-size budget with an exact dynamic program, and
-// explains every choice with a remark.
+// by SensiMix's fixed policy, int8 everywhere, or by minimising the total
+// measured sensitivity under a model-size budget with an exact dynamic
+// program, and explains every choice with a remark.
 //
 //===----------------------------------------------------------------------===//
 
@@ -89,6 +89,22 @@ int64_t numElements(Value value) {
   return cast<ShapedType>(value.getType()).getNumElements();
 }
 
+/// Storage bits of an embedding table: int8 codes behind a qb.dequantize
+/// count 8 bits plus their scales and zero points; a float table 32 bits,
+/// or 8 plus one f32 scale per row when it is to become int8.
+int64_t tableBits(Value table, bool toInt8) {
+  if (auto dequantize = table.getDefiningOp<DequantizeOp>())
+    if (dequantize.getInput().getType().getElementType().isInteger(8)) {
+      QuantParams params = dequantize.getQuantParams();
+      return numElements(table) * 8 +
+             int64_t(params.scales.size() + params.zeroPoints.size()) * 32;
+    }
+  if (toInt8)
+    return numElements(table) * 8 +
+           cast<ShapedType>(table.getType()).getDimSize(0) * 32;
+  return numElements(table) * 32;
+}
+
 /// One assignable unit: the linears of one layer's attention or FFN.
 struct ModuleSlot {
   int64_t layer;
@@ -123,6 +139,7 @@ private:
   LogicalResult collectSlots(ModuleOp module);
   LogicalResult readSensitivity(ModuleOp module);
   LogicalResult assignSensiMix(ModuleOp module);
+  LogicalResult assignInt8(ModuleOp module);
   LogicalResult assignUnderBudget(ModuleOp module);
   void apply(ModuleSlot &slot, Precision precision);
 
@@ -131,6 +148,8 @@ private:
   /// Bits of every parameter outside the slots, and the FP32 total.
   int64_t fixedBits = 0;
   int64_t fp32Bits = 0;
+  /// embeddings=i8: the word and position tables become int8 per row.
+  bool int8Embeddings = true;
 };
 
 } // namespace
@@ -172,8 +191,16 @@ LogicalResult AssignPrecisionPass::collectSlots(ModuleOp module) {
       return WalkResult::advance();
     }
     if (auto embedding = dyn_cast<EmbeddingOp>(op)) {
-      countFixed(embedding.getWords(), bitsPerWeight(embedding.getPrecision()));
-      countFixed(embedding.getPositions(), 32);
+      bool toInt8 = int8Embeddings || embedding.getPrecision() == Precision::i8;
+      for (Value table : {embedding.getWords(), embedding.getPositions()}) {
+        if (!cast<ShapedType>(table.getType()).hasStaticShape())
+          return embedding.emitOpError()
+                 << "needs static table shapes to size the model";
+        if (!counted.insert(table).second)
+          continue;
+        fixedBits += tableBits(table, toInt8);
+        fp32Bits += numElements(table) * 32;
+      }
       countFixed(embedding.getTokenTypes(), 32);
       return WalkResult::advance();
     }
@@ -296,18 +323,23 @@ LogicalResult AssignPrecisionPass::assignSensiMix(ModuleOp module) {
              << firstMpLayer << ")";
     remark << ", " << formatBytes(slot.bits(precision));
   }
-  // SensiMix stores the word embeddings in 8 bits too.
-  llvm::DenseSet<Value> resized;
-  module.walk([&](EmbeddingOp embedding) {
-    if (resized.insert(embedding.getWords()).second)
-      totalBits -= numElements(embedding.getWords()) *
-                   (bitsPerWeight(embedding.getPrecision()) -
-                    bitsPerWeight(Precision::i8));
-    embedding.setPrecisionAttr(
-        PrecisionAttr::get(embedding.getContext(), Precision::i8));
-  });
   module.emitRemark() << "qb-assign-precision: SensiMix with " << numMpLayers
                       << " MP layers of " << numLayers << ": model "
+                      << formatBytes(totalBits) << " = "
+                      << llvm::formatv("{0:F1}", 100.0 * double(totalBits) /
+                                                     double(fp32Bits))
+                      << "% of FP32 " << formatBytes(fp32Bits);
+  return success();
+}
+
+LogicalResult AssignPrecisionPass::assignInt8(ModuleOp module) {
+  int64_t totalBits = fixedBits;
+  for (auto &entry : slots) {
+    apply(entry.second, Precision::i8);
+    totalBits += entry.second.bits(Precision::i8);
+  }
+  module.emitRemark() << "qb-assign-precision: every encoder linear i8 ("
+                      << slots.size() << " modules): model "
                       << formatBytes(totalBits) << " = "
                       << llvm::formatv("{0:F1}", 100.0 * double(totalBits) /
                                                      double(fp32Bits))
@@ -451,6 +483,13 @@ void AssignPrecisionPass::runOnOperation() {
   slots.clear();
   fixedBits = 0;
   fp32Bits = 0;
+  if (embeddings.getValue() != "i8" && embeddings.getValue() != "keep") {
+    module.emitError() << "qb-assign-precision: embeddings must be 'i8' or "
+                          "'keep', got '"
+                       << embeddings << "'";
+    return signalPassFailure();
+  }
+  int8Embeddings = embeddings.getValue() == "i8";
   if (failed(collectSlots(module)))
     return signalPassFailure();
   if (slots.empty()) {
@@ -463,9 +502,23 @@ void AssignPrecisionPass::runOnOperation() {
     result = assignSensiMix(module);
   else if (policy.getValue() == "budget")
     result = assignUnderBudget(module);
+  else if (policy.getValue() == "int8")
+    result = assignInt8(module);
   else
     module.emitError() << "qb-assign-precision: unknown policy '" << policy
-                       << "' (expected 'budget' or 'sensimix')";
+                       << "' (expected 'budget', 'sensimix' or 'int8')";
   if (failed(result))
-    signalPassFailure();
+    return signalPassFailure();
+  // SensiMix and Q8BERT store the word and position embeddings in 8 bits;
+  // qb-materialize-quant quantizes them.
+  if (int8Embeddings)
+    module.walk([&](EmbeddingOp embedding) {
+      embedding.setPrecisionAttr(
+          PrecisionAttr::get(embedding.getContext(), Precision::i8));
+      embedding.emitRemark()
+          << "word and position embeddings: i8 per row, "
+          << formatBytes(tableBits(embedding.getWords(), true) +
+                         tableBits(embedding.getPositions(), true))
+          << " (embeddings=keep leaves them)";
+    });
 }

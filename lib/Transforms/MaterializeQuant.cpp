@@ -1,9 +1,10 @@
 //===- MaterializeQuant.cpp - qb-materialize-quant ------------------------===//
 //
 // Rewrites each qb.linear annotated with a quantized precision into the ops
-// that compute it (qb.quantize + qb.int8_linear, or qb.bitpack +
-// qb.binary_linear), quantizing and packing its constant weights at compile
-// time with the formulas shared with the training front end.
+// that compute it (qb.quantize or qb.quantize_rows + qb.int8_linear, or
+// qb.bitpack + qb.binary_linear), quantizing and packing its constant
+// weights at compile time with the formulas shared with the training front
+// end; quantizes the tables of an int8 qb.embedding per row.
 //
 //===----------------------------------------------------------------------===//
 
@@ -156,28 +157,39 @@ LogicalResult Materializer::run() {
 }
 
 LogicalResult Materializer::materializeInt8(Quantizer quantizer) {
-  std::optional<APFloat> inputScale = linear.getInputScale();
-  if (!inputScale)
-    return linear.emitOpError()
-           << "precision '" << stringifyPrecision(linear.getPrecision())
-           << "' quantizes its input to 8 bits and needs a static input_scale "
-              "(learned by quantization-aware training); none is set";
   RankedTensorType weightType = linear.getWeight().getType();
   int64_t outFeatures = weightType.getDimSize(0);
+  int64_t inFeatures = weightType.getDimSize(1);
 
   std::optional<ChannelQuantizedWeight> weight =
       matchDequantizedCodes(linear.getWeight(), outFeatures);
+  // Imported codes are kept when they are codes of this quantizer: any int8
+  // for symmetric_ema, {-1, 0, 1} for twn (an int8 weight assigned ternary
+  // is quantized again from its dequantized values).
+  if (weight && quantizer == Quantizer::twn &&
+      !llvm::all_of(weight->codes, [](int8_t c) { return c >= -1 && c <= 1; }))
+    weight.reset();
   if (!weight) {
-    std::optional<SmallVector<float>> values = getConstantFloats(linear.getWeight());
+    std::optional<SmallVector<float>> values = weightFloats(linear.getWeight());
     if (!values)
       return nonConstantWeight();
-    QuantizedWeight quantized =
-        quantizer == Quantizer::twn
-            ? quantizeTernaryTwn(values->data(), values->size())
-            : quantizeSymmetricInt8(values->data(), values->size());
     weight.emplace();
-    weight->codes.assign(quantized.codes.begin(), quantized.codes.end());
-    weight->scales.assign(outFeatures, quantized.scale);
+    if (quantizer == Quantizer::twn) {
+      // TWN's threshold and scale are per tensor.
+      QuantizedWeight quantized =
+          quantizeTernaryTwn(values->data(), values->size());
+      weight->codes.assign(quantized.codes.begin(), quantized.codes.end());
+      weight->scales.assign(outFeatures, quantized.scale);
+    } else {
+      // A float weight quantized here (post-training): one scale per output
+      // channel, max|W[n, :]| / 127.
+      for (int64_t row = 0; row < outFeatures; ++row) {
+        QuantizedWeight quantized = quantizeSymmetricInt8(
+            values->data() + row * inFeatures, inFeatures);
+        weight->codes.append(quantized.codes.begin(), quantized.codes.end());
+        weight->scales.push_back(quantized.scale);
+      }
+    }
   }
 
   auto codesType = weightType.clone(builder.getI8Type());
@@ -185,15 +197,30 @@ LogicalResult Materializer::materializeInt8(Quantizer quantizer) {
       codesType, DenseElementsAttr::get(codesType, ArrayRef<int8_t>(weight->codes)));
   Value scales = channelVector(weight->scales);
   RankedTensorType inputType = linear.getInput().getType();
-  float scale = inputScale->convertToFloat();
-  Value quantizedInput = builder.create<QuantizeOp>(
-      loc, inputType.clone(builder.getI8Type()), linear.getInput(),
-      builder.getDenseF32ArrayAttr({scale}), /*zero_point=*/nullptr,
-      builder.getF32FloatAttr(0.0f), /*axis=*/nullptr);
-  auto int8Linear = builder.create<Int8LinearOp>(
-      loc, linear.getResult().getType(), quantizedInput, codes, scales,
-      linear.getBias(), builder.getF32FloatAttr(scale),
-      builder.getI32IntegerAttr(0));
+  auto codesOfInput = inputType.clone(builder.getI8Type());
+  Int8LinearOp int8Linear;
+  if (std::optional<APFloat> inputScale = linear.getInputScale()) {
+    // A static scale (QAT's EMA range or a calibration).
+    float scale = inputScale->convertToFloat();
+    Value quantizedInput = builder.create<QuantizeOp>(
+        loc, codesOfInput, linear.getInput(),
+        builder.getDenseF32ArrayAttr({scale}), /*zero_point=*/nullptr,
+        builder.getF32FloatAttr(0.0f), /*axis=*/nullptr);
+    int8Linear = builder.create<Int8LinearOp>(
+        loc, linear.getResult().getType(), quantizedInput, codes, scales,
+        /*input_scales=*/Value(), linear.getBias(),
+        builder.getF32FloatAttr(scale), builder.getI32IntegerAttr(0));
+  } else {
+    // None: dynamic quantization, one scale per row at run time.
+    SmallVector<int64_t> rows(inputType.getShape().drop_back());
+    auto quantizedInput = builder.create<QuantizeRowsOp>(
+        loc, codesOfInput, RankedTensorType::get(rows, builder.getF32Type()),
+        linear.getInput());
+    int8Linear = builder.create<Int8LinearOp>(
+        loc, linear.getResult().getType(), quantizedInput.getResult(), codes,
+        scales, quantizedInput.getScales(), linear.getBias(),
+        /*input_scale=*/FloatAttr(), builder.getI32IntegerAttr(0));
+  }
   builder.replaceOp(linear, int8Linear.getResult());
   return success();
 }
@@ -286,6 +313,56 @@ LogicalResult Materializer::materializeIndexStorage() {
   return success();
 }
 
+/// qb.embedding precision<i8>: its float word and position tables become
+/// int8 codes per row behind a qb.dequantize (axis 0), which the embedding
+/// lowering looks up in place. Tables that already are int8 codes stay.
+LogicalResult materializeEmbedding(EmbeddingOp embedding) {
+  if (embedding.getPrecision() != Precision::i8)
+    return success();
+  IRRewriter builder(embedding);
+  Location loc = embedding.getLoc();
+  for (OpOperand *operand : {&embedding.getWordsMutable(),
+                             &embedding.getPositionsMutable()}) {
+    Value table = operand->get();
+    if (auto dequantize = table.getDefiningOp<DequantizeOp>())
+      if (dequantize.getInput().getType().getElementType().isInteger(8))
+        continue;
+    auto type = cast<RankedTensorType>(table.getType());
+    std::optional<SmallVector<float>> values;
+    if (type.hasStaticShape() && type.getElementType().isF32())
+      values = getConstantFloats(table);
+    if (!values)
+      return embedding.emitOpError()
+             << "cannot materialize precision 'i8': the "
+             << (operand->getOperandNumber() ==
+                         embedding.getWordsMutable().getOperandNumber()
+                     ? "words"
+                     : "positions")
+             << " table must be a static f32 constant or a qb.dequantize of "
+                "int8 codes";
+    int64_t rows = type.getDimSize(0), cols = type.getDimSize(1);
+    SmallVector<int8_t> codes;
+    SmallVector<float> scales;
+    codes.reserve(rows * cols);
+    for (int64_t row = 0; row < rows; ++row) {
+      QuantizedWeight quantized =
+          quantizeSymmetricInt8(values->data() + row * cols, cols);
+      codes.append(quantized.codes.begin(), quantized.codes.end());
+      scales.push_back(quantized.scale);
+    }
+    auto codesType = type.clone(builder.getI8Type());
+    Value codesValue = builder.create<arith::ConstantOp>(
+        loc, codesType,
+        DenseElementsAttr::get(codesType, ArrayRef<int8_t>(codes)));
+    Value dequantized = builder.create<DequantizeOp>(
+        loc, type, codesValue, builder.getDenseF32ArrayAttr(scales),
+        /*zero_point=*/DenseI32ArrayAttr(), builder.getF32FloatAttr(0.0f),
+        builder.getI64IntegerAttr(0));
+    builder.modifyOpInPlace(embedding, [&] { operand->set(dequantized); });
+  }
+  return success();
+}
+
 /// Erases the ops that computed `value` once nothing uses them any more (the
 /// float or dequantized weight a rewrite replaced).
 void eraseDeadProducers(Value value) {
@@ -311,6 +388,15 @@ public:
       failed |= mlir::failed(Materializer(linear).run());
       eraseDeadProducers(weight);
       eraseDeadProducers(input);
+    }
+    SmallVector<EmbeddingOp> embeddings;
+    getOperation()->walk(
+        [&](EmbeddingOp embedding) { embeddings.push_back(embedding); });
+    for (EmbeddingOp embedding : embeddings) {
+      Value words = embedding.getWords(), positions = embedding.getPositions();
+      failed |= mlir::failed(materializeEmbedding(embedding));
+      eraseDeadProducers(words);
+      eraseDeadProducers(positions);
     }
     if (failed)
       signalPassFailure();

@@ -72,8 +72,9 @@ void merge(ArrayRef<Int8LinearOp> linears) {
   SmallVector<int64_t> shape(resultType.getShape());
   shape.back() = n;
   auto merged = builder.create<Int8LinearOp>(
-      loc, resultType.clone(shape), first.getInput(), weight, scale, bias,
-      first.getInputScaleAttr(), first.getInputZeroPointAttr());
+      loc, resultType.clone(shape), first.getInput(), weight, scale,
+      first.getInputScales(), bias, first.getInputScaleAttr(),
+      first.getInputZeroPointAttr());
   merged->setDiscardableAttrs(first->getDiscardableAttrDictionary());
 
   // Each original result is a slice of the merged columns.
@@ -100,9 +101,10 @@ class MergeInt8LinearsPass
     : public quantbert::impl::MergeInt8LinearsBase<MergeInt8LinearsPass> {
 public:
   void runOnOperation() override {
-    // Groups, in program order, of the linears with the same input, input
-    // quantization and K, and constant weights, scales and biases.
-    using Key = std::tuple<void *, float, int32_t>;
+    // Groups, in program order, of the linears with the same input and
+    // input quantization (static scale and zero point, or the same per-row
+    // scales), and constant weights, scales and biases.
+    using Key = std::tuple<void *, float, int32_t, void *>;
     std::map<Key, SmallVector<Int8LinearOp>> groups;
     SmallVector<Key> order;
     getOperation()->walk([&](Int8LinearOp op) {
@@ -110,9 +112,11 @@ public:
           !getConstantFloats(op.getWeightScale()) ||
           (op.getBias() && !getConstantFloats(op.getBias())))
         return;
+      std::optional<APFloat> scale = op.getInputScale();
       Key key{op.getInput().getAsOpaquePointer(),
-              op.getInputScale().convertToFloat(),
-              static_cast<int32_t>(op.getInputZeroPoint())};
+              scale ? scale->convertToFloat() : 0.0f,
+              static_cast<int32_t>(op.getInputZeroPoint()),
+              op.getInputScales().getAsOpaquePointer()};
       auto [it, inserted] = groups.try_emplace(key);
       if (inserted)
         order.push_back(key);

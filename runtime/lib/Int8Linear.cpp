@@ -14,7 +14,10 @@
 //    adds before scaling: dst = scale[n] * (acc + bias'[n]) with
 //    bias'[n] = bias[n] / scale[n] - x_zero_point * sum_k w_q[n, k].
 // s8 sources (instead of the usual u8 shifted by 128) cost the same here and
-// keep the compensation inside oneDNN, exact in int32.
+// keep the compensation inside oneDNN, exact in int32. Per-row activation
+// scales (dynamic quantization) cannot be fixed at creation: their
+// primitive applies w_scales[n] only, without bias, and each part then
+// multiplies its rows by their scales and adds the bias.
 //
 // Threads: a run of M >= 2 * kMinRowsPerPart rows is split by rows across
 // the context's thread pool, each part a oneDNN call with one thread (every
@@ -117,19 +120,21 @@ struct qbrt_int8_linear_plan {
   memory packedWeights;
 
   std::mutex cacheMutex;
-  std::map<std::tuple<int64_t, float, int32_t>, Primitive> cache;
+  std::map<std::tuple<int64_t, float, int32_t, bool>, Primitive> cache;
 
-  /// Finds or creates the primitive for (m, xScale, xZeroPoint); fails if
-  /// a combined scale is not a normal f32.
+  /// Finds or creates the primitive for (m, xScale, xZeroPoint), with the
+  /// bias folded in unless `withoutBias` (per-row scales: the bias is added
+  /// after them); fails if a combined scale is not a normal f32.
   qb_status primitiveFor(int64_t m, float xScale, int32_t xZeroPoint,
-                         const Primitive *&primitive);
+                         bool withoutBias, const Primitive *&primitive);
 };
 
 qb_status qbrt_int8_linear_plan::primitiveFor(int64_t m, float xScale,
                                               int32_t xZeroPoint,
+                                              bool withoutBias,
                                               const Primitive *&primitive) {
   std::lock_guard<std::mutex> lock(cacheMutex);
-  auto key = std::make_tuple(m, xScale, xZeroPoint);
+  auto key = std::make_tuple(m, xScale, xZeroPoint, withoutBias);
   auto it = cache.find(key);
   if (it != cache.end()) {
     primitive = &it->second;
@@ -153,7 +158,7 @@ qb_status qbrt_int8_linear_plan::primitiveFor(int64_t m, float xScale,
   for (int64_t j = 0; j < n; ++j) {
     // In double, so the folded value is the correctly rounded f32.
     double value = -static_cast<double>(xZeroPoint) * weightSums[j];
-    if (!bias.empty())
+    if (!bias.empty() && !withoutBias)
       value += static_cast<double>(bias[j]) / scales[j];
     folded[j] = static_cast<float>(value);
   }
@@ -161,6 +166,98 @@ qb_status qbrt_int8_linear_plan::primitiveFor(int64_t m, float xScale,
                    .emplace(key, Primitive{dnnl::matmul(pd), foldedBias,
                                            pd.scratchpad_desc()})
                    .first->second;
+  return QB_OK;
+}
+
+/// The rows of an int8 linear, split across the context's pool, each part
+/// one single-threaded oneDNN call on its rows (the same packed weights):
+/// the pool's workers stay awake between the calls of a forward pass, where
+/// OpenMP's either sleep (a wake-up per call) or spin and compete with the
+/// compiled code. With `rowScales`, the primitive applies the weight scales
+/// only and each part then scales its rows and adds the bias.
+static qb_status runRows(qbrt_int8_linear_plan *plan, const int8_t *x_q,
+                         int64_t m, float x_scale, int32_t x_zero_point,
+                         const float *rowScales, float *y,
+                         const char *function) {
+  qbrt_context *ctx = plan->ctx;
+  int64_t parts = std::min<int64_t>(ctx->pool.size(), m / kMinRowsPerPart);
+  parts = std::max<int64_t>(parts, 1);
+  int64_t rowsPerPart = (m + parts - 1) / parts;
+  parts = (m + rowsPerPart - 1) / rowsPerPart;
+  int64_t lastRows = m - (parts - 1) * rowsPerPart;
+  // Primitives (at most two sizes) are made here, on the calling thread,
+  // so the parts only execute.
+  const Primitive *full = nullptr, *last = nullptr;
+  bool scaledRows = rowScales != nullptr;
+  if (qb_status s = plan->primitiveFor(rowsPerPart, x_scale, x_zero_point,
+                                       scaledRows, full))
+    return s;
+  if (qb_status s = plan->primitiveFor(lastRows, x_scale, x_zero_point,
+                                       scaledRows, last))
+    return s;
+  auto runPart = [&](int64_t part) {
+    int64_t row = part * rowsPerPart;
+    int64_t rows = part + 1 == parts ? lastRows : rowsPerPart;
+    const Primitive *primitive = part + 1 == parts ? last : full;
+    memory src(memory::desc({rows, plan->k}, memory::data_type::s8,
+                            memory::format_tag::ab),
+               ctx->engine, const_cast<int8_t *>(x_q + row * plan->k));
+    memory dst(memory::desc({rows, plan->n}, memory::data_type::f32,
+                            memory::format_tag::ab),
+               ctx->engine, y + row * plan->n);
+    memory scratch(primitive->scratchpad, ctx->engine,
+                   threadScratchpad.get(primitive->scratchpad.get_size()));
+    dnnl::stream stream(ctx->engine);
+    primitive->matmul.execute(stream,
+                              {{DNNL_ARG_SRC, src},
+                               {DNNL_ARG_WEIGHTS, plan->packedWeights},
+                               {DNNL_ARG_BIAS, primitive->bias},
+                               {DNNL_ARG_DST, dst},
+                               {DNNL_ARG_SCRATCHPAD, scratch}});
+    stream.wait();
+    if (!scaledRows)
+      return;
+    // y = (w_scale[n] * acc) * row_scale + bias[n], in f32.
+    for (int64_t r = row; r < row + rows; ++r) {
+      float *out = y + r * plan->n;
+      float rowScale = rowScales[r];
+      if (plan->bias.empty())
+        for (int64_t j = 0; j < plan->n; ++j)
+          out[j] *= rowScale;
+      else
+        for (int64_t j = 0; j < plan->n; ++j)
+          out[j] = out[j] * rowScale + plan->bias[j];
+    }
+  };
+  if (parts == 1) {
+    omp_set_num_threads(ctx->numThreads);
+    runPart(0);
+    return QB_OK;
+  }
+  // A part that throws (oneDNN out of memory) must not unwind through a
+  // worker thread: the first failure is kept and reported here.
+  std::mutex failureMutex;
+  std::string failure;
+  qb_status failureStatus = QB_OK;
+  ctx->pool.parallelFor(parts, 1, [&](int64_t begin, int64_t end) {
+    omp_set_num_threads(1);
+    for (int64_t part = begin; part < end; ++part) {
+      try {
+        runPart(part);
+      } catch (const std::exception &e) {
+        std::lock_guard<std::mutex> lock(failureMutex);
+        if (failureStatus == QB_OK) {
+          failureStatus = dynamic_cast<const std::bad_alloc *>(&e)
+                              ? QB_ERR_OUT_OF_MEMORY
+                              : QB_ERR_BACKEND;
+          failure = e.what();
+        }
+      }
+    }
+  });
+  if (failureStatus != QB_OK)
+    return reportError(ctx, failureStatus, "%s: %s", function,
+                       failure.c_str());
   return QB_OK;
 }
 
@@ -233,10 +330,11 @@ qb_status qbrt_int8_linear_prepare(qbrt_context *ctx, const int8_t *w_q,
   });
 }
 
-qb_status qbrt_int8_linear_run(qbrt_int8_linear_plan *plan, const int8_t *x_q,
-                               int64_t m, float x_scale, int32_t x_zero_point,
-                               float *y) {
-  const char *function = "qbrt_int8_linear_run";
+/// The checks both run entry points make: the plan, `m`, and the input and
+/// output buffers of m rows.
+static qb_status checkRunBuffers(qbrt_int8_linear_plan *plan,
+                                 const char *function, const int8_t *x_q,
+                                 int64_t m, float *y) {
   if (qb_status s = checkPointer(nullptr, function, plan, "plan"))
     return s;
   qbrt_context *ctx = plan->ctx;
@@ -249,82 +347,45 @@ qb_status qbrt_int8_linear_run(qbrt_int8_linear_plan *plan, const int8_t *x_q,
     return s;
   if (qb_status s = checkPointer(ctx, function, x_q, "x_q", xSize))
     return s;
-  if (qb_status s = checkPointer(ctx, function, y, "y", ySize))
+  return checkPointer(ctx, function, y, "y", ySize);
+}
+
+qb_status qbrt_int8_linear_run(qbrt_int8_linear_plan *plan, const int8_t *x_q,
+                               int64_t m, float x_scale, int32_t x_zero_point,
+                               float *y) {
+  const char *function = "qbrt_int8_linear_run";
+  if (qb_status s = checkRunBuffers(plan, function, x_q, m, y))
     return s;
+  qbrt_context *ctx = plan->ctx;
   if (qb_status s = checkQuantParams(ctx, function, x_scale, x_zero_point))
     return s;
   if (m == 0)
     return QB_OK;
 
   return guardedCall(ctx, function, [&] {
-    // Rows split across the runtime's pool, each part one single-threaded
-    // oneDNN call on its rows (the same packed weights): the pool's workers
-    // stay awake between the calls of a forward pass, where OpenMP's either
-    // sleep (a wake-up per call) or spin and compete with the compiled code.
-    int64_t parts = std::min<int64_t>(ctx->pool.size(), m / kMinRowsPerPart);
-    parts = std::max<int64_t>(parts, 1);
-    int64_t rowsPerPart = (m + parts - 1) / parts;
-    parts = (m + rowsPerPart - 1) / rowsPerPart;
-    int64_t lastRows = m - (parts - 1) * rowsPerPart;
-    // Primitives (at most two sizes) are made here, on the calling thread,
-    // so the parts only execute.
-    const Primitive *full = nullptr, *last = nullptr;
-    if (qb_status s =
-            plan->primitiveFor(rowsPerPart, x_scale, x_zero_point, full))
-      return s;
-    if (qb_status s = plan->primitiveFor(lastRows, x_scale, x_zero_point, last))
-      return s;
-    auto runPart = [&](int64_t part) {
-      int64_t row = part * rowsPerPart;
-      int64_t rows = part + 1 == parts ? lastRows : rowsPerPart;
-      const Primitive *primitive = part + 1 == parts ? last : full;
-      memory src(memory::desc({rows, plan->k}, memory::data_type::s8,
-                              memory::format_tag::ab),
-                 ctx->engine, const_cast<int8_t *>(x_q + row * plan->k));
-      memory dst(memory::desc({rows, plan->n}, memory::data_type::f32,
-                              memory::format_tag::ab),
-                 ctx->engine, y + row * plan->n);
-      memory scratch(primitive->scratchpad, ctx->engine,
-                     threadScratchpad.get(primitive->scratchpad.get_size()));
-      dnnl::stream stream(ctx->engine);
-      primitive->matmul.execute(stream,
-                                {{DNNL_ARG_SRC, src},
-                                 {DNNL_ARG_WEIGHTS, plan->packedWeights},
-                                 {DNNL_ARG_BIAS, primitive->bias},
-                                 {DNNL_ARG_DST, dst},
-                                 {DNNL_ARG_SCRATCHPAD, scratch}});
-      stream.wait();
-    };
-    if (parts == 1) {
-      omp_set_num_threads(ctx->numThreads);
-      runPart(0);
-      return QB_OK;
-    }
-    // A part that throws (oneDNN out of memory) must not unwind through a
-    // worker thread: the first failure is kept and reported here.
-    std::mutex failureMutex;
-    std::string failure;
-    qb_status failureStatus = QB_OK;
-    ctx->pool.parallelFor(parts, 1, [&](int64_t begin, int64_t end) {
-      omp_set_num_threads(1);
-      for (int64_t part = begin; part < end; ++part) {
-        try {
-          runPart(part);
-        } catch (const std::exception &e) {
-          std::lock_guard<std::mutex> lock(failureMutex);
-          if (failureStatus == QB_OK) {
-            failureStatus = dynamic_cast<const std::bad_alloc *>(&e)
-                                ? QB_ERR_OUT_OF_MEMORY
-                                : QB_ERR_BACKEND;
-            failure = e.what();
-          }
-        }
-      }
-    });
-    if (failureStatus != QB_OK)
-      return reportError(ctx, failureStatus, "%s: %s", function,
-                         failure.c_str());
+    return runRows(plan, x_q, m, x_scale, x_zero_point, nullptr, y, function);
+  });
+}
+
+qb_status qbrt_int8_linear_run_rows(qbrt_int8_linear_plan *plan,
+                                    const int8_t *x_q, int64_t m,
+                                    const float *row_scales, float *y) {
+  const char *function = "qbrt_int8_linear_run_rows";
+  if (qb_status s = checkRunBuffers(plan, function, x_q, m, y))
+    return s;
+  qbrt_context *ctx = plan->ctx;
+  if (qb_status s = checkPointer(ctx, function, row_scales, "row_scales", m))
+    return s;
+  for (int64_t r = 0; r < m; ++r)
+    if (!std::isfinite(row_scales[r]) || !(row_scales[r] > 0.0f))
+      return reportError(ctx, QB_ERR_INVALID_ARGUMENT,
+                         "%s: row_scales[%lld] is %g, must be finite and > 0",
+                         function, static_cast<long long>(r),
+                         static_cast<double>(row_scales[r]));
+  if (m == 0)
     return QB_OK;
+  return guardedCall(ctx, function, [&] {
+    return runRows(plan, x_q, m, 1.0f, 0, row_scales, y, function);
   });
 }
 

@@ -1,6 +1,7 @@
 //===- Int8KernelTest.cpp - qb.int8_linear through the runtime ----------===//
 //
-// JIT-compiles qb.quantize + qb.int8_linear through convert-qb-to-runtime
+// JIT-compiles qb.quantize + qb.int8_linear (and, dynamic, qb.quantize_rows
+// + qb.int8_linear with per-row input_scales) through convert-qb-to-runtime
 // (plans prepared by the generated prepare function, oneDNN int8 kernel of
 // libquantbert_rt) and convert-qb-to-linalg, and checks the result against
 // the scalar reference: q = quantizeToInt8(x), y = s_x * s_w[n] *
@@ -48,6 +49,9 @@ std::string denseLiteral(const std::vector<T> &values, int64_t rows,
 
 struct Int8Case {
   int64_t batch, rows, k, n;
+  /// Dynamic quantization (qb.quantize_rows, per-row input_scales)
+  /// instead of a static input scale.
+  bool dynamic = false;
 };
 
 class Int8LinearKernel : public ::testing::TestWithParam<Int8Case> {};
@@ -85,14 +89,24 @@ TEST_P(Int8LinearKernel, MatchesScalarReference) {
          << "  %s = arith.constant " << denseLiteral(scales, 1, c.n, false) << " : "
          << v << "\n"
          << "  %b = arith.constant " << denseLiteral(bias, 1, c.n, false) << " : " << v
-         << "\n"
-         << "  %xq = qb.quantize %x {scale = array<f32: " << inputScale
-         << ">} : " << x << " -> " << xq << "\n"
-         << "  %y = qb.int8_linear %xq, %w weight_scale(%s) bias(%b) "
-            "{input_scale = "
-         << inputScale << " : f32} : (" << xq << ", " << w << ", " << v << ", "
-         << v << ") -> " << y << "\n"
-         << "  return %y : " << y << "\n}\n";
+         << "\n";
+  if (c.dynamic) {
+    std::string rs = "tensor<" + std::to_string(c.batch) + "x?xf32>";
+    source << "  %xq, %rs = qb.quantize_rows %x : " << x << " -> " << xq << ", "
+           << rs << "\n"
+           << "  %y = qb.int8_linear %xq, %w weight_scale(%s) input_scales(%rs) "
+              "bias(%b) : ("
+           << xq << ", " << w << ", " << v << ", " << rs << ", " << v << ") -> "
+           << y << "\n";
+  } else {
+    source << "  %xq = qb.quantize %x {scale = array<f32: " << inputScale
+           << ">} : " << x << " -> " << xq << "\n"
+           << "  %y = qb.int8_linear %xq, %w weight_scale(%s) bias(%b) "
+              "{input_scale = "
+           << inputScale << " : f32} : (" << xq << ", " << w << ", " << v
+           << ", " << v << ") -> " << y << "\n";
+  }
+  source << "  return %y : " << y << "\n}\n";
 
   std::string error;
   auto jit = JitModule::compile(
@@ -121,23 +135,34 @@ TEST_P(Int8LinearKernel, MatchesScalarReference) {
   std::vector<float> input(c.batch * c.rows * c.k);
   for (float &value : input)
     value = 2.0f * normal(rng);
+  if (c.dynamic && c.rows > 1)
+    std::fill(input.begin(), input.begin() + c.k, 0.0f); // scale 1, codes 0
   F3 inputRef = makeMemRef<float, 3>(input.data(), {c.batch, c.rows, c.k});
   F3 output;
   linear(&output, &inputRef, plans);
   EXPECT_EQ(*reinterpret_cast<int32_t *>(&plans[1]), 0) << "run status";
 
-  for (int64_t m = 0; m < c.batch * c.rows; ++m)
+  for (int64_t m = 0; m < c.batch * c.rows; ++m) {
+    // Dynamic: the row's scale, max|x| / 127 (1 for a zero row).
+    float rowScale = inputScale;
+    if (c.dynamic) {
+      float maxAbs = 0.0f;
+      for (int64_t k = 0; k < c.k; ++k)
+        maxAbs = std::max(maxAbs, std::fabs(input[m * c.k + k]));
+      rowScale = maxAbs == 0.0f ? 1.0f : maxAbs / 127.0f;
+    }
     for (int64_t n = 0; n < c.n; ++n) {
       int64_t accumulator = 0;
       for (int64_t k = 0; k < c.k; ++k)
-        accumulator += int64_t{quantizeToInt8(input[m * c.k + k], inputScale, 0)} *
+        accumulator += int64_t{quantizeToInt8(input[m * c.k + k], rowScale, 0)} *
                        weight[n * c.k + k];
       double expected =
-          double(inputScale) * scales[n] * double(accumulator) + bias[n];
+          double(rowScale) * scales[n] * double(accumulator) + bias[n];
       float actual = output.data[m * c.n + n];
       ASSERT_NEAR(actual, expected, 1e-5 + 1e-5 * std::fabs(expected))
           << "y[" << m << ", " << n << "]";
     }
+  }
   JitModule::freeResult(output.basePtr);
   destroy(plans);
   qbrt_context_destroy(context);
@@ -147,11 +172,15 @@ INSTANTIATE_TEST_SUITE_P(
     Shapes, Int8LinearKernel,
     ::testing::Values(Int8Case{1, 1, 1, 1}, Int8Case{1, 3, 64, 8},
                       Int8Case{1, 5, 65, 7}, Int8Case{2, 17, 200, 37},
-                      Int8Case{1, 128, 768, 768}),
+                      Int8Case{1, 128, 768, 768},
+                      Int8Case{1, 1, 1, 1, true}, Int8Case{1, 5, 65, 7, true},
+                      Int8Case{2, 17, 200, 37, true},
+                      Int8Case{1, 128, 768, 768, true}),
     [](const ::testing::TestParamInfo<Int8Case> &info) {
       const Int8Case &c = info.param;
       return "B" + std::to_string(c.batch) + "M" + std::to_string(c.rows) +
-             "K" + std::to_string(c.k) + "N" + std::to_string(c.n);
+             "K" + std::to_string(c.k) + "N" + std::to_string(c.n) +
+             (c.dynamic ? "Dynamic" : "");
     });
 
 } // namespace

@@ -74,6 +74,44 @@
 // MATERIALIZED: qb.bitpack %{{.*}} : tensor<?x?x64xf32> -> tensor<?x?x1xi64>
 // MATERIALIZED: qb.binary_linear {{.*}} {in_features = 64 : i64}
 //
+// A post-training-quantized bundle (quant-bert-train quantize, static):
+// per-channel weight scales on axis 0, each linear's calibrated input
+// scale from quant.json, both embedding tables int8 per row.
+// RUN: %python %S/Inputs/make_bundle.py %t/ptq --quant ptq
+// RUN: quant-bert-translate --import-bundle %t/ptq | FileCheck %s --check-prefix=PTQ
+// PTQ: %[[WORDS:.*]] = qb.dequantize %{{.*}} {axis = 0 : i64, scale = array<f32: {{.*}}>} : tensor<50x32xi8> -> tensor<50x32xf32>
+// PTQ: %[[POS:.*]] = qb.dequantize %{{.*}} {axis = 0 : i64, scale = array<f32: {{.*}}>} : tensor<16x32xi8> -> tensor<16x32xf32>
+// PTQ: qb.embedding {{.*}} words(%[[WORDS]]) positions(%[[POS]]) {{.*}} precision<i8>
+// PTQ: qb.encoder_layer layer 0
+// PTQ: qb.dequantize %{{.*}} {axis = 0 : i64, scale = array<f32: {{.*}}>} : tensor<32x32xi8> -> tensor<32x32xf32>
+// PTQ: precision<i8> quantizer<symmetric_ema> role<query> {input_scale = 3.125000e-02 : f32}
+// PTQ: precision<i8> quantizer<symmetric_ema> role<key> {input_scale = 3.906250e-02 : f32}
+// PTQ: precision<i8> quantizer<symmetric_ema> role<value> {input_scale = 4.687500e-02 : f32}
+// PTQ: qb.encoder_layer layer 1
+// PTQ: precision<i8> quantizer<symmetric_ema> role<output> {input_scale = 0.1171875 : f32}
+// PTQ: role<pooler>
+// PTQ-NOT: input_scale
+// RUN: quant-bert-translate --import-bundle %t/ptq | quant-bert-opt -qb-materialize-quant | FileCheck %s --check-prefix=PTQ-INT8
+// PTQ-INT8: qb.encoder_layer layer 0
+// PTQ-INT8: qb.quantize %{{.*}} {scale = array<f32: 3.125000e-02>}
+// PTQ-INT8: qb.int8_linear {{.*}} weight_scale(%{{.*}}) bias(%{{.*}}) {input_scale = 3.125000e-02 : f32}
+// PTQ-INT8-NOT: qb.quantize_rows
+//
+// Dynamic (quantize --dynamic): no input scales; each linear quantizes its
+// input row by row at run time, and the module lowers to LLVM.
+// RUN: %python %S/Inputs/make_bundle.py %t/dynamic --quant ptq-dynamic
+// RUN: quant-bert-translate --import-bundle %t/dynamic -o %t/dynamic.mlir
+// RUN: FileCheck %s --check-prefix=DYN < %t/dynamic.mlir
+// DYN: qb.encoder_layer layer 0
+// DYN: precision<i8> quantizer<symmetric_ema> role<query> :
+// DYN-NOT: input_scale
+// RUN: quant-bert-opt %t/dynamic.mlir -qb-materialize-quant | FileCheck %s --check-prefix=DYN-INT8
+// DYN-INT8: qb.encoder_layer layer 0
+// DYN-INT8: %[[CODES:.*]], %[[SCALES:.*]] = qb.quantize_rows %{{.*}} : tensor<?x?x32xf32> -> tensor<?x?x32xi8>, tensor<?x?xf32>
+// DYN-INT8: qb.int8_linear %[[CODES]], %{{.*}} weight_scale(%{{.*}}) input_scales(%[[SCALES]])
+// RUN: quant-bert-opt %t/dynamic.mlir -qb-lower-to-llvm | mlir-translate --mlir-to-llvmir | FileCheck %s --check-prefix=DYN-LLVM
+// DYN-LLVM: call i32 @qbrt_int8_linear_run_rows(
+//
 // The sensitivity data drives qb-assign-precision on a float model too.
 // RUN: %python %S/Inputs/make_bundle.py %t/measured --sensitivity
 // RUN: quant-bert-translate --import-bundle %t/measured | quant-bert-opt -qb-assign-precision="policy=budget budget=0.5" 2>&1 | FileCheck %s --check-prefix=ASSIGN

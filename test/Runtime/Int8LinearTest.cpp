@@ -123,6 +123,43 @@ TEST(Int8Linear, RowSplitAcrossThreadsIsBitExact) {
   }
 }
 
+// Dynamic quantization: each row its own scale, y = (s_w[n] * acc) *
+// row_scale + bias[n]; the same for 1, 2 and 3 threads.
+TEST(Int8Linear, PerRowScalesMatchTheExactReference) {
+  std::mt19937 rng(12);
+  ContextPtr one = makeContext(1), two = makeContext(2), three = makeContext(3);
+  std::uniform_real_distribution<float> scale(0.001f, 0.1f);
+  for (int64_t m : {1, 5, 33, 128}) {
+    Problem p = randomProblem(rng, m, 150, 40, /*withBias=*/m % 2 == 1);
+    std::vector<float> rowScales(m);
+    for (float &s : rowScales)
+      s = scale(rng);
+    std::vector<std::vector<float>> results;
+    for (qbrt_context *ctx : {one.get(), two.get(), three.get()}) {
+      PlanPtr plan = prepare(ctx, p);
+      ASSERT_TRUE(plan);
+      std::vector<float> y(m * p.n);
+      ASSERT_EQ(qbrt_int8_linear_run_rows(plan.get(), p.x.data(), m,
+                                          rowScales.data(), y.data()),
+                QB_OK)
+          << qbrt_last_error(ctx);
+      results.push_back(y);
+    }
+    for (int64_t i = 0; i < m; ++i) {
+      // Each row is the static case with x_scale = its scale.
+      Problem row{1, p.k, p.n,
+                  std::vector<int8_t>(p.x.begin() + i * p.k,
+                                      p.x.begin() + (i + 1) * p.k),
+                  p.w, p.wScales, p.bias};
+      expectMatchesExact(row, rowScales[i], 0,
+                         std::vector<float>(results[0].begin() + i * p.n,
+                                            results[0].begin() + (i + 1) * p.n));
+    }
+    EXPECT_EQ(results[1], results[0]) << "m=" << m << ", 2 threads";
+    EXPECT_EQ(results[2], results[0]) << "m=" << m << ", 3 threads";
+  }
+}
+
 TEST(Int8Linear, PlanServesManyShapesAndScales) {
   std::mt19937 rng(8);
   ContextPtr ctx = makeContext(2);
@@ -267,6 +304,13 @@ TEST(Int8Linear, RejectsInvalidArguments) {
               "x_q is NULL");
   expectError(qbrt_int8_linear_run(plan, x, 1, 1e-38f, 0, y),
               "is not a normal f32");
+  float rowScale = 0.5f, badRowScale = std::nanf("");
+  expectError(qbrt_int8_linear_run_rows(plan, x, 1, nullptr, y),
+              "row_scales is NULL");
+  expectError(qbrt_int8_linear_run_rows(plan, x, 1, &badRowScale, y),
+              "row_scales[0] is nan, must be finite and > 0");
+  expectError(qbrt_int8_linear_run_rows(plan, nullptr, 1, &rowScale, y),
+              "x_q is NULL");
   EXPECT_EQ(qbrt_int8_linear_run(nullptr, x, 1, 1.0f, 0, y),
             QB_ERR_INVALID_ARGUMENT);
   EXPECT_NE(std::string(qbrt_last_error(nullptr)).find("plan is NULL"),

@@ -69,5 +69,17 @@
 // RUN: not quant-bert-compile %t/good -o %t/x.o --header %t/x.h --pipeline 'no-such-pass' 2>&1 | FileCheck %s --check-prefix=PIPELINE
 // PIPELINE: quant-bert-compile: error: invalid --pipeline 'no-such-pass'
 //
+// A pipeline that fails prints its diagnostics and one summary line, not
+// the module it failed on: an infeasible budget (the token-type table and
+// biases alone exceed 1%) on a float checkpoint is 2 lines, however large
+// the model.
+// RUN: %python %S/../Import/Inputs/make_bundle.py %t/float --sensitivity
+// RUN: not quant-bert-compile %t/float -o %t/x.o --header %t/x.h --pipeline 'qb-assign-precision{budget=0.01}' 2>%t/budget.txt
+// RUN: FileCheck %s --check-prefix=BUDGET < %t/budget.txt
+// BUDGET: error: qb-assign-precision: budget 1.0% of FP32 ({{[0-9]+}} bytes) is infeasible
+// BUDGET-NEXT: quant-bert-compile: error: the pass pipeline failed
+// BUDGET-NOT: {{.}}
+// RUN: test $(wc -c < %t/budget.txt) -lt 400
+//
 // None of the failures above wrote an object or a header.
 // RUN: not ls %t/x.o %t/x.h %t/9lives.o

@@ -81,12 +81,41 @@
 // SENSIMIX-REMARK: remark: layer 1 ffn: binary (SensiMix: 1-bit FFN in an MP layer; MP layers are >= 1), 576 bytes
 // SENSIMIX-REMARK: remark: qb-assign-precision: SensiMix with 2 MP layers of 3: model 9856 bytes = 25.0% of FP32 39360 bytes
 //
-// SensiMix stores the word embeddings in 8 bits as well.
+// SensiMix stores the word and position embeddings in 8 bits as well, one
+// f32 scale per row: words 100x16 1600 + 400 B, positions 8x16 128 + 32 B,
+// token types 128 B (f32), the query 256 + 64 B: 2608 of 8064 B.
 // RUN: quant-bert-opt %t/with_embedding.mlir -qb-assign-precision="policy=sensimix mp-layers=1" 2>%t/emb.txt | FileCheck %s --check-prefix=EMB
 // RUN: FileCheck %s --check-prefix=EMB-REMARK < %t/emb.txt
 // EMB: qb.embedding {{.*}} precision<i8>
 // EMB: qb.linear {{.*}} precision<i8> quantizer<symmetric_ema> role<query>
-// EMB-REMARK: model 2560 bytes = 31.7% of FP32 8064 bytes
+// EMB-REMARK: model 2608 bytes = 32.3% of FP32 8064 bytes
+// EMB-REMARK: remark: word and position embeddings: i8 per row, 2160 bytes (embeddings=keep leaves them)
+//
+// The budget counts the tables int8 too (2288 B with the token types), so
+// 30% (2419 B) fits a binary query (96 B) and 35% (2822 B) an int8 one
+// (320 B); with embeddings=keep the f32 tables alone are 87.3% of FP32.
+// RUN: quant-bert-opt %t/with_embedding.mlir -qb-assign-precision="budget=0.3" 2>%t/emb30.txt | FileCheck %s --check-prefix=EMB30
+// RUN: FileCheck %s --check-prefix=EMB30-REMARK < %t/emb30.txt
+// EMB30: qb.embedding {{.*}} precision<i8>
+// EMB30: qb.linear {{.*}} precision<binary> quantizer<binary_sign> role<query>
+// EMB30-REMARK: model 2384 bytes = 29.6% of FP32 8064 bytes (budget 30.0%)
+// RUN: quant-bert-opt %t/with_embedding.mlir -qb-assign-precision="budget=0.35" 2>/dev/null | FileCheck %s --check-prefix=EMB35
+// EMB35: qb.linear {{.*}} precision<i8> quantizer<symmetric_ema> role<query>
+// RUN: not quant-bert-opt %t/with_embedding.mlir -qb-assign-precision="budget=0.35 embeddings=keep" 2>&1 | FileCheck %s --check-prefix=EMB-KEEP
+// EMB-KEEP: error: qb-assign-precision: budget 35.0% of FP32 (2822 bytes) is infeasible: the smallest assignment needs 7136 bytes (88.5% of FP32)
+// RUN: quant-bert-opt %t/with_embedding.mlir -qb-assign-precision="budget=0.9 embeddings=keep" 2>/dev/null | FileCheck %s --check-prefix=EMB-KEPT
+// EMB-KEPT: qb.embedding
+// EMB-KEPT-NOT: precision<i8>
+// EMB-KEPT: role<query>
+// RUN: not quant-bert-opt %t/with_embedding.mlir -qb-assign-precision="budget=0.5 embeddings=i4" 2>&1 | FileCheck %s --check-prefix=EMB-BAD
+// EMB-BAD: error: qb-assign-precision: embeddings must be 'i8' or 'keep', got 'i4'
+//
+// policy=int8: every encoder linear 8-bit, no sensitivity data needed.
+// RUN: quant-bert-opt %t/three_layers.mlir -qb-assign-precision="policy=int8" 2>%t/int8.txt | FileCheck %s --check-prefix=INT8
+// RUN: FileCheck %s --check-prefix=INT8-REMARK < %t/int8.txt
+// INT8-COUNT-18: precision<i8> quantizer<symmetric_ema>
+// INT8-NOT: precision<
+// INT8-REMARK: remark: qb-assign-precision: every encoder linear i8 (6 modules): model 13440 bytes = 34.1% of FP32 39360 bytes
 //
 // RUN: not quant-bert-opt %t/three_layers.mlir -qb-assign-precision="policy=sensimix" 2>&1 | FileCheck %s --check-prefix=NO-MP
 // NO-MP: error: qb-assign-precision: policy=sensimix needs mp-layers in [0, 3], got -1
@@ -100,7 +129,7 @@
 // RUN: not quant-bert-opt %t/three_layers.mlir -qb-assign-precision="budget=0.3 sensitivity=%t/missing.json" 2>&1 | FileCheck %s --check-prefix=NO-FILE
 // NO-FILE: error: qb-assign-precision: {{.*}}missing.json: cannot open: No such file or directory
 // RUN: not quant-bert-opt %t/three_layers.mlir -qb-assign-precision="policy=greedy" 2>&1 | FileCheck %s --check-prefix=POLICY
-// POLICY: error: qb-assign-precision: unknown policy 'greedy' (expected 'budget' or 'sensimix')
+// POLICY: error: qb-assign-precision: unknown policy 'greedy' (expected 'budget', 'sensimix' or 'int8')
 // RUN: not quant-bert-opt %t/two_layers.mlir -qb-assign-precision="budget=1.5" 2>&1 | FileCheck %s --check-prefix=RANGE
 // RANGE: error: qb-assign-precision: budget must be in (0, 1], got 1.50
 // RUN: not quant-bert-opt %t/two_layers.mlir -qb-assign-precision="budget=0.5 precisions=i8,int4" 2>&1 | FileCheck %s --check-prefix=UNKNOWN
@@ -269,6 +298,8 @@ func.func @f(%x: tensor<2x16xf32>, %w: tensor<4x16xf32>) -> tensor<2x4xf32> {
 }
 
 //--- with_embedding.mlir
+module attributes {qb.sensitivity = [
+    {layer = 0 : i64, module = "attention", sensitivity = {i8 = 0.01 : f64, binary = 0.5 : f64}}]} {
 func.func @f(%ids: tensor<2x8xi32>, %m: tensor<2x8xi32>, %words: tensor<100x16xf32>,
              %pos: tensor<8x16xf32>, %types: tensor<2x16xf32>, %w: tensor<16x16xf32>) -> tensor<2x8x16xf32> {
   %e = qb.embedding %ids, %ids words(%words) positions(%pos) token_types(%types)
@@ -283,6 +314,7 @@ func.func @f(%ids: tensor<2x8xi32>, %m: tensor<2x8xi32>, %words: tensor<100x16xf
     qb.yield %a : tensor<2x8x16xf32>
   }
   return %0 : tensor<2x8x16xf32>
+}
 }
 
 //--- sensitivity.json

@@ -2,12 +2,13 @@
 // codes and scales checked against hand-computed values, and its errors.
 // RUN: quant-bert-opt %s -split-input-file -qb-materialize-quant -verify-diagnostics | FileCheck %s
 
-// Q8BERT symmetric 8-bit, per tensor: max|W| = 127/64, so scale = 1/64 and
-// the codes are W * 64 rounded half to even (1.5 -> 2, 0.5 -> 0, -2.5 -> -2).
+// A float weight, symmetric 8-bit per output channel: row 0 has max|W| = 1,
+// scale 1/127, codes W * 127 rounded half to even (63.5 -> 64); row 1 has
+// max|W| = 127/64, scale 1/64 (-2.5 -> -2).
 // CHECK-LABEL: func.func @int8_from_float_weight
 // CHECK-SAME: (%[[X:.*]]: tensor<?x4xf32>, %[[B:.*]]: tensor<2xf32>)
-// CHECK-DAG: %[[W:.*]] = arith.constant dense<{{\[}}[32, -64, 2, 0], [-2, 127, 0, -127]]> : tensor<2x4xi8>
-// CHECK-DAG: %[[S:.*]] = arith.constant dense<1.562500e-02> : tensor<2xf32>
+// CHECK-DAG: %[[W:.*]] = arith.constant dense<{{\[}}[64, -127, 3, 1], [-2, 127, 0, -127]]> : tensor<2x4xi8>
+// CHECK-DAG: %[[S:.*]] = arith.constant dense<[0.00787401571, 1.562500e-02]> : tensor<2xf32>
 // CHECK: %[[XQ:.*]] = qb.quantize %[[X]] {scale = array<f32: 5.000000e-01>} : tensor<?x4xf32> -> tensor<?x4xi8>
 // CHECK: %[[Y:.*]] = qb.int8_linear %[[XQ]], %[[W]] weight_scale(%[[S]]) bias(%[[B]]) {input_scale = 5.000000e-01 : f32}
 // CHECK-NOT: qb.linear
@@ -167,11 +168,81 @@ func.func @float_untouched(%x: tensor<4x2xf32>, %w: tensor<2x2xf32>) -> tensor<4
 
 // -----
 
-func.func @missing_input_scale(%x: tensor<4x2xf32>) -> tensor<4x2xf32> {
+// Without input_scale the input is quantized at run time, one scale per
+// row (dynamic int8, as ONNX Runtime's quantize_dynamic but per row).
+// CHECK-LABEL: func.func @int8_dynamic
+// CHECK-SAME: (%[[X:.*]]: tensor<?x?x2xf32>)
+// CHECK: %[[Q:.*]], %[[RS:.*]] = qb.quantize_rows %[[X]] : tensor<?x?x2xf32> -> tensor<?x?x2xi8>, tensor<?x?xf32>
+// CHECK: qb.int8_linear %[[Q]], %{{.*}} weight_scale(%{{.*}}) input_scales(%[[RS]]) :
+// CHECK-NOT: input_scale =
+func.func @int8_dynamic(%x: tensor<?x?x2xf32>) -> tensor<?x?x2xf32> {
   %w = arith.constant dense<1.0> : tensor<2x2xf32>
-  // expected-error @+1 {{'qb.linear' op precision 'i8' quantizes its input to 8 bits and needs a static input_scale (learned by quantization-aware training); none is set}}
-  %y = qb.linear %x, %w precision<i8> : (tensor<4x2xf32>, tensor<2x2xf32>) -> tensor<4x2xf32>
+  %y = qb.linear %x, %w precision<i8> : (tensor<?x?x2xf32>, tensor<2x2xf32>) -> tensor<?x?x2xf32>
+  return %y : tensor<?x?x2xf32>
+}
+
+// -----
+
+// An int8 weight assigned ternary (qb-assign-precision on a post-training
+// int8 bundle) is quantized again by TWN from its dequantized values
+// W = [[1, -0.25], [0.5, 0]]: threshold 0.7 * mean|W| = 0.30625 keeps 1 and
+// 0.5, alpha = their mean 0.75 (the int8 codes would be kept as they are
+// for precision<i8>).
+// CHECK-LABEL: func.func @int8_codes_to_ternary
+// CHECK-DAG: arith.constant dense<{{\[}}[1, 0], [1, 0]]> : tensor<2x2xi8>
+// CHECK-DAG: arith.constant dense<7.500000e-01> : tensor<2xf32>
+// CHECK: qb.int8_linear
+func.func @int8_codes_to_ternary(%x: tensor<4x2xf32>) -> tensor<4x2xf32> {
+  %codes = arith.constant dense<[[4, -1], [2, 0]]> : tensor<2x2xi8>
+  %w = qb.dequantize %codes {scale = array<f32: 0.25, 0.25>, axis = 0 : i64} : tensor<2x2xi8> -> tensor<2x2xf32>
+  %y = qb.linear %x, %w precision<ternary> quantizer<twn> {input_scale = 0.1 : f32} : (tensor<4x2xf32>, tensor<2x2xf32>) -> tensor<4x2xf32>
   return %y : tensor<4x2xf32>
+}
+
+// -----
+
+// qb.embedding precision<i8>: the float word and position tables become
+// int8 codes per row (scale max|row| / 127; an all-zero row scale 1) behind
+// a qb.dequantize along axis 0; the token-type table stays f32.
+// CHECK-LABEL: func.func @int8_embedding_tables
+// CHECK-DAG: %[[WC:.*]] = arith.constant dense<{{\[}}[127, -32], [0, 0], [127, 32]]> : tensor<3x2xi8>
+// CHECK-DAG: %[[PC:.*]] = arith.constant dense<{{\[}}[127, 127], [-127, 32]]> : tensor<2x2xi8>
+// CHECK-DAG: %[[T:.*]] = arith.constant dense<{{\[}}[1.000000e+00, 2.000000e+00]]> : tensor<1x2xf32>
+// CHECK-DAG: %[[W:.*]] = qb.dequantize %[[WC]] {axis = 0 : i64, scale = array<f32: 0.00787401571, 1.000000e+00, 0.0314960629>} : tensor<3x2xi8> -> tensor<3x2xf32>
+// CHECK-DAG: %[[P:.*]] = qb.dequantize %[[PC]] {axis = 0 : i64, scale = array<f32: 0.00393700786, 0.00787401571>} : tensor<2x2xi8> -> tensor<2x2xf32>
+// CHECK: qb.embedding %{{.*}}, %{{.*}} words(%[[W]]) positions(%[[P]]) token_types(%[[T]]) precision<i8>
+func.func @int8_embedding_tables(%ids: tensor<1x2xi32>) -> tensor<1x2x2xf32> {
+  %words = arith.constant dense<[[1.0, -0.25], [0.0, 0.0], [4.0, 1.0]]> : tensor<3x2xf32>
+  %pos = arith.constant dense<[[0.5, 0.5], [-1.0, 0.25]]> : tensor<2x2xf32>
+  %types = arith.constant dense<[[1.0, 2.0]]> : tensor<1x2xf32>
+  %e = qb.embedding %ids, %ids words(%words) positions(%pos) token_types(%types) precision<i8>
+      : (tensor<1x2xi32>, tensor<1x2xi32>, tensor<3x2xf32>, tensor<2x2xf32>, tensor<1x2xf32>) -> tensor<1x2x2xf32>
+  return %e : tensor<1x2x2xf32>
+}
+
+// -----
+
+// Without precision<i8> the tables are left alone.
+// CHECK-LABEL: func.func @f32_embedding_tables
+// CHECK-NOT: qb.dequantize
+func.func @f32_embedding_tables(%ids: tensor<1x2xi32>) -> tensor<1x2x2xf32> {
+  %words = arith.constant dense<1.0> : tensor<3x2xf32>
+  %pos = arith.constant dense<1.0> : tensor<2x2xf32>
+  %types = arith.constant dense<1.0> : tensor<1x2xf32>
+  %e = qb.embedding %ids, %ids words(%words) positions(%pos) token_types(%types)
+      : (tensor<1x2xi32>, tensor<1x2xi32>, tensor<3x2xf32>, tensor<2x2xf32>, tensor<1x2xf32>) -> tensor<1x2x2xf32>
+  return %e : tensor<1x2x2xf32>
+}
+
+// -----
+
+func.func @non_constant_table(%ids: tensor<1x2xi32>, %words: tensor<3x2xf32>) -> tensor<1x2x2xf32> {
+  %pos = arith.constant dense<1.0> : tensor<2x2xf32>
+  %types = arith.constant dense<1.0> : tensor<1x2xf32>
+  // expected-error @+1 {{'qb.embedding' op cannot materialize precision 'i8': the words table must be a static f32 constant or a qb.dequantize of int8 codes}}
+  %e = qb.embedding %ids, %ids words(%words) positions(%pos) token_types(%types) precision<i8>
+      : (tensor<1x2xi32>, tensor<1x2xi32>, tensor<3x2xf32>, tensor<2x2xf32>, tensor<1x2xf32>) -> tensor<1x2x2xf32>
+  return %e : tensor<1x2x2xf32>
 }
 
 // -----

@@ -1,6 +1,7 @@
 //===- quant-bert-compile.cpp - Ahead-of-time compiler ---------------------===//
 //
 // quant-bert-compile BUNDLE_OR_MLIR -o NAME.o --header NAME.h [--name NAME]
+//                    [--calibrate FILE [--calibrator NAME] | --dynamic-int8]
 //                    [--pipeline PASSES] [--attention-storage f16|bf16|f32]
 //                    [--cpu host|znver5|skylake-avx512|x86-64-v3]
 //
@@ -9,7 +10,10 @@
 // and emits a native object with the weights embedded plus a C header whose
 // NAME_create / NAME_run / NAME_destroy call libquantbert_rt. Prints a
 // summary: precision per layer and module, weight bytes by precision, object
-// size.
+// size. A float checkpoint becomes int8 without training by
+// post-training quantization: --dynamic-int8 (activation scales per row at
+// run time) or --calibrate FILE (static scales calibrated on FILE's
+// sentences by `quant-bert-train quantize`, which this runs).
 //
 //===----------------------------------------------------------------------===//
 
@@ -33,6 +37,7 @@
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/InitLLVM.h"
 #include "llvm/Support/Path.h"
+#include "llvm/Support/Program.h"
 #include "llvm/Support/SourceMgr.h"
 #include "llvm/Support/raw_ostream.h"
 
@@ -70,6 +75,28 @@ static cl::opt<std::string> pipeline(
              "materialized, in quant-bert-opt's syntax, e.g. "
              "'qb-assign-precision{budget=0.15}'"),
     cl::value_desc("pass pipeline"), cl::cat(category));
+static cl::opt<std::string> calibrate(
+    "calibrate",
+    cl::desc("Static post-training int8 quantization of a float checkpoint: "
+             "calibration sentences (a TSV with a text column, or one "
+             "sentence a line), run through `quant-bert-train quantize`"),
+    cl::value_desc("FILE"), cl::cat(category));
+static cl::opt<std::string> calibrator(
+    "calibrator", cl::init("percentile"),
+    cl::desc("--calibrate's activation-range calibrator: max, percentile "
+             "(99.99), mse or entropy"),
+    cl::cat(category));
+static cl::opt<bool> dynamicInt8(
+    "dynamic-int8",
+    cl::desc("Every encoder linear int8 (weights per channel, activations "
+             "per row at run time) and int8 embeddings: dynamic "
+             "post-training quantization, no calibration"),
+    cl::cat(category));
+static cl::opt<std::string> trainTool(
+    "train-tool",
+    cl::desc("quant-bert-train for --calibrate (default: next to this "
+             "program, then the build tree's tools/, then PATH)"),
+    cl::value_desc("PATH"), cl::cat(category));
 static cl::opt<std::string> attentionStorage(
     "attention-storage", cl::init("f16"),
     cl::desc("Storage type of Q/K/V in fused attention: f16, bf16 or f32"),
@@ -78,6 +105,56 @@ static cl::opt<std::string> attentionStorage(
 static int fail(const Twine &message) {
   errs() << "quant-bert-compile: error: " << message << "\n";
   return 1;
+}
+
+/// quant-bert-train: --train-tool, else next to this program (an install),
+/// else the build tree's tools/quant-bert-train/, else PATH.
+static std::string findTrainTool(const char *argv0) {
+  if (!trainTool.empty())
+    return trainTool;
+  std::string self =
+      sys::fs::getMainExecutable(argv0, reinterpret_cast<void *>(&fail));
+  StringRef directory = sys::path::parent_path(self);
+  SmallString<256> sibling(directory);
+  sys::path::append(sibling, "quant-bert-train");
+  if (sys::fs::can_execute(sibling))
+    return sibling.str().str();
+  SmallString<256> buildTree(sys::path::parent_path(directory));
+  sys::path::append(buildTree, "tools", "quant-bert-train", "quant-bert-train");
+  if (sys::fs::can_execute(buildTree))
+    return buildTree.str().str();
+  if (ErrorOr<std::string> onPath = sys::findProgramByName("quant-bert-train"))
+    return *onPath;
+  return "";
+}
+
+/// Runs `quant-bert-train quantize` on the float checkpoint `model` with
+/// --calibrate's sentences; the bundle goes to `bundle`. Its messages go
+/// to stderr as they come.
+static bool quantizeWithCalibration(const char *argv0, StringRef model,
+                                    StringRef bundle) {
+  std::string tool = findTrainTool(argv0);
+  if (tool.empty()) {
+    fail("--calibrate needs quant-bert-train (built with LibTorch), which "
+         "is not next to this program nor on PATH; give --train-tool PATH");
+    return false;
+  }
+  SmallVector<StringRef> args = {tool,          "quantize",   "--model",
+                                 model,         "--calibration", calibrate,
+                                 "--calibrator", calibrator,  "--output",
+                                 bundle};
+  std::string error;
+  int status = sys::ExecuteAndWait(tool, args, /*Env=*/std::nullopt,
+                                   /*Redirects=*/{}, /*SecondsToWait=*/0,
+                                   /*MemoryLimit=*/0, &error);
+  if (status != 0) {
+    std::string why = error.empty()
+                          ? " (exit status " + std::to_string(status) + ")"
+                          : ": " + error;
+    fail("--calibrate: '" + tool + " quantize' failed" + why);
+    return false;
+  }
+  return true;
 }
 
 static bool isIdentifier(StringRef name) {
@@ -173,15 +250,50 @@ int main(int argc, char **argv) {
                   "' does not exist");
   }
 
+  if (!calibrate.empty() && dynamicInt8)
+    return fail("--calibrate (static int8) and --dynamic-int8 exclude each "
+                "other");
+  if ((!calibrate.empty() || dynamicInt8) && !sys::fs::is_directory(inputPath))
+    return fail(Twine(dynamicInt8 ? "--dynamic-int8" : "--calibrate") +
+                " quantizes a float checkpoint directory; '" + inputPath +
+                "' is not a directory");
+  if (!calibrate.empty() && !sys::fs::exists(calibrate))
+    return fail("--calibrate: '" + calibrate + "' does not exist");
+
+  // --calibrate: the float checkpoint is quantized into a bundle in a
+  // temporary directory, which is compiled and then removed.
+  std::string modelPath = inputPath;
+  SmallString<128> calibrated;
+  struct RemoveOnExit {
+    SmallString<128> &path;
+    ~RemoveOnExit() {
+      if (!path.empty())
+        sys::fs::remove_directories(path);
+    }
+  } removeCalibrated{calibrated};
+  if (!calibrate.empty()) {
+    if (std::error_code ec =
+            sys::fs::createUniqueDirectory("quant-bert-calibrate", calibrated))
+      return fail("cannot create a temporary directory: " + ec.message());
+    SmallString<128> bundle(calibrated);
+    sys::path::append(bundle, "bundle");
+    if (!quantizeWithCalibration(argv[0], inputPath, bundle))
+      return 1;
+    modelPath = bundle.str().str();
+  }
+
   DialectRegistry registry;
   quantbert::registerLoweringDialects(registry);
   MLIRContext context(registry);
+  // Diagnostics name the op by location; printing the op too would print
+  // the whole model for an error on the module.
+  context.printOpOnDiagnostic(false);
   SourceMgr sourceMgr;
   SourceMgrDiagnosticHandler handler(sourceMgr, &context);
 
   OwningOpRef<ModuleOp> module;
-  if (sys::fs::is_directory(inputPath))
-    module = quantbert::importBundle(&context, inputPath);
+  if (sys::fs::is_directory(modelPath))
+    module = quantbert::importBundle(&context, modelPath);
   else if (sys::fs::exists(inputPath))
     module = parseSourceFile<ModuleOp>(inputPath, sourceMgr, &context);
   else
@@ -229,6 +341,11 @@ int main(int argc, char **argv) {
   // quantization and fuse attention, then read the summary off the qb ops
   // before they are lowered.
   PassManager prepare(&context);
+  if (dynamicInt8) {
+    quantbert::AssignPrecisionOptions int8;
+    int8.policy = "int8";
+    prepare.addPass(quantbert::createAssignPrecision(int8));
+  }
   if (!pipeline.empty()) {
     std::string errors;
     raw_string_ostream errorStream(errors);
@@ -241,7 +358,7 @@ int main(int argc, char **argv) {
   prepare.addPass(quantbert::createFuseAttention(fuse));
   prepare.addPass(createCanonicalizerPass());
   if (failed(prepare.run(*module)))
-    return 1;
+    return fail("the pass pipeline failed");
   int64_t int8Linears = 0;
   module->walk([&](qb::Int8LinearOp) { ++int8Linears; });
   std::map<std::string, int64_t> bytes = weightBytes(*module);
@@ -252,7 +369,7 @@ int main(int argc, char **argv) {
   PassManager lower(&context);
   quantbert::buildQBLowerToLLVMPipeline(lower);
   if (failed(lower.run(*module)))
-    return 1;
+    return fail("lowering to LLVM failed");
   // The runtime plans the lowered forward function takes (int8 linears
   // that read the same input were merged into one).
   if (auto plans = module->lookupSymbol(info.forward)

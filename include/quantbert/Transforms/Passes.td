@@ -14,11 +14,14 @@ def AssignPrecision : Pass<"qb-assign-precision", "mlir::ModuleOp"> {
   let description = [{
     Sets `precision` (and a matching default `quantizer`) on every `qb.linear`
     inside a `qb.encoder_layer`. All linears of one module (a layer's attention
-    or its FFN) get the same precision. Two policies:
+    or its FFN) get the same precision. Three policies:
 
     * `policy=sensimix mp-layers=K`: SensiMix's architecture. Attention is
       8-bit in every layer; the FFN is 1-bit in the top `K` layers (the "MP
-      encoders") and 8-bit below them; the word embeddings become 8-bit.
+      encoders") and 8-bit below them.
+    * `policy=int8`: every encoder linear int8 (post-training quantization
+      of a float model: weights per output channel; inputs at the linear's
+      `input_scale` when it has one, else per row at run time).
     * `policy=budget budget=F`: minimise the total measured sensitivity (the
       task-loss increase when a module alone is quantized to a precision)
       subject to the model's size being at most `F` times its FP32 size. The
@@ -28,10 +31,18 @@ def AssignPrecision : Pass<"qb-assign-precision", "mlir::ModuleOp"> {
       to f32, i8, ternary and binary (`precisions=...` narrows them); a
       module can only take a precision it has a sensitivity for (f32 costs 0).
 
+    In both policies the word and position embedding tables become int8
+    per row (`embeddings=i8`, the default: `qb.embedding` gets
+    `precision<i8>` and `qb-materialize-quant` quantizes its float tables,
+    as SensiMix and Q8BERT store them and as the runtime looks them up);
+    `embeddings=keep` leaves them as they are.
+
     Size counts every parameter the qb ops use (linear weights and biases,
     embedding tables, LayerNorm parameters) at its bit-width: 32 for f32, 16
     for f16/bf16, 8 for i8, 2 for ternary, 1 for binary, plus one f32 scale
-    per output channel for quantized linears. Parameters outside encoder
+    per output channel for quantized linears and per row for int8 embedding
+    tables. A table or weight that already is a `qb.dequantize` of int8
+    codes counts at 8 bits plus its scales. Other parameters outside encoder
     layers keep their current precision.
 
     Sensitivity data comes from a `sensitivity.json` file (`sensitivity=`
@@ -47,8 +58,8 @@ def AssignPrecision : Pass<"qb-assign-precision", "mlir::ModuleOp"> {
   let options = [
     Option<"policy", "policy", "std::string", /*default=*/"\"budget\"",
            "Assignment policy: 'budget' (minimise sensitivity under a size "
-           "budget) or 'sensimix' (8-bit attention, 1-bit FFN in the top "
-           "mp-layers layers)">,
+           "budget), 'sensimix' (8-bit attention, 1-bit FFN in the top "
+           "mp-layers layers) or 'int8' (every encoder linear 8-bit)">,
     Option<"budget", "budget", "double", /*default=*/"0.0",
            "Model size budget as a fraction of the FP32 size, in (0, 1]">,
     Option<"mpLayers", "mp-layers", "int64_t", /*default=*/"-1",
@@ -59,6 +70,9 @@ def AssignPrecision : Pass<"qb-assign-precision", "mlir::ModuleOp"> {
     ListOption<"precisions", "precisions", "std::string",
                "Candidate precisions for the budget policy "
                "(default: f32,i8,ternary,binary)">,
+    Option<"embeddings", "embeddings", "std::string", /*default=*/"\"i8\"",
+           "Word and position embedding tables: 'i8' (int8 per row, "
+           "counted so in the size) or 'keep'">,
   ];
 }
 
@@ -73,9 +87,12 @@ def MaterializeQuant : Pass<"qb-materialize-quant"> {
 
     * `i8` with `symmetric_ema` and `ternary` with `twn`:
       `qb.quantize` of the input (the linear's `input_scale`) feeding
-      `qb.int8_linear` with int8 weight codes and per-channel scales. Ternary
-      codes are {-1, 0, 1} with the TWN scale, so ternary runs on the int8
-      path.
+      `qb.int8_linear` with int8 weight codes and per-channel scales; or,
+      for a linear without `input_scale`, dynamic quantization:
+      `qb.quantize_rows` (one scale per row, computed at run time) feeding
+      the linear's `input_scales`. A float weight is quantized per output
+      channel (`max|W[n, :]| / 127`). Ternary codes are {-1, 0, 1} with the
+      TWN scale (per tensor), so ternary runs on the int8 path.
     * `binary` with `binary_sign` (scale 1) or `binary_mean_scale` (mean
       |W|): `qb.bitpack` of the input feeding `qb.binary_linear` with the
       weight's packed signs. An input that is a `qb.gelu` is packed from the
@@ -88,10 +105,19 @@ def MaterializeQuant : Pass<"qb-materialize-quant"> {
       linear computes in f32.
 
     A weight that is already `qb.dequantize` of constant codes (as import
-    produces for exported bundles) keeps its codes and scales exactly; a
-    constant float weight is quantized here. Float precisions are left alone.
-    A quantized linear whose weight is not constant, whose activations are
-    not f32, or (8-bit input) that has no `input_scale` gets an error.
+    produces for exported bundles) keeps its codes and scales exactly when
+    they fit the precision (int8 codes for `i8`, codes in {-1, 0, 1} for
+    `ternary`); otherwise its dequantized values are quantized again, as a
+    constant float weight is. Float precisions are left alone. A quantized
+    linear whose weight is not constant or whose activations are not f32
+    gets an error.
+
+    A `qb.embedding` with `precision<i8>` gets its word and position tables
+    as int8 codes behind a per-row `qb.dequantize` (symmetric,
+    `max|row| / 127`), which the embedding lowering looks up without
+    dequantizing the table; a table that already is a `qb.dequantize` of
+    int8 codes stays as it is, and the token-type table (two rows) stays
+    f32. A float table that is not a constant gets an error.
   }];
   let dependentDialects = ["::mlir::arith::ArithDialect"];
 }
@@ -100,7 +126,8 @@ def MergeInt8Linears : Pass<"qb-merge-int8-linears"> {
   let summary = "Merges int8 linears that read the same quantized input";
   let description = [{
     Groups the `qb.int8_linear` ops of a block that read the same input
-    value with the same `input_scale` and `input_zero_point` and have
+    value with the same `input_scale` and `input_zero_point` (or the same
+    per-row `input_scales`) and have
     constant weights, scales and biases (an attention layer's query, key
     and value projections, once CSE has made their `qb.quantize` one), and
     replaces each group by one `qb.int8_linear` over the weights, scales and

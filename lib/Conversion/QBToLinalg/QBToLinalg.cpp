@@ -1020,6 +1020,65 @@ struct QuantizeLowering : OpConversionPattern<QuantizeOp> {
   }
 };
 
+/// qb.quantize_rows -> a row reduction of max|x| (NaN ignored), the row
+/// scales max / 127 (1 for an all-zero row), and an element-wise generic
+/// computing clamp(roundeven(x / scale), -128, 127) with NaN mapped to 0,
+/// qb.quantize's formula (Quantization.h) with the row's scale.
+struct QuantizeRowsLowering : OpConversionPattern<QuantizeRowsOp> {
+  using OpConversionPattern::OpConversionPattern;
+
+  LogicalResult
+  matchAndRewrite(QuantizeRowsOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    Value input = adaptor.getInput();
+    int64_t rank = op.getResult().getType().getRank();
+    Value maxAbs = reduceLastDim(
+        rewriter, loc, input, input, {}, 0.0f,
+        [](OpBuilder &b, Location nestedLoc, ValueRange args) -> Value {
+          Value magnitude = b.create<math::AbsFOp>(nestedLoc, args[0]);
+          return b.create<arith::MaxNumFOp>(nestedLoc, magnitude, args[1]);
+        });
+    Value zero = f32Constant(rewriter, loc, 0.0f);
+    Value one = f32Constant(rewriter, loc, 1.0f);
+    Value levels = f32Constant(rewriter, loc, static_cast<float>(kInt8Max));
+    Value scales = mapRows(
+        rewriter, loc, maxAbs,
+        [&](OpBuilder &b, Location nestedLoc, ValueRange args) -> Value {
+          Value isZero = b.create<arith::CmpFOp>(
+              nestedLoc, arith::CmpFPredicate::OEQ, args[0], zero);
+          Value scale = b.create<arith::DivFOp>(nestedLoc, args[0], levels);
+          return b.create<arith::SelectOp>(nestedLoc, isZero, one, scale);
+        });
+    Value init = createEmpty(rewriter, loc, op.getResult().getType().getShape(),
+                             rewriter.getI8Type(),
+                             tensor::getMixedSizes(rewriter, loc, input));
+    AffineMap identity = rewriter.getMultiDimIdentityMap(rank);
+    SmallVector<utils::IteratorType> iterators(rank,
+                                               utils::IteratorType::parallel);
+    Value lowest = f32Constant(rewriter, loc, kInt8Min);
+    Value highest = f32Constant(rewriter, loc, kInt8Max);
+    Value zeroCode =
+        rewriter.create<arith::ConstantOp>(loc, rewriter.getI8IntegerAttr(0));
+    Value codes = buildGeneric(
+        rewriter, loc, {input, scales}, {identity, rowMap(rewriter, rank)},
+        init, identity, iterators,
+        [&](OpBuilder &b, Location nestedLoc, ValueRange args) -> Value {
+          Value scaled = b.create<arith::DivFOp>(nestedLoc, args[0], args[1]);
+          Value code = b.create<math::RoundEvenOp>(nestedLoc, scaled);
+          code = b.create<arith::MaximumFOp>(nestedLoc, code, lowest);
+          code = b.create<arith::MinimumFOp>(nestedLoc, code, highest);
+          Value codeI8 =
+              b.create<arith::FPToSIOp>(nestedLoc, b.getI8Type(), code);
+          Value isNaN = b.create<arith::CmpFOp>(
+              nestedLoc, arith::CmpFPredicate::UNO, scaled, scaled);
+          return b.create<arith::SelectOp>(nestedLoc, isNaN, zeroCode, codeI8);
+        });
+    rewriter.replaceOp(op, {codes, scales});
+    return success();
+  }
+};
+
 /// qb.dequantize -> element-wise linalg.generic computing
 /// sitofp(extsi(q) - zero_point) * scale + offset in f32 (Quantization.h),
 /// truncated to the result's element type.
@@ -1108,6 +1167,7 @@ struct ConvertQBToLinalgPass
 } // namespace
 
 void quantbert::populateQBToLinalgPatterns(RewritePatternSet &patterns) {
+  patterns.add<QuantizeRowsLowering>(patterns.getContext());
   patterns.add<EmbeddingLowering, LayerNormLowering, SoftmaxLowering,
                GeluLowering, AddLowering, ScaleLowering, AttentionMaskLowering,
                LinearLowering, BatchMatmulLowering, SplitHeadsLowering,

@@ -29,6 +29,7 @@ using namespace quantbert::qb;
 namespace {
 
 constexpr StringLiteral kRun = "qbrt_int8_linear_run";
+constexpr StringLiteral kRunRows = "qbrt_int8_linear_run_rows";
 constexpr StringLiteral kPrepare = "qbrt_int8_linear_prepare";
 constexpr StringLiteral kDestroy = "qbrt_int8_linear_destroy";
 
@@ -102,6 +103,9 @@ LogicalResult ConvertQBToRuntimePass::convert(ModuleOp module,
   Type f32 = builder.getF32Type();
   declare(builder, module, kRun,
           builder.getFunctionType({ptrType, ptrType, i64, f32, i32, ptrType},
+                                  {i32}));
+  declare(builder, module, kRunRows,
+          builder.getFunctionType({ptrType, ptrType, i64, ptrType, ptrType},
                                   {i32}));
   declare(builder, module, kPrepare,
           builder.getFunctionType(
@@ -209,17 +213,36 @@ LogicalResult ConvertQBToRuntimePass::convert(ModuleOp module,
     auto output = b.create<memref::AllocOp>(opLoc, outType, dynamicRows);
     Value runPlan = b.create<LLVM::LoadOp>(opLoc, ptrType,
                                            planSlot(b, opLoc, plans, index));
-    Value runStatus =
-        b.create<func::CallOp>(
-             opLoc, kRun, TypeRange{i32},
-             ValueRange{runPlan, bufferPointer(b, opLoc, input),
-                        b.create<arith::IndexCastOp>(opLoc, i64, rowsValue),
-                        b.create<arith::ConstantOp>(opLoc, op.getInputScaleAttr()),
-                        b.create<arith::ConstantOp>(
-                            opLoc, b.getI32IntegerAttr(static_cast<int32_t>(
-                                       op.getInputZeroPoint()))),
-                        bufferPointer(b, opLoc, output.getResult())})
-            .getResult(0);
+    Value rowCount = b.create<arith::IndexCastOp>(opLoc, i64, rowsValue);
+    Value runStatus;
+    if (Value rowScales = op.getInputScales()) {
+      // Dynamic quantization: the rows' scales as one contiguous [M] buffer.
+      auto scalesType = cast<RankedTensorType>(rowScales.getType());
+      if (scalesType.getRank() > 1) {
+        SmallVector<ReassociationIndices> all(1);
+        for (int64_t d = 0; d < scalesType.getRank(); ++d)
+          all.front().push_back(d);
+        rowScales = b.create<tensor::CollapseShapeOp>(opLoc, rowScales, all);
+      }
+      runStatus = b.create<func::CallOp>(
+                       opLoc, kRunRows, TypeRange{i32},
+                       ValueRange{runPlan, bufferPointer(b, opLoc, input),
+                                  rowCount, bufferPointer(b, opLoc, rowScales),
+                                  bufferPointer(b, opLoc, output.getResult())})
+                      .getResult(0);
+    } else {
+      runStatus =
+          b.create<func::CallOp>(
+               opLoc, kRun, TypeRange{i32},
+               ValueRange{runPlan, bufferPointer(b, opLoc, input), rowCount,
+                          b.create<arith::ConstantOp>(opLoc,
+                                                      op.getInputScaleAttr()),
+                          b.create<arith::ConstantOp>(
+                              opLoc, b.getI32IntegerAttr(static_cast<int32_t>(
+                                         op.getInputZeroPoint()))),
+                          bufferPointer(b, opLoc, output.getResult())})
+              .getResult(0);
+    }
     Value failedRun = b.create<arith::CmpIOp>(
         opLoc, arith::CmpIPredicate::ne, runStatus,
         b.create<arith::ConstantOp>(opLoc, b.getI32IntegerAttr(0)));

@@ -216,6 +216,16 @@ QBRT_API qb_status qbrt_int8_linear_run(qbrt_int8_linear_plan *plan,
                                         const int8_t *x_q, int64_t m,
                                         float x_scale, int32_t x_zero_point,
                                         float *y);
+/* Dynamic quantization: row m of x_q has its own scale row_scales[m] (> 0),
+ * no zero point, as per-row dynamic quantization makes it
+ * (qb.quantize_rows):
+ *   y[m, n] = (w_scales[n] * sum_k x_q[m, k] * w_q[n, k]) * row_scales[m]
+ *             + bias[n]
+ * in that order, in f32; the sum is exact in int32 as above. */
+QBRT_API qb_status qbrt_int8_linear_run_rows(qbrt_int8_linear_plan *plan,
+                                             const int8_t *x_q, int64_t m,
+                                             const float *row_scales,
+                                             float *y);
 QBRT_API void qbrt_int8_linear_destroy(qbrt_int8_linear_plan *plan);
 
 /* One-shot prepare + run + destroy, for callers that apply a weight once. */

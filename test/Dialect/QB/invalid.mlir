@@ -303,6 +303,62 @@ func.func @case31(%x: tensor<4x16xi8>, %w: tensor<8x16xi8>, %s: tensor<8xf32>, %
 
 // -----
 
+func.func @int8_linear_no_input_scale(%x: tensor<4x16xi8>, %w: tensor<8x16xi8>, %s: tensor<8xf32>) {
+  // expected-error @+1 {{'qb.int8_linear' op needs exactly one of the attribute input_scale (static) and the operand input_scales (dynamic)}}
+  %0 = qb.int8_linear %x, %w weight_scale(%s) : (tensor<4x16xi8>, tensor<8x16xi8>, tensor<8xf32>) -> tensor<4x8xf32>
+  return
+}
+
+// -----
+
+func.func @int8_linear_both_input_scales(%x: tensor<4x16xi8>, %w: tensor<8x16xi8>, %s: tensor<8xf32>, %rs: tensor<4xf32>) {
+  // expected-error @+1 {{'qb.int8_linear' op needs exactly one of the attribute input_scale (static) and the operand input_scales (dynamic)}}
+  %0 = qb.int8_linear %x, %w weight_scale(%s) input_scales(%rs) {input_scale = 0.5 : f32} : (tensor<4x16xi8>, tensor<8x16xi8>, tensor<8xf32>, tensor<4xf32>) -> tensor<4x8xf32>
+  return
+}
+
+// -----
+
+func.func @int8_linear_row_scales_shape(%x: tensor<4x16xi8>, %w: tensor<8x16xi8>, %s: tensor<8xf32>, %rs: tensor<8xf32>) {
+  // expected-error @+1 {{'qb.int8_linear' op input_scales shape [8] must be [rows of the input] = [4]}}
+  %0 = qb.int8_linear %x, %w weight_scale(%s) input_scales(%rs) : (tensor<4x16xi8>, tensor<8x16xi8>, tensor<8xf32>, tensor<8xf32>) -> tensor<4x8xf32>
+  return
+}
+
+// -----
+
+func.func @int8_linear_row_scales_zero_point(%x: tensor<4x16xi8>, %w: tensor<8x16xi8>, %s: tensor<8xf32>, %rs: tensor<4xf32>) {
+  // expected-error @+1 {{'qb.int8_linear' op input_zero_point must be 0 with per-row input_scales, got 3}}
+  %0 = qb.int8_linear %x, %w weight_scale(%s) input_scales(%rs) {input_zero_point = 3 : i32} : (tensor<4x16xi8>, tensor<8x16xi8>, tensor<8xf32>, tensor<4xf32>) -> tensor<4x8xf32>
+  return
+}
+
+// -----
+
+func.func @quantize_rows_scales_shape(%x: tensor<4x16xf32>) {
+  // expected-error @+1 {{'qb.quantize_rows' op scales shape [16] must be [rows of the input] = [4]}}
+  %q, %s = qb.quantize_rows %x : tensor<4x16xf32> -> tensor<4x16xi8>, tensor<16xf32>
+  return
+}
+
+// -----
+
+func.func @quantize_rows_result_shape(%x: tensor<4x16xf32>) {
+  // expected-error @+1 {{'qb.quantize_rows' op result dimension 1 (8) does not match input dimension 1 (16)}}
+  %q, %s = qb.quantize_rows %x : tensor<4x16xf32> -> tensor<4x8xi8>, tensor<4xf32>
+  return
+}
+
+// -----
+
+func.func @quantize_rows_rank(%x: tensor<4x16xf32>) {
+  // expected-error @+1 {{'qb.quantize_rows' op result rank (1) must equal input rank (2)}}
+  %q, %s = qb.quantize_rows %x : tensor<4x16xf32> -> tensor<64xi8>, tensor<4xf32>
+  return
+}
+
+// -----
+
 func.func @case32(%x: tensor<4x16xi8>, %w: tensor<8x12xi8>, %s: tensor<8xf32>) {
   // expected-error @+1 {{'qb.int8_linear' op input's last dimension (16) does not match the weight's in_features (12)}}
   %0 = qb.int8_linear %x, %w weight_scale(%s) {input_scale = 0.5 : f32} : (tensor<4x16xi8>, tensor<8x12xi8>, tensor<8xf32>) -> tensor<4x8xf32>

@@ -69,6 +69,19 @@ func.func @int8_linear(%xq: tensor<?x?x64xi8>, %wq: tensor<128x64xi8>, %ws: tens
   return %0, %1 : tensor<?x?x128xf32>, tensor<?x?x128xf32>
 }
 
+// Dynamic int8: per-row scales from qb.quantize_rows.
+// CHECK-LABEL: func.func @quantize_rows_int8_linear
+func.func @quantize_rows_int8_linear(%x: tensor<?x?x64xf32>, %wq: tensor<128x64xi8>,
+                                     %ws: tensor<128xf32>, %b: tensor<128xf32>)
+    -> tensor<?x?x128xf32> {
+  // CHECK: %[[Q:.*]], %[[S:.*]] = qb.quantize_rows %{{.*}} : tensor<?x?x64xf32> -> tensor<?x?x64xi8>, tensor<?x?xf32>
+  %q, %s = qb.quantize_rows %x : tensor<?x?x64xf32> -> tensor<?x?x64xi8>, tensor<?x?xf32>
+  // CHECK: qb.int8_linear %[[Q]], %{{.*}} weight_scale(%{{.*}}) input_scales(%[[S]]) bias(%{{.*}}) : (tensor<?x?x64xi8>, tensor<128x64xi8>, tensor<128xf32>, tensor<?x?xf32>, tensor<128xf32>) -> tensor<?x?x128xf32>
+  %y = qb.int8_linear %q, %wq weight_scale(%ws) input_scales(%s) bias(%b)
+      : (tensor<?x?x64xi8>, tensor<128x64xi8>, tensor<128xf32>, tensor<?x?xf32>, tensor<128xf32>) -> tensor<?x?x128xf32>
+  return %y : tensor<?x?x128xf32>
+}
+
 // CHECK-LABEL: func.func @bitpack_binary_linear
 func.func @bitpack_binary_linear(%x: tensor<?x?x100xf32>, %w: tensor<32x2xi64>,
                                  %s: tensor<32xf32>, %b: tensor<32xf32>)

@@ -70,7 +70,12 @@ def main():
     p.add_argument("--positions", type=int, default=16)
     p.add_argument("--labels", type=int, default=3)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--quant", choices=["sensimix", "q8bert", "ternary", "index"])
+    p.add_argument("--quant", choices=["sensimix", "q8bert", "ternary", "index",
+                                       "ptq", "ptq-dynamic"],
+                   help="ptq: what quant-bert-train quantize writes (int8 weights "
+                        "per channel, a calibrated input scale per linear, int8 "
+                        "word and position tables); ptq-dynamic: the same "
+                        "without input scales")
     p.add_argument("--sensitivity", action="store_true")
     p.add_argument("--mp-layers", type=int,
                    help="sensimix: how many top layers get 1-bit FFNs "
@@ -145,7 +150,20 @@ def main():
         if precision == "f32":
             w.add(module + ".weight", "F32", [out, inp], values)
             return
-        if precision == "i8" and a.quant != "index":
+        if precision == "i8" and a.quant in ("ptq", "ptq-dynamic"):
+            scales, codes = [], []
+            for r in range(out):
+                row = values[r * inp:(r + 1) * inp]
+                scale = max(abs(v) for v in row) / 127.0 or 1.0
+                scales.append(scale)
+                codes += [max(-127, min(127, round_half_even(v / scale))) for v in row]
+            w.add(module + ".weight", "I8", [out, inp], codes)
+            w.add(module + ".weight_scale", "F32", [out], scales)
+            entry.update(quantizer="symmetric-ema", scale=module + ".weight_scale")
+            if a.quant == "ptq":
+                # A distinct "calibrated" scale per linear, exact in binary.
+                entry["input_scale"] = 0.03125 + 0.0078125 * len(quant["linears"])
+        elif precision == "i8" and a.quant != "index":
             scale = max(abs(v) for v in values) / 127.0
             codes = [max(-128, min(127, round_half_even(v / scale))) for v in values]
             w.add(module + ".weight", "I8", [out, inp], codes)
@@ -176,7 +194,7 @@ def main():
         quant["linears"][module] = entry
 
     def add_embedding(module, rows):
-        if not a.int8_embeddings:
+        if not (a.int8_embeddings or a.quant in ("ptq", "ptq-dynamic")):
             add_f32(module + ".weight", [rows, h])
             return
         codes, scales, table = [], [], []
@@ -203,9 +221,10 @@ def main():
         mp_layers = a.layers - a.layers // 2 if a.mp_layers is None else a.mp_layers
         mp_layer = layer >= a.layers - mp_layers
         attention = {"sensimix": "i8", "q8bert": "i8", "ternary": "ternary",
-                     "index": "i8"}.get(a.quant, "f32")
+                     "index": "i8", "ptq": "i8", "ptq-dynamic": "i8"}.get(a.quant, "f32")
         ffn = {"sensimix": "binary" if mp_layer else "i8", "q8bert": "i8",
-               "ternary": "ternary", "index": "i8"}.get(a.quant, "f32")
+               "ternary": "ternary", "index": "i8", "ptq": "i8",
+               "ptq-dynamic": "i8"}.get(a.quant, "f32")
         for name in ("query", "key", "value"):
             add_linear(prefix + "attention.self." + name, h, h, attention)
         add_linear(prefix + "attention.output.dense", h, h, attention)
