@@ -45,6 +45,11 @@ BertEmbeddingsImpl::BertEmbeddingsImpl(const BertConfig &config) {
 
 torch::Tensor BertEmbeddingsImpl::forward(const torch::Tensor &inputIds,
                                           const torch::Tensor &tokenTypeIds) {
+  int64_t maxPositions = position_embeddings->weight.size(0);
+  TORCH_CHECK(inputIds.size(1) <= maxPositions, "sequences of ",
+              inputIds.size(1), " tokens, but the model has ", maxPositions,
+              " positions (max_position_embeddings): pass --max-seq-length ",
+              maxPositions, " or less");
   torch::Tensor positions =
       torch::arange(inputIds.size(1), inputIds.options()).unsqueeze(0);
   // transformers' summation order, which the compiler's qb.embedding keeps:

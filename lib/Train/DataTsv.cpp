@@ -40,10 +40,15 @@ std::optional<int64_t> parseLabelId(std::string_view s) {
   return value;
 }
 
-} // namespace
+/// The rows of a TSV: texts and raw labels (empty without a `label`
+/// column, which only `needLabels` requires).
+struct Rows {
+  TextDataset dataset;
+  std::vector<std::string> rawLabels;
+};
 
-Expected<TextDataset> parseTsv(std::string_view text, const std::string &source,
-                               const std::vector<std::string> *labelNames) {
+Expected<Rows> parseRows(std::string_view text, const std::string &source,
+                         bool needLabels) {
   auto fail = [&](size_t line, const std::string &message) {
     return Error::failure(source + ":" + std::to_string(line) + ": " + message);
   };
@@ -77,7 +82,7 @@ Expected<TextDataset> parseTsv(std::string_view text, const std::string &source,
       return fail(1, "header needs a 'text' column or 'text_a' and 'text_b'");
     dataset.hasPairs = true;
   }
-  if (!label)
+  if (!label && needLabels)
     return fail(1, "header needs a 'label' column");
 
   std::vector<std::string> rawLabels;
@@ -90,15 +95,31 @@ Expected<TextDataset> parseTsv(std::string_view text, const std::string &source,
       return fail(i + 1, "expected " + std::to_string(header.size()) +
                              " tab-separated fields, got " +
                              std::to_string(fields.size()));
-    if (fields[*label].empty())
+    if (label && fields[*label].empty())
       return fail(i + 1, "empty label");
     TextExample example;
     example.textA = std::string(fields[*textA]);
     if (textB)
       example.textB = std::string(fields[*textB]);
     dataset.examples.push_back(std::move(example));
-    rawLabels.emplace_back(fields[*label]);
+    if (label)
+      rawLabels.emplace_back(fields[*label]);
   }
+  return Rows{std::move(dataset), std::move(rawLabels)};
+}
+
+} // namespace
+
+Expected<TextDataset> parseTsv(std::string_view text, const std::string &source,
+                               const std::vector<std::string> *labelNames) {
+  Expected<Rows> rows = parseRows(text, source, /*needLabels=*/true);
+  if (!rows)
+    return rows.error();
+  TextDataset &dataset = rows->dataset;
+  const std::vector<std::string> &rawLabels = rows->rawLabels;
+  auto fail = [&](size_t line, const std::string &message) {
+    return Error::failure(source + ":" + std::to_string(line) + ": " + message);
+  };
 
   if (labelNames) {
     dataset.labelNames = *labelNames;
@@ -123,6 +144,14 @@ Expected<TextDataset> parseTsv(std::string_view text, const std::string &source,
     dataset.examples[i].label = it->second;
   }
   return dataset;
+}
+
+Expected<std::vector<TextExample>> parseTexts(std::string_view text,
+                                              const std::string &source) {
+  Expected<Rows> rows = parseRows(text, source, /*needLabels=*/false);
+  if (!rows)
+    return rows.error();
+  return std::move(rows->dataset.examples);
 }
 
 Expected<TextDataset> readTsv(const std::string &path,

@@ -293,15 +293,13 @@ Expected<LoadedModel> loadBundle(const std::string &dir) {
     linearSpec.weight = *entry.quantizer;
     linearSpec.granularity =
         matrix->scale.dim() == 1 ? Granularity::PerRow : Granularity::PerTensor;
+    // An int8-input linear without input_scale quantizes its inputs
+    // dynamically, one scale per row (as the compiler does).
     linearSpec.input = isBinary(*entry.quantizer) ? InputQuant::Sign
                        : *entry.quantizer == Quantizer::AsymmetricIndex
                            ? InputQuant::Float
-                           : InputQuant::Int8;
-    if (linearSpec.input == InputQuant::Int8 && !entry.inputScale)
-      return Error::failure(where + "missing field 'input_scale': "
-                                    "quant-bert-train evaluates int8 inputs "
-                                    "with a static scale (as the compiler "
-                                    "does)");
+                       : entry.inputScale ? InputQuant::Int8
+                                          : InputQuant::DynamicInt8;
     if (Error err = validateLinearSpec(linearSpec, where))
       return err;
     spec.linears[name] = linearSpec;
@@ -407,13 +405,17 @@ Error exportBundle(const std::string &checkpointDir,
   Expected<LoadedModel> loaded = loadQatCheckpoint(checkpointDir);
   if (!loaded)
     return loaded.error();
-  torch::nn::Module &model = *loaded->model;
-  if (Error err = checkCalibrated(model))
+  if (Error err = checkCalibrated(*loaded->model))
     return Error::failure(checkpointDir + ": " + err.message());
+  return exportModel(*loaded, checkpointDir, bundleDir);
+}
 
+Error exportModel(LoadedModel &loaded, const std::string &sourceDir,
+                  const std::string &bundleDir) {
+  torch::nn::Module &model = *loaded.model;
   SafetensorsWriter writer;
   QuantConfig quant;
-  quant.recipe = loaded->recipe;
+  quant.recipe = loaded.recipe;
   std::set<std::string> written;
   for (const auto &item : model.named_modules()) {
     const std::string &name = item.key();
@@ -467,15 +469,15 @@ Error exportBundle(const std::string &checkpointDir,
 
   if (Error err = createDirectory(bundleDir))
     return err;
-  if (Error err = loaded->config.save(bundleDir + "/config.json"))
+  if (Error err = loaded.config.save(bundleDir + "/config.json"))
     return err;
-  if (Error err = copyVocab(checkpointDir, bundleDir))
+  if (Error err = copyVocab(sourceDir, bundleDir))
     return err;
   if (Error err = writeFileAtomically(bundleDir + "/model.safetensors", bytes))
     return err;
   if (Error err = quant.save(quantPath))
     return err;
-  return copySensitivity(checkpointDir, bundleDir);
+  return copySensitivity(sourceDir, bundleDir);
 }
 
 Error exportDequantized(const std::string &checkpointDir,

@@ -47,6 +47,8 @@ std::string_view inputQuantName(InputQuant input) {
     return "f32";
   case InputQuant::Int8:
     return "i8";
+  case InputQuant::DynamicInt8:
+    return "i8-dynamic";
   case InputQuant::Sign:
     return "binary";
   }
@@ -78,6 +80,9 @@ Error validateLinearSpec(const LinearQuantSpec &spec,
     needed = InputQuant::Sign;
     break;
   }
+  // int8-input quantizers take static or dynamic int8 inputs.
+  if (needed == InputQuant::Int8 && spec.input == InputQuant::DynamicInt8)
+    return Error::success();
   if (spec.input != needed)
     return Error::failure(where + "quantizer " + quote(quantizer) +
                           " runs on " + std::string(inputQuantName(needed)) +
@@ -258,6 +263,8 @@ void QuantLinearImpl::freeze(QuantizedMatrix matrix,
 }
 
 torch::Tensor QuantLinearImpl::forward(const torch::Tensor &input) {
+  if (inputObserver)
+    inputObserver(input);
   if (!spec_)
     return LinearImpl::forward(input);
   return is_training() ? trainingForward(input) : deployedForward(input);
@@ -275,6 +282,9 @@ torch::Tensor QuantLinearImpl::trainingForward(const torch::Tensor &input) {
         input,
         torch::scalar_tensor(inputScaleOfRange(inputRange()), torch::kFloat32),
         8);
+    break;
+  case InputQuant::DynamicInt8:
+    x = fakeQuantRows(input);
     break;
   case InputQuant::Sign:
     if (binarizeInputsInTraining)
@@ -332,17 +342,28 @@ torch::Tensor QuantLinearImpl::deployedForward(const torch::Tensor &input) {
   switch (spec_->input) {
   case InputQuant::Float:
     return torch::nn::functional::linear(input, form.dequantized(), bias);
-  case InputQuant::Int8: {
-    float inputScale = this->inputScale();
+  case InputQuant::Int8:
+  case InputQuant::DynamicInt8: {
     torch::Tensor x = input.detach().to(torch::kFloat32).contiguous();
-    torch::Tensor codes = torch::empty(x.sizes(), torch::kFloat32);
+    int64_t k = x.size(-1), rows = x.numel() / std::max<int64_t>(k, 1);
+    // One scale for all rows (static) or each row's own (dynamic).
+    torch::Tensor rowScales = torch::empty({rows}, torch::kFloat32);
+    float *scales = rowScales.data_ptr<float>();
     const float *in = x.data_ptr<float>();
+    for (int64_t r = 0; r < rows; ++r)
+      scales[r] = spec_->input == InputQuant::Int8
+                      ? inputScale()
+                      : dynamicRowScale(in + r * k, k);
+    torch::Tensor codes = torch::empty(x.sizes(), torch::kFloat32);
     float *out = codes.data_ptr<float>();
-    for (int64_t i = 0, e = x.numel(); i < e; ++i)
-      out[i] = float(quantizeToInt8(in[i], inputScale, 0));
+    for (int64_t r = 0; r < rows; ++r)
+      for (int64_t i = 0; i < k; ++i)
+        out[r * k + i] = float(quantizeToInt8(in[r * k + i], scales[r], 0));
     torch::Tensor acc = exactIntegerMatmul(codes, form.codesTransposed());
-    torch::Tensor y =
-        acc * (double(inputScale) * matrix.scale.to(torch::kFloat64));
+    std::vector<int64_t> rowShape(x.sizes().begin(), x.sizes().end());
+    rowShape.back() = 1;
+    torch::Tensor y = acc * (rowScales.to(torch::kFloat64).reshape(rowShape) *
+                             matrix.scale.to(torch::kFloat64));
     if (bias.defined())
       y = y + bias.detach().to(torch::kFloat64);
     return y.to(torch::kFloat32);
@@ -509,10 +530,14 @@ Expected<QatSpec> parseQatSpec(const Json &root, const std::string &source) {
       linear.input = InputQuant::Float;
     else if (**input == "i8")
       linear.input = InputQuant::Int8;
+    else if (**input == "i8-dynamic")
+      linear.input = InputQuant::DynamicInt8;
     else if (**input == "binary")
       linear.input = InputQuant::Sign;
     else
-      return fieldError(at, "input", "must be \"f32\", \"i8\" or \"binary\"",
+      return fieldError(at, "input",
+                        "must be \"f32\", \"i8\", \"i8-dynamic\" or "
+                        "\"binary\"",
                         **input);
     if (entry.contains("input_range")) {
       const Json &range = entry["input_range"];

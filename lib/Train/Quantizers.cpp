@@ -11,6 +11,8 @@
 
 #include "quantbert/Train/Quantizers.h"
 
+#include <cmath>
+
 namespace quantbert::train {
 
 namespace {
@@ -210,6 +212,23 @@ void updateEmaRange(torch::Tensor &range, const torch::Tensor &x,
 
 float inputScaleOfRange(float range) {
   return range > 0.0f ? range / 127.0f : 1.0f;
+}
+
+float dynamicRowScale(const float *row, int64_t count) {
+  float maxAbs = 0.0f;
+  for (int64_t i = 0; i < count; ++i)
+    maxAbs = std::fmax(maxAbs, std::fabs(row[i]));
+  return inputScaleOfRange(maxAbs);
+}
+
+torch::Tensor fakeQuantRows(const torch::Tensor &x) {
+  // Each row's scale as qb.quantize_rows computes it: max|x| / 127 (NaN
+  // ignored, 1 for a zero row).
+  torch::Tensor maxAbs =
+      torch::nan_to_num(x.detach().abs(), 0.0).amax(-1, /*keepdim=*/true);
+  torch::Tensor scale =
+      torch::where(maxAbs > 0, maxAbs / 127.0f, torch::ones_like(maxAbs));
+  return fakeQuantSymmetric(x, scale, 8);
 }
 
 } // namespace quantbert::train

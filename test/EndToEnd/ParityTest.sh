@@ -12,7 +12,15 @@
 #      bundle (quant-bert-compile) and prints the native logits;
 #   5. scripts/compare-logits: the same argmax on >= 99.5% of the sentences,
 #      and per-sentence max |logit difference| median <= 1e-4, 99th
-#      percentile <= 0.1.
+#      percentile <= 0.1;
+#   6. steps 3-5 again for two post-training quantizations of the float
+#      model of step 1 (quant-bert-train quantize, no training): static int8
+#      calibrated on the dev sentences (entropy calibrator), and dynamic
+#      int8 (per-row activation scales at run time); and for the one-command
+#      forms, quant-bert-compile of the float checkpoint itself with
+#      --calibrate (which runs quant-bert-train quantize) and with
+#      --dynamic-int8 (the compiler quantizes), each against the LibTorch
+#      eval of the matching quant-bert-train bundle.
 # Why those tolerances: both sides compute the same integer codes, sign bits
 # and scales; what differs is float rounding order (oneDNN's and LibTorch's
 # sums, the online softmax) and the compiler's polynomial exp/erf, all at the
@@ -67,23 +75,51 @@ run qat "$train" finetune "${common[@]}" --model "$work/float/best" \
   --output "$work/qat" --recipe sensimix --mp-layers 1 --max-steps 100 \
   --lr 2e-4 --eval-every 50
 run export "$train" export --model "$work/qat/best" --output "$work/bundle"
-run eval "$train" eval --model "$work/bundle" --data "$brown/test.tsv" \
-  --max-seq-length 32 --batch-size 32 --attention-storage f16 \
-  --logits "$work/reference.tsv" --threads 2 > "$work/eval.txt"
+run ptq-static "$train" quantize --model "$work/float/best" \
+  --output "$work/ptq-static" --calibration "$work/dev.tsv" \
+  --calibrator entropy --threads 2
+run ptq-dynamic "$train" quantize --model "$work/float/best" \
+  --output "$work/ptq-dynamic" --dynamic --threads 2
 
 "$cmake" --install "$build" --prefix "$work/prefix" --component runtime \
   > "$work/install.log" || fail "installing the runtime (see $work/install.log)"
-"$source/test/Examples/build-classify.sh" "$source" "$work/bundle" \
-  "$work/classify" "$work/prefix" "$compile" "$cmake" "$generator" "$cc" \
-  "$cflags" || fail "building examples/classify"
-# The bundle really is mixed precision.
-grep -q "layer 0: attention i8 ffn i8" "$work/classify.log" &&
-  grep -q "layer 1: attention i8 ffn binary" "$work/classify.log" ||
-  fail "the model is not 8-bit + 1-bit: $(cat "$work/classify.log")"
-
 tail -n +2 "$brown/test.tsv" | cut -f 1 > "$work/test.txt"
-"$work/classify/classify" --logits --max-length 32 --batch 32 --threads 2 \
-  < "$work/test.txt" > "$work/native.tsv" || fail "classify failed"
 
-"$python" "$source/scripts/compare-logits" "$work/reference.tsv" \
-  "$work/native.tsv" --min-agreement 0.995 --max-median 1e-4 --max-p99 0.1
+# checkParity NAME REFERENCE PRECISIONS [MODEL COMPILE_OPTIONS]: steps 3-5:
+# the LibTorch eval of the bundle REFERENCE against examples/classify built
+# from MODEL (default REFERENCE) with quant-bert-compile COMPILE_OPTIONS,
+# whose summary must list PRECISIONS (a grep -E pattern over its lines).
+checkParity() {
+  local name=$1 reference=$2 precisions=$3 model=${4:-$2} options=${5:-}
+  local logits="$work/reference-$(basename "$reference").tsv"
+  if [[ ! -s "$logits" ]]; then
+    run "eval-$name" "$train" eval --model "$reference" \
+      --data "$brown/test.tsv" --max-seq-length 32 --batch-size 32 \
+      --attention-storage f16 --logits "$logits" --threads 2 \
+      > "$work/eval-$name.txt"
+  fi
+  QB_COMPILE_OPTIONS=$options "$source/test/Examples/build-classify.sh" \
+    "$source" "$model" "$work/classify-$name" "$work/prefix" "$compile" \
+    "$cmake" "$generator" "$cc" "$cflags" ||
+    fail "building examples/classify for $name"
+  grep -Eq "$precisions" "$work/classify-$name.log" ||
+    fail "$name: not the expected precisions: $(cat "$work/classify-$name.log")"
+  "$work/classify-$name/classify" --logits --max-length 32 --batch 32 \
+    --threads 2 < "$work/test.txt" > "$work/native-$name.tsv" ||
+    fail "classify failed on $name"
+  echo "$name:"
+  "$python" "$source/scripts/compare-logits" "$logits" \
+    "$work/native-$name.tsv" --min-agreement 0.995 --max-median 1e-4 \
+    --max-p99 0.1
+}
+# The SensiMix bundle really is mixed precision; the post-training ones
+# are int8 throughout.
+checkParity sensimix "$work/bundle" \
+  "layer 0: attention i8 ffn i8.*|layer 1: attention i8 ffn binary"
+checkParity ptq-static "$work/ptq-static" "layer 1: attention i8 ffn i8"
+checkParity ptq-dynamic "$work/ptq-dynamic" "layer 1: attention i8 ffn i8"
+checkParity compile-calibrate "$work/ptq-static" "layer 1: attention i8 ffn i8" \
+  "$work/float/best" \
+  "--calibrate=$work/dev.tsv --calibrator=entropy --train-tool=$train"
+checkParity compile-dynamic "$work/ptq-dynamic" "layer 1: attention i8 ffn i8" \
+  "$work/float/best" "--dynamic-int8"

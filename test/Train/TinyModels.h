@@ -1,7 +1,8 @@
 //===- TinyModels.h - Tiny encoders and data for the Train tests -*- C++ -*-===//
 //
 // A 2-layer, hidden-32 encoder and a toy sentiment dataset, small enough
-// that a few dozen training steps take a second.
+// that a few dozen training steps take a second, and the logits of a model
+// on such data.
 //
 //===----------------------------------------------------------------------===//
 
@@ -11,9 +12,12 @@
 #include "quantbert/Train/BertModel.h"
 #include "quantbert/Train/Data.h"
 
+#include <torch/torch.h>
+
 #include <filesystem>
 #include <string>
 #include <unistd.h>
+#include <vector>
 
 namespace quantbert::train::testing {
 
@@ -44,6 +48,21 @@ inline TextDataset sentimentData(int64_t n) {
     data.examples.push_back({text, "", label});
   }
   return data;
+}
+
+/// `model`'s logits (eval mode, no gradients) on every sentence of `data`,
+/// one batch of at most 16 tokens, tokenized with the bert-base-uncased
+/// vocabulary (QB_BERT_VOCAB).
+inline torch::Tensor logitsOf(BertForSequenceClassification &model,
+                              const TextDataset &data) {
+  Expected<Tokenizer> tokenizer = Tokenizer::open(QB_BERT_VOCAB);
+  std::vector<const TextExample *> batch;
+  for (const TextExample &example : data.examples)
+    batch.push_back(&example);
+  Expected<EncoderInputs> inputs = tokenizer->encode(batch, 16);
+  torch::NoGradGuard noGrad;
+  model->eval();
+  return model->forward(*inputs);
 }
 
 /// A fresh, empty directory name under the system's temporary directory.

@@ -41,6 +41,7 @@
 #include "quantbert/Train/Distillation.h"
 #include "quantbert/Train/Export.h"
 #include "quantbert/Train/Metrics.h"
+#include "quantbert/Train/PostTraining.h"
 #include "quantbert/Train/Recipes.h"
 #include "quantbert/Train/Sensitivity.h"
 #include "quantbert/Train/Trainer.h"
@@ -103,6 +104,16 @@ commands and their options (defaults in brackets):
              (DIR: a checkpoint, a QAT checkpoint or an exported bundle)
   export     --model QAT_DIR --output BUNDLE_DIR [--dequantized DIR (also an
               FP32 Hugging Face checkpoint of the dequantized weights)]
+  quantize   --model DIR --output BUNDLE_DIR (post-training quantization
+              of an FP32 checkpoint: encoder linears int8 per channel, word
+              and position embeddings int8 per row; docs/training.md)
+             static: --calibration FILE (TSV with a text column, or one
+              sentence a line) [--calibrator max|percentile|mse|entropy
+              (default percentile) --percentile 99.99
+              --calibration-samples 512 --max-seq-length 128
+              --batch-size 32]
+             or --dynamic (activations quantized per row at run time, no
+              calibration); [--no-embeddings (keep the embeddings f32)]
   sensitivity --model DIR --dev TSV --output JSON [--precisions
               i8,ternary,binary (also f16,bf16) --hessian-samples 0
               --max-seq-length 128 --batch-size 32 --seed 42]
@@ -720,6 +731,51 @@ int runExport(int argc, char **argv) {
   return 0;
 }
 
+int runQuantize(int argc, char **argv) {
+  Args args(argc, argv,
+            {"model", "output", "calibration", "calibrator", "percentile",
+             "calibration-samples", "max-seq-length", "batch-size", "threads"},
+            {"dynamic", "no-embeddings"});
+  setThreads(args);
+  PtqOptions options;
+  options.dynamic = args.has("dynamic");
+  options.quantizeEmbeddings = !args.has("no-embeddings");
+  if (args.has("calibrator"))
+    options.calibrator = orFail(parseCalibrator(args.str("calibrator")));
+  options.percentile = args.real("percentile", 99.99);
+  if (!(options.percentile > 0 && options.percentile <= 100))
+    fail("--percentile must be in (0, 100], got " + args.str("percentile"));
+  options.maxSentences = args.integer("calibration-samples", 512);
+  options.maxLength = args.integer("max-seq-length", 128);
+  options.batchSize = args.integer("batch-size", 32);
+  if (options.maxSentences < 1 || options.maxLength < 2 || options.batchSize < 1)
+    fail("--calibration-samples and --batch-size must be positive, "
+         "--max-seq-length at least 2");
+  if (options.dynamic && (args.has("calibration") || args.has("calibrator")))
+    fail("--dynamic quantizes activations at run time: it takes no "
+         "--calibration or --calibrator");
+  if (!options.dynamic && !args.has("calibration"))
+    fail("static quantization needs --calibration FILE (or use --dynamic)");
+  std::vector<TextExample> calibration;
+  if (!options.dynamic)
+    calibration = orFail(readCalibrationFile(args.str("calibration")));
+  std::string output = args.str("output");
+  if (Error err = quantizePostTraining(args.str("model"), calibration, options,
+                                       output))
+    fail(err.message());
+  std::cerr << "quantize: "
+            << (options.dynamic
+                    ? std::string("dynamic int8")
+                    : "static int8, " +
+                          std::string(calibratorName(options.calibrator)) +
+                          " calibration on " +
+                          std::to_string(std::min<int64_t>(
+                              options.maxSentences, calibration.size())) +
+                          " sentences")
+            << "; bundle in " << output << "\n";
+  return 0;
+}
+
 int runSensitivity(int argc, char **argv) {
   Args args(argc, argv,
             {"model", "dev", "output", "precisions", "hessian-samples",
@@ -893,9 +949,7 @@ int runCompare(int argc, char **argv) {
   return 0;
 }
 
-} // namespace
-
-int main(int argc, char **argv) {
+int dispatch(int argc, char **argv) {
   std::string command = argc > 1 ? argv[1] : "";
   if (command == "pretrain")
     return runPretrain(argc, argv);
@@ -905,6 +959,8 @@ int main(int argc, char **argv) {
     return runEval(argc, argv);
   if (command == "export")
     return runExport(argc, argv);
+  if (command == "quantize")
+    return runQuantize(argc, argv);
   if (command == "sensitivity")
     return runSensitivity(argc, argv);
   if (command == "baseline-bow")
@@ -917,4 +973,18 @@ int main(int argc, char **argv) {
   }
   std::cerr << kUsage;
   fail(command.empty() ? "missing command" : "unknown command '" + command + "'");
+}
+
+} // namespace
+
+int main(int argc, char **argv) {
+  // LibTorch reports shape and index errors by throwing: print them as the
+  // tool's own errors, without the C++ backtrace.
+  try {
+    return dispatch(argc, argv);
+  } catch (const c10::Error &error) {
+    fail(error.what_without_backtrace());
+  } catch (const std::exception &error) {
+    fail(error.what());
+  }
 }

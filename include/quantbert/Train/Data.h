@@ -58,6 +58,11 @@ Expected<TextDataset> parseTsv(std::string_view text, const std::string &source,
                                const std::vector<std::string> *labelNames =
                                    nullptr);
 
+/// The texts of a TSV as parseTsv reads them, the `label` column optional
+/// and ignored (labels are 0).
+Expected<std::vector<TextExample>> parseTexts(std::string_view text,
+                                              const std::string &source);
+
 /// Reads and parses the TSV file at `path`.
 Expected<TextDataset> readTsv(const std::string &path,
                               const std::vector<std::string> *labelNames =

@@ -57,6 +57,13 @@ Expected<LoadedModel> loadModelForEval(const std::string &dir);
 Error exportBundle(const std::string &checkpointDir,
                    const std::string &bundleDir);
 
+/// Writes the bundle of `loaded` (whose quantized modules have their specs,
+/// and int8-input linears their input scales) to `bundleDir`, as
+/// exportBundle does; vocab.txt and sensitivity.json (if any) come from
+/// `sourceDir`.
+Error exportModel(LoadedModel &loaded, const std::string &sourceDir,
+                  const std::string &bundleDir);
+
 /// Writes a Hugging Face FP32 checkpoint whose weights are the dequantized
 /// quantized weights of `checkpointDir` (a QAT checkpoint or a bundle).
 /// It has no activation quantization: a float model for tools that cannot

@@ -13,7 +13,9 @@
 //         q_x = quantizeToInt8(x, s_x) with the static s_x = range / 127,
 //         acc = sum_k q_x[k] * q_w[n, k] exactly (float64 sums of integers
 //         below 2^53), y = (double(s_x) * s_w[n]) * acc + b[n], rounded to
-//         f32 (the scalar reference of qb.int8_linear);
+//         f32 (the scalar reference of qb.int8_linear); dynamic int8 inputs
+//         the same with each row's s_x = max|x_row| / 127 (1 for a zero
+//         row), qb.quantize_rows;
 //       binary weights, sign inputs (qb.bitpack + qb.binary_linear):
 //         dot = the exact +-1 dot product (K - 2 popcount),
 //         y = f32(dot) * scale[n] + b[n] in f32;
@@ -38,6 +40,7 @@
 #include <torch/torch.h>
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -48,18 +51,24 @@ namespace quantbert::train {
 enum class InputQuant {
   /// Stays f32.
   Float,
-  /// int8 with a static symmetric scale from the EMA range.
+  /// int8 with a static symmetric scale from the EMA range (or a
+  /// post-training calibration).
   Int8,
+  /// int8 with one symmetric scale per row computed from the row at run
+  /// time, max|x| / 127 (dynamic quantization, qb.quantize_rows).
+  DynamicInt8,
   /// +-1 signs (binary linears).
   Sign,
 };
 
-/// "f32", "i8", "binary" (quant.json's precision names).
+/// "f32", "i8", "i8-dynamic", "binary" (quant.json's precision names,
+/// and dynamic int8).
 std::string_view inputQuantName(InputQuant input);
 
 /// The deployed quantization of one linear. The compiler runs three
 /// combinations, so only these are valid (validateLinearSpec):
-/// symmetric-ema or twn weights with int8 inputs (qb.int8_linear),
+/// symmetric-ema or twn weights with int8 inputs, static or dynamic
+/// (qb.int8_linear),
 /// binary-sign or binary-mean-scale weights with sign inputs
 /// (qb.binary_linear), and per-tensor asymmetric-index weights with f32
 /// inputs (dequantized storage, a float linear).
@@ -161,6 +170,9 @@ public:
   bool binarizeWeightsInTraining = true;
   /// Decay of the activation-range EMA.
   double emaDecay = kEmaDecay;
+  /// Called with every input before the forward computes (post-training
+  /// calibration collects activation statistics through it).
+  std::function<void(const torch::Tensor &)> inputObserver;
 
   /// The EMA of the batch max|x| (buffer `input_range`, f32 []); negative
   /// until the first quantized training step.

@@ -118,6 +118,14 @@ void updateEmaRange(torch::Tensor &range, const torch::Tensor &x,
 /// or 1 for a zero range (a positive scale, as every quantizer gives).
 float inputScaleOfRange(float range);
 
+/// Dynamic quantization's scale of one row of `count` values: max|x| / 127
+/// in f32 (NaN ignored), 1 for an all-zero row (qb.quantize_rows).
+float dynamicRowScale(const float *row, int64_t count);
+
+/// Dynamic int8 fake quantization: each row (last dimension) of `x` with
+/// its own scale, dynamicRowScale; identity gradient.
+torch::Tensor fakeQuantRows(const torch::Tensor &x);
+
 } // namespace quantbert::train
 
 #endif // QUANTBERT_TRAIN_QUANTIZERS_H
