@@ -98,14 +98,15 @@ TEST(Int8Linear, MatchesExactReferenceOnEdgeShapes) {
     }
 }
 
-// Runs of M >= 32 rows are split by rows across the context's threads, each
-// part its own oneDNN call: the result is bit for bit the one-thread one, for
-// splits into equal and unequal parts and for 2 and 3 threads.
-TEST(Int8Linear, RowSplitAcrossThreadsIsBitExact) {
+// The weights are packed in column blocks, one per thread, each block its
+// own oneDNN call on all rows: the result is bit for bit the one-thread one,
+// for equal and unequal blocks, 2 and 3 threads, one row and many.
+TEST(Int8Linear, ColumnSplitAcrossThreadsIsBitExact) {
   std::mt19937 rng(11);
   ContextPtr one = makeContext(1), two = makeContext(2), three = makeContext(3);
-  for (int64_t m : {31, 32, 33, 47, 128, 129}) {
-    Problem p = randomProblem(rng, m, 200, 70, /*withBias=*/m % 2 == 1);
+  for (auto [m, n] : {std::pair<int64_t, int64_t>{1, 70}, {2, 200}, {31, 70},
+                      {32, 96}, {33, 200}, {47, 31}, {128, 70}, {129, 200}}) {
+    Problem p = randomProblem(rng, m, 200, n, /*withBias=*/m % 2 == 1);
     std::vector<std::vector<float>> results;
     for (qbrt_context *ctx : {one.get(), two.get(), three.get()}) {
       PlanPtr plan = prepare(ctx, p);
@@ -118,8 +119,8 @@ TEST(Int8Linear, RowSplitAcrossThreadsIsBitExact) {
       results.push_back(y);
     }
     expectMatchesExact(p, 0.02f, -5, results[0]);
-    EXPECT_EQ(results[1], results[0]) << "m=" << m << ", 2 threads";
-    EXPECT_EQ(results[2], results[0]) << "m=" << m << ", 3 threads";
+    EXPECT_EQ(results[1], results[0]) << "m=" << m << " n=" << n << ", 2 threads";
+    EXPECT_EQ(results[2], results[0]) << "m=" << m << " n=" << n << ", 3 threads";
   }
 }
 
