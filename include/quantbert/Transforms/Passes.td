@@ -43,7 +43,11 @@ def AssignPrecision : Pass<"qb-assign-precision", "mlir::ModuleOp"> {
     per output channel for quantized linears and per row for int8 embedding
     tables. A table or weight that already is a `qb.dequantize` of int8
     codes counts at 8 bits plus its scales. Other parameters outside encoder
-    layers keep their current precision.
+    layers keep their current precision. These are bit-width sizes: the
+    compiled model runs ternary weights on the int8 path and stores them in
+    8 bits, so a ternary module saves bytes here but not in the object
+    (`quant-bert-compile` prints the object's weight bytes); leave ternary
+    out of `precisions` when the budget is the object's size.
 
     Sensitivity data comes from a `sensitivity.json` file (`sensitivity=`
     option; docs/formats.md) or else from the module attribute
