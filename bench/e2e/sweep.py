@@ -32,6 +32,7 @@ NAMES = {
     "libtorch-fp32-12": "libtorch fp32 12l",
     "sensimix_3_6": "quant-bert sensimix 3+6",
     "int8_12": "quant-bert int8 12l",
+    "int8dyn_12": "quant-bert int8 dynamic 12l",
 }
 ORT_GRAPHS = {  # runner name -> (file, reported model, variant)
     "ort-fp32-plain": ("fp32-plain.onnx", "onnxruntime fp32 12l", "plain"),
