@@ -24,8 +24,9 @@
  *    used by several threads at once. The last-error message is kept per
  *    calling thread. A context must outlive everything created with it.
  *  - Parallelism: kernels split large tensors over the context's thread pool;
- *    int8 linear runs on oneDNN's OpenMP team, sized to the context's thread
- *    count by omp_set_num_threads on the calling thread at each call.
+ *    an int8 linear splits its weights' columns over the same pool, each
+ *    block one single-threaded oneDNN call (omp_set_num_threads(1) on the
+ *    thread that makes it), so no OpenMP team competes with the pool.
  */
 #ifndef QUANTBERT_RUNTIME_H
 #define QUANTBERT_RUNTIME_H
