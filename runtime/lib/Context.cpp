@@ -73,6 +73,18 @@ qb_status quantbert::checkQuantParams(const qbrt_context *ctx,
   return QB_OK;
 }
 
+qb_status quantbert::checkScales(const qbrt_context *ctx,
+                                 const char *function, const float *scales,
+                                 int64_t count, const char *name) {
+  for (int64_t i = 0; i < count; ++i)
+    if (!std::isfinite(scales[i]) || !(scales[i] > 0.0f))
+      return reportError(ctx, QB_ERR_INVALID_ARGUMENT,
+                         "%s: %s[%lld] is %g, must be finite and > 0",
+                         function, name, static_cast<long long>(i),
+                         static_cast<double>(scales[i]));
+  return QB_OK;
+}
+
 qb_status quantbert::checkedProduct(const qbrt_context *ctx,
                                     const char *function, int64_t a, int64_t b,
                                     int64_t *product) {

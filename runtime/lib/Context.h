@@ -72,6 +72,10 @@ qb_status checkDim(const qbrt_context *ctx, const char *function, int64_t value,
 qb_status checkQuantParams(const qbrt_context *ctx, const char *function,
                            float scale, int32_t zeroPoint);
 
+/// Checks that each of `count` scales `name[i]` is finite and > 0.
+qb_status checkScales(const qbrt_context *ctx, const char *function,
+                      const float *scales, int64_t count, const char *name);
+
 /// Checks that a * b does not overflow (both are >= 0) and stores it.
 qb_status checkedProduct(const qbrt_context *ctx, const char *function,
                          int64_t a, int64_t b, int64_t *product);

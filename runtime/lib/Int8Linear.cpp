@@ -320,12 +320,8 @@ qb_status qbrt_int8_linear_prepare(qbrt_context *ctx, const int8_t *w_q,
     return s;
   if (qb_status s = checkPointer(ctx, function, w_scales, "w_scales"))
     return s;
-  for (int64_t j = 0; j < n; ++j)
-    if (!std::isfinite(w_scales[j]) || !(w_scales[j] > 0.0f))
-      return reportError(ctx, QB_ERR_INVALID_ARGUMENT,
-                         "%s: w_scales[%lld] is %g, must be finite and > 0",
-                         function, static_cast<long long>(j),
-                         static_cast<double>(w_scales[j]));
+  if (qb_status s = checkScales(ctx, function, w_scales, n, "w_scales"))
+    return s;
 
   return guardedCall(ctx, function, [&] {
     omp_set_num_threads(1);
@@ -412,12 +408,8 @@ qb_status qbrt_int8_linear_run_rows(qbrt_int8_linear_plan *plan,
   qbrt_context *ctx = plan->ctx;
   if (qb_status s = checkPointer(ctx, function, row_scales, "row_scales", m))
     return s;
-  for (int64_t r = 0; r < m; ++r)
-    if (!std::isfinite(row_scales[r]) || !(row_scales[r] > 0.0f))
-      return reportError(ctx, QB_ERR_INVALID_ARGUMENT,
-                         "%s: row_scales[%lld] is %g, must be finite and > 0",
-                         function, static_cast<long long>(r),
-                         static_cast<double>(row_scales[r]));
+  if (qb_status s = checkScales(ctx, function, row_scales, m, "row_scales"))
+    return s;
   if (m == 0)
     return QB_OK;
   return guardedCall(ctx, function, [&] {
