@@ -142,6 +142,8 @@ private:
   LogicalResult assignInt8(ModuleOp module);
   LogicalResult assignUnderBudget(ModuleOp module);
   void apply(ModuleSlot &slot, Precision precision);
+  /// "model N bytes = P% of FP32 M bytes", for the summary remarks.
+  std::string modelSize(int64_t bits) const;
 
   /// Modules in (layer, module) order.
   llvm::MapVector<std::pair<int64_t, LayerModule>, ModuleSlot> slots;
@@ -324,12 +326,16 @@ LogicalResult AssignPrecisionPass::assignSensiMix(ModuleOp module) {
     remark << ", " << formatBytes(slot.bits(precision));
   }
   module.emitRemark() << "qb-assign-precision: SensiMix with " << numMpLayers
-                      << " MP layers of " << numLayers << ": model "
-                      << formatBytes(totalBits) << " = "
-                      << llvm::formatv("{0:F1}", 100.0 * double(totalBits) /
-                                                     double(fp32Bits))
-                      << "% of FP32 " << formatBytes(fp32Bits);
+                      << " MP layers of " << numLayers << ": "
+                      << modelSize(totalBits);
   return success();
+}
+
+std::string AssignPrecisionPass::modelSize(int64_t bits) const {
+  return "model " + formatBytes(bits) + " = " +
+         llvm::formatv("{0:F1}", 100.0 * double(bits) / double(fp32Bits))
+             .str() +
+         "% of FP32 " + formatBytes(fp32Bits);
 }
 
 LogicalResult AssignPrecisionPass::assignInt8(ModuleOp module) {
@@ -339,11 +345,7 @@ LogicalResult AssignPrecisionPass::assignInt8(ModuleOp module) {
     totalBits += entry.second.bits(Precision::i8);
   }
   module.emitRemark() << "qb-assign-precision: every encoder linear i8 ("
-                      << slots.size() << " modules): model "
-                      << formatBytes(totalBits) << " = "
-                      << llvm::formatv("{0:F1}", 100.0 * double(totalBits) /
-                                                     double(fp32Bits))
-                      << "% of FP32 " << formatBytes(fp32Bits);
+                      << slots.size() << " modules): " << modelSize(totalBits);
   return success();
 }
 
@@ -468,10 +470,7 @@ LogicalResult AssignPrecisionPass::assignUnderBudget(ModuleOp module) {
       remark << " none";
   }
   module.emitRemark() << "qb-assign-precision: " << slots.size()
-                      << " modules, model " << formatBytes(best.bits) << " = "
-                      << llvm::formatv("{0:F1}", 100.0 * double(best.bits) /
-                                                     double(fp32Bits))
-                      << "% of FP32 " << formatBytes(fp32Bits) << " (budget "
+                      << " modules, " << modelSize(best.bits) << " (budget "
                       << llvm::formatv("{0:F1}", 100.0 * budget)
                       << "%), total sensitivity "
                       << llvm::formatv("{0:F4}", best.cost);

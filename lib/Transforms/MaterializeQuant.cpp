@@ -36,6 +36,21 @@ struct ChannelQuantizedWeight {
   SmallVector<float> scales;
 };
 
+/// A [rows, cols] matrix quantized to int8 per row, each row's scale
+/// max|row| / 127: per output channel for a weight, per row for a table.
+ChannelQuantizedWeight quantizeRowsInt8(ArrayRef<float> values, int64_t rows,
+                                        int64_t cols) {
+  ChannelQuantizedWeight result;
+  result.codes.reserve(rows * cols);
+  for (int64_t row = 0; row < rows; ++row) {
+    QuantizedWeight quantized =
+        quantizeSymmetricInt8(values.data() + row * cols, cols);
+    result.codes.append(quantized.codes.begin(), quantized.codes.end());
+    result.scales.push_back(quantized.scale);
+  }
+  return result;
+}
+
 /// Codes and per-channel scales of `weight` if it is a symmetric
 /// qb.dequantize (zero point 0, no offset, per tensor or along axis 0) of
 /// constant codes: the form import gives exported int8 and ternary weights.
@@ -173,22 +188,17 @@ LogicalResult Materializer::materializeInt8(Quantizer quantizer) {
     std::optional<SmallVector<float>> values = weightFloats(linear.getWeight());
     if (!values)
       return nonConstantWeight();
-    weight.emplace();
     if (quantizer == Quantizer::twn) {
       // TWN's threshold and scale are per tensor.
       QuantizedWeight quantized =
           quantizeTernaryTwn(values->data(), values->size());
+      weight.emplace();
       weight->codes.assign(quantized.codes.begin(), quantized.codes.end());
       weight->scales.assign(outFeatures, quantized.scale);
     } else {
       // A float weight quantized here (post-training): one scale per output
-      // channel, max|W[n, :]| / 127.
-      for (int64_t row = 0; row < outFeatures; ++row) {
-        QuantizedWeight quantized = quantizeSymmetricInt8(
-            values->data() + row * inFeatures, inFeatures);
-        weight->codes.append(quantized.codes.begin(), quantized.codes.end());
-        weight->scales.push_back(quantized.scale);
-      }
+      // channel.
+      weight = quantizeRowsInt8(*values, outFeatures, inFeatures);
     }
   }
 
@@ -340,22 +350,14 @@ LogicalResult materializeEmbedding(EmbeddingOp embedding) {
                      : "positions")
              << " table must be a static f32 constant or a qb.dequantize of "
                 "int8 codes";
-    int64_t rows = type.getDimSize(0), cols = type.getDimSize(1);
-    SmallVector<int8_t> codes;
-    SmallVector<float> scales;
-    codes.reserve(rows * cols);
-    for (int64_t row = 0; row < rows; ++row) {
-      QuantizedWeight quantized =
-          quantizeSymmetricInt8(values->data() + row * cols, cols);
-      codes.append(quantized.codes.begin(), quantized.codes.end());
-      scales.push_back(quantized.scale);
-    }
+    ChannelQuantizedWeight quantized =
+        quantizeRowsInt8(*values, type.getDimSize(0), type.getDimSize(1));
     auto codesType = type.clone(builder.getI8Type());
     Value codesValue = builder.create<arith::ConstantOp>(
         loc, codesType,
-        DenseElementsAttr::get(codesType, ArrayRef<int8_t>(codes)));
+        DenseElementsAttr::get(codesType, ArrayRef<int8_t>(quantized.codes)));
     Value dequantized = builder.create<DequantizeOp>(
-        loc, type, codesValue, builder.getDenseF32ArrayAttr(scales),
+        loc, type, codesValue, builder.getDenseF32ArrayAttr(quantized.scales),
         /*zero_point=*/DenseI32ArrayAttr(), builder.getF32FloatAttr(0.0f),
         builder.getI64IntegerAttr(0));
     builder.modifyOpInPlace(embedding, [&] { operand->set(dequantized); });
