@@ -17,6 +17,25 @@ using namespace quantbert::qb;
 #define GET_ATTRDEF_CLASSES
 #include "QuantBert/QBAttrs.cpp.inc"
 
+Precision quantbert::qb::precisionOfQuantizer(Quantizer quantizer) {
+  switch (quantizer) {
+  case Quantizer::symmetric_ema:
+  case Quantizer::asymmetric_index:
+    return Precision::i8;
+  case Quantizer::twn:
+    return Precision::ternary;
+  case Quantizer::binary_sign:
+  case Quantizer::binary_mean_scale:
+    return Precision::binary;
+  }
+  llvm_unreachable("unknown quantizer");
+}
+
+bool quantbert::qb::isFloatPrecision(Precision precision) {
+  return precision == Precision::f32 || precision == Precision::f16 ||
+         precision == Precision::bf16;
+}
+
 void QBDialect::registerAttributes() {
   addAttributes<
 #define GET_ATTRDEF_LIST

@@ -17,4 +17,15 @@
 #define GET_ATTRDEF_CLASSES
 #include "QuantBert/QBAttrs.h.inc"
 
+namespace quantbert::qb {
+
+/// f32, f16 and bf16: a float qb.linear, no quantizer.
+bool isFloatPrecision(Precision precision);
+
+/// The precision a quantizer produces: the only precision a qb.linear with
+/// that quantizer may carry.
+Precision precisionOfQuantizer(Quantizer quantizer);
+
+} // namespace quantbert::qb
+
 #endif // QUANTBERT_DIALECT_QB_QBATTRS_H

@@ -246,30 +246,6 @@ LogicalResult EncoderLayerOp::verifyRegions() {
 // LinearOp
 //===----------------------------------------------------------------------===//
 
-namespace {
-
-/// The precision a quantizer produces.
-Precision precisionOfQuantizer(Quantizer quantizer) {
-  switch (quantizer) {
-  case Quantizer::symmetric_ema:
-  case Quantizer::asymmetric_index:
-    return Precision::i8;
-  case Quantizer::twn:
-    return Precision::ternary;
-  case Quantizer::binary_sign:
-  case Quantizer::binary_mean_scale:
-    return Precision::binary;
-  }
-  llvm_unreachable("unknown quantizer");
-}
-
-bool isFloatPrecision(Precision precision) {
-  return precision == Precision::f32 || precision == Precision::f16 ||
-         precision == Precision::bf16;
-}
-
-} // namespace
-
 LogicalResult LinearOp::verify() {
   if (failed(verifyLinearShapes(*this, getInput(), getWeight(), getResult(),
                                 "in_features")))
@@ -809,6 +785,13 @@ OpFoldResult QuantizeOp::fold(FoldAdaptor adaptor) {
                               params.zeroPoint(channel), params.offset);
   }
   return DenseElementsAttr::get(resultType, ArrayRef<int8_t>(codes));
+}
+
+DequantizeOp quantbert::qb::getInt8Dequantize(Value value) {
+  auto dequantize = value.getDefiningOp<DequantizeOp>();
+  if (dequantize && dequantize.getInput().getType().getElementType().isInteger(8))
+    return dequantize;
+  return nullptr;
 }
 
 QuantParams DequantizeOp::getQuantParams() {

@@ -76,4 +76,12 @@ std::optional<LayerPosition> getLayerPosition(mlir::Operation *op);
 #define GET_OP_CLASSES
 #include "QuantBert/QBOps.h.inc"
 
+namespace quantbert::qb {
+
+/// The qb.dequantize that `value` is the result of when its input is int8
+/// codes (an int8 weight or embedding table), null otherwise.
+DequantizeOp getInt8Dequantize(mlir::Value value);
+
+} // namespace quantbert::qb
+
 #endif // QUANTBERT_DIALECT_QB_QBOPS_H

@@ -21,9 +21,9 @@
 
 #include "QuantBert/QBOps.h"
 #include "quantbert/Support/BertConfig.h"
-#include "quantbert/Support/BitPacking.h"
 #include "quantbert/Support/QuantConfig.h"
 #include "quantbert/Support/Safetensors.h"
+#include "quantbert/Support/StoredWeight.h"
 #include "quantbert/Transforms/SensitivityAttr.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -116,9 +116,6 @@ private:
   /// The first of `names` present in the checkpoint (LayerNorm weight/gamma).
   FailureOr<Value> floatTensorAnyOf(ArrayRef<std::string> names,
                                     ArrayRef<int64_t> shape);
-  FailureOr<Value> int8Tensor(const std::string &name, ArrayRef<int64_t> shape);
-  FailureOr<SmallVector<float>> channelValues(const std::string &name,
-                                              int64_t rows);
   FailureOr<Value> constant(RankedTensorType type, const std::string &name,
                             ArrayRef<char> bytes, size_t alignment);
 
@@ -235,119 +232,41 @@ FailureOr<Value> Importer::floatTensorAnyOf(ArrayRef<std::string> names,
                  << "'";
 }
 
-FailureOr<Value> Importer::int8Tensor(const std::string &name,
-                                      ArrayRef<int64_t> shape) {
-  auto info = weights->requireTensor(
-      name, quantbert::DType::I8, std::vector<int64_t>(shape.begin(), shape.end()));
-  if (!info)
-    return error() << "model.safetensors: " << info.message();
-  quantbert::ByteView bytes = weights->bytes(**info);
-  auto type = RankedTensorType::get(shape, builder.getI8Type());
-  return constant(type, name,
-                  ArrayRef<char>(reinterpret_cast<const char *>(bytes.data),
-                                 bytes.size),
-                  1);
-}
-
-FailureOr<SmallVector<float>> Importer::channelValues(const std::string &name,
-                                                      int64_t rows) {
-  auto values = weights->readF32(name);
-  if (!values)
-    return error() << values.message();
-  if (values->size() != 1 && static_cast<int64_t>(values->size()) != rows)
-    return error() << "model.safetensors: tensor '" << name << "' has "
-                   << values->size() << " values, expected 1 or " << rows;
-  return SmallVector<float>(values->begin(), values->end());
-}
-
 FailureOr<Value> Importer::quantizedWeight(const quantbert::WeightQuant &entry,
                                            const std::string &module,
                                            int64_t out, int64_t in) {
   auto weightType = RankedTensorType::get({out, in}, builder.getF32Type());
   if (!entry.quantizer)
     return floatTensor(entry.weight, {out, in});
-  quantbert::Quantizer quantizer = *entry.quantizer;
-
-  SmallVector<float> scales = {1.0f};
-  if (!entry.scale.empty()) {
-    auto read = channelValues(entry.scale, out);
-    if (failed(read))
-      return failure();
-    scales = std::move(*read);
-  }
-  SmallVector<int32_t> zeroPoints;
-  float offset = 0.0f;
-  if (quantizer == quantbert::Quantizer::AsymmetricIndex) {
-    const quantbert::ScalarOrTensor &zp = *entry.zeroPoint;
-    if (zp.value) {
-      zeroPoints.push_back(static_cast<int32_t>(*zp.value));
-    } else {
-      auto info = weights->find(zp.tensor);
-      quantbert::ByteView bytes = weights->bytes(*info);
-      for (size_t i = 0; i < bytes.size / 4; ++i) {
-        int32_t value;
-        std::memcpy(&value, bytes.data + 4 * i, 4);
-        zeroPoints.push_back(value);
-      }
-    }
-    const quantbert::ScalarOrTensor &off = *entry.offset;
-    if (off.value) {
-      offset = static_cast<float>(*off.value);
-    } else {
-      auto values = weights->readF32(off.tensor);
-      if (!values)
-        return error() << values.message();
-      if (values->size() != 1)
-        return error() << "quant.json: '" << module
-                       << "': a per-row offset is not supported by the "
-                          "compiler (qb.dequantize has one offset)";
-      offset = values->front();
-    }
-    if (zeroPoints.size() == 1 && scales.size() > 1)
-      zeroPoints.assign(scales.size(), zeroPoints.front());
-    if (scales.size() == 1 && zeroPoints.size() > 1)
-      scales.assign(zeroPoints.size(), scales.front());
-  }
-
-  Value codes;
-  if (quantizer == quantbert::Quantizer::BinarySign ||
-      quantizer == quantbert::Quantizer::BinaryMeanScale) {
-    // Unpack the sign bits to +-1 codes: the float-level weight is
-    // scale * sign, which qb-materialize-quant packs back bit for bit.
-    int64_t words = quantbert::packedWordCount(in);
-    auto info = weights->requireTensor(entry.weight, quantbert::DType::I64,
-                                       {out, words});
-    if (!info)
-      return error() << "model.safetensors: " << info.message();
-    quantbert::ByteView bytes = weights->bytes(**info);
-    std::vector<int8_t> signs(out * in);
-    std::vector<uint64_t> row(words);
-    for (int64_t n = 0; n < out; ++n) {
-      std::memcpy(row.data(), bytes.data + n * words * 8, words * 8);
-      for (int64_t k = 0; k < in; ++k)
-        signs[n * in + k] =
-            static_cast<int8_t>(quantbert::unpackSign(row.data(), k));
-    }
-    auto type = RankedTensorType::get({out, in}, builder.getI8Type());
-    auto created = constant(
-        type, entry.weight,
-        ArrayRef<char>(reinterpret_cast<const char *>(signs.data()), signs.size()),
-        1);
-    if (failed(created))
-      return failure();
-    codes = *created;
-  } else {
-    auto created = int8Tensor(entry.weight, {out, in});
-    if (failed(created))
-      return failure();
-    codes = *created;
-  }
+  // Checked by QuantConfig::checkTensors before import.
+  auto stored = quantbert::readStoredWeight(*weights, entry, out, in,
+                                            "quant.json: '" + module + "': ");
+  if (!stored)
+    return error() << stored.message();
+  SmallVector<float> scales(stored->scales.begin(), stored->scales.end());
+  SmallVector<int32_t> zeroPoints(stored->zeroPoints.begin(),
+                                  stored->zeroPoints.end());
+  float offset = stored->offset;
+  if (zeroPoints.size() == 1 && scales.size() > 1)
+    zeroPoints.assign(scales.size(), zeroPoints.front());
+  if (scales.size() == 1 && zeroPoints.size() > 1)
+    scales.assign(zeroPoints.size(), scales.front());
+  // Binary codes are the unpacked +-1 signs: the float-level weight is
+  // scale * sign, which qb-materialize-quant packs back bit for bit.
+  auto type = RankedTensorType::get({out, in}, builder.getI8Type());
+  auto codes = constant(type, entry.weight,
+                        ArrayRef<char>(reinterpret_cast<const char *>(
+                                           stored->codes.data()),
+                                       stored->codes.size()),
+                        1);
+  if (failed(codes))
+    return failure();
   std::optional<uint64_t> axis;
   if (scales.size() > 1)
     axis = 0;
   return builder
       .create<DequantizeOp>(
-          loc, weightType, codes, builder.getDenseF32ArrayAttr(scales),
+          loc, weightType, *codes, builder.getDenseF32ArrayAttr(scales),
           zeroPoints.empty() ? DenseI32ArrayAttr()
                              : builder.getDenseI32ArrayAttr(zeroPoints),
           builder.getF32FloatAttr(offset),

@@ -40,26 +40,6 @@ std::string quote(std::string_view text) {
   return "'" + std::string(text) + "'";
 }
 
-bool isFloatPrecision(Precision precision) {
-  return precision == Precision::F32 || precision == Precision::F16 ||
-         precision == Precision::BF16;
-}
-
-/// The precision a quantizer produces.
-Precision producedPrecision(Quantizer quantizer) {
-  switch (quantizer) {
-  case Quantizer::SymmetricEma:
-  case Quantizer::AsymmetricIndex:
-    return Precision::I8;
-  case Quantizer::Twn:
-    return Precision::Ternary;
-  case Quantizer::BinarySign:
-  case Quantizer::BinaryMeanScale:
-    return Precision::Binary;
-  }
-  return Precision::F32;
-}
-
 Expected<ScalarOrTensor> readScalarOrTensor(const Json &value,
                                             const std::string &where,
                                             std::string_view key) {
@@ -320,9 +300,10 @@ Error checkWeightTensors(const WeightQuant &quant, int64_t rows, int64_t cols,
     if (Error err =
             checker.requireParameter(quant.zeroPoint->tensor, DType::I32, rows))
       return err;
+  // One offset per tensor: qb.dequantize has one, and SensiMix's index
+  // format is per tensor.
   if (quant.offset && !quant.offset->tensor.empty())
-    if (Error err =
-            checker.requireParameter(quant.offset->tensor, DType::F32, rows))
+    if (Error err = checker.require(quant.offset->tensor, DType::F32, {}))
       return err;
   return Error::success();
 }
@@ -601,6 +582,29 @@ std::optional<Quantizer> quantbert::parseQuantizer(std::string_view name) {
     if (name == spelling)
       return value;
   return std::nullopt;
+}
+
+bool quantbert::isFloatPrecision(Precision precision) {
+  return precision == Precision::F32 || precision == Precision::F16 ||
+         precision == Precision::BF16;
+}
+
+Precision quantbert::producedPrecision(Quantizer quantizer) {
+  switch (quantizer) {
+  case Quantizer::SymmetricEma:
+  case Quantizer::AsymmetricIndex:
+    return Precision::I8;
+  case Quantizer::Twn:
+    return Precision::Ternary;
+  case Quantizer::BinarySign:
+  case Quantizer::BinaryMeanScale:
+    return Precision::Binary;
+  }
+  return Precision::F32;
+}
+
+bool quantbert::isBinaryQuantizer(Quantizer quantizer) {
+  return producedPrecision(quantizer) == Precision::Binary;
 }
 
 std::string_view quantbert::bertModuleName(BertModule module) {

@@ -12,6 +12,7 @@
 #include "quantbert/Support/BitPacking.h"
 #include "quantbert/Support/FileIO.h"
 #include "quantbert/Support/Safetensors.h"
+#include "quantbert/Support/StoredWeight.h"
 #include "quantbert/Train/Checkpoint.h"
 
 #include <cstring>
@@ -25,16 +26,6 @@ namespace {
 
 std::vector<int64_t> shapeOf(const torch::Tensor &t) {
   return std::vector<int64_t>(t.sizes().begin(), t.sizes().end());
-}
-
-bool isBinary(Quantizer quantizer) {
-  return quantizer == Quantizer::BinarySign ||
-         quantizer == Quantizer::BinaryMeanScale;
-}
-
-bool isFloatPrecision(Precision precision) {
-  return precision == Precision::F32 || precision == Precision::F16 ||
-         precision == Precision::BF16;
 }
 
 Error addF32(SafetensorsWriter &writer, const std::string &name,
@@ -53,7 +44,7 @@ Error addQuantizedWeight(SafetensorsWriter &writer, const std::string &module,
   torch::Tensor codes = matrix.codes.contiguous();
   quant.quantizer = matrix.quantizer;
   quant.weight = module + ".weight";
-  if (isBinary(matrix.quantizer)) {
+  if (isBinaryQuantizer(matrix.quantizer)) {
     quant.precision = Precision::Binary;
     int64_t words = packedWordCount(cols);
     std::vector<uint64_t> packed(static_cast<size_t>(rows * words));
@@ -84,8 +75,13 @@ Error addQuantizedWeight(SafetensorsWriter &writer, const std::string &module,
     // a JSON double (-128.0).
     quant.zeroPoint =
         ScalarOrTensor{std::nullopt, module + ".weight_zero_point"};
-    if (Error err = writer.add(quant.zeroPoint->tensor, DType::I32, {},
-                               &matrix.zeroPoint, sizeof(int32_t)))
+    torch::Tensor zeroPoint =
+        matrix.zeroPoint.defined()
+            ? matrix.zeroPoint.to(torch::kInt32).contiguous()
+            : torch::zeros({}, torch::kInt32);
+    if (Error err = writer.add(quant.zeroPoint->tensor, DType::I32,
+                               shapeOf(zeroPoint), zeroPoint.data_ptr<int32_t>(),
+                               size_t(zeroPoint.numel()) * sizeof(int32_t)))
       return err;
     quant.offset = ScalarOrTensor{std::nullopt, module + ".weight_offset"};
     if (Error err =
@@ -96,77 +92,30 @@ Error addQuantizedWeight(SafetensorsWriter &writer, const std::string &module,
   return Error::success();
 }
 
-/// A per-tensor integer parameter of quant.json (inline or an I32 tensor).
-Expected<int32_t> readZeroPoint(const SafetensorsFile &file,
-                                const ScalarOrTensor &value,
-                                const std::string &where) {
-  if (value.value)
-    return int32_t(*value.value);
-  const TensorInfo *info = file.find(value.tensor);
-  if (!info->shape.empty())
-    return Error::failure(where + "a per-row 'zero_point' is not supported "
-                                  "(SensiMix's index format is per tensor)");
-  int32_t zeroPoint;
-  std::memcpy(&zeroPoint, file.bytes(*info).data, sizeof(zeroPoint));
-  return zeroPoint;
-}
-
-Expected<float> readOffset(const SafetensorsFile &file,
-                           const ScalarOrTensor &value,
-                           const std::string &where) {
-  if (value.value)
-    return float(*value.value);
-  Expected<std::vector<float>> values = file.readF32(value.tensor);
-  if (!values)
-    return values.error();
-  if (file.find(value.tensor)->shape.size() != 0)
-    return Error::failure(where + "a per-row 'offset' is not supported "
-                                  "(SensiMix's index format is per tensor)");
-  return values->front();
-}
-
-/// The QuantizedMatrix an entry of quant.json describes; the tensors were
-/// checked by QuantConfig::checkTensors.
+/// The QuantizedMatrix an entry of quant.json describes (StoredWeight.h
+/// decodes it, as for the compiler); the tensors were checked by
+/// QuantConfig::checkTensors.
 Expected<QuantizedMatrix> readMatrix(const SafetensorsFile &file,
                                      const WeightQuant &quant, int64_t rows,
                                      int64_t cols, const std::string &where) {
+  Expected<StoredWeight> stored = readStoredWeight(file, quant, rows, cols, where);
+  if (!stored)
+    return stored.error();
   QuantizedMatrix matrix;
-  matrix.quantizer = *quant.quantizer;
-  matrix.codes = torch::empty({rows, cols}, torch::kInt8);
-  int8_t *codes = matrix.codes.data_ptr<int8_t>();
-  ByteView bytes = file.bytes(*file.find(quant.weight));
-  if (isBinary(matrix.quantizer)) {
-    int64_t words = packedWordCount(cols);
-    std::vector<uint64_t> row(static_cast<size_t>(words));
-    for (int64_t r = 0; r < rows; ++r) {
-      std::memcpy(row.data(), bytes.data + r * words * 8, size_t(words) * 8);
-      for (int64_t c = 0; c < cols; ++c)
-        codes[r * cols + c] = static_cast<int8_t>(unpackSign(row.data(), c));
-    }
-  } else {
-    std::memcpy(codes, bytes.data, size_t(rows * cols));
-  }
-  if (quant.scale.empty()) {
-    matrix.scale = torch::scalar_tensor(1.0f, torch::kFloat32);
-  } else {
-    Expected<std::vector<float>> scales = file.readF32(quant.scale);
-    if (!scales)
-      return scales.error();
-    bool perRow = !file.find(quant.scale)->shape.empty();
-    matrix.scale = perRow
-                       ? torch::tensor(*scales, torch::kFloat32)
-                       : torch::scalar_tensor(scales->front(), torch::kFloat32);
-  }
-  if (matrix.quantizer == Quantizer::AsymmetricIndex) {
-    Expected<int32_t> zeroPoint = readZeroPoint(file, *quant.zeroPoint, where);
-    if (!zeroPoint)
-      return zeroPoint.error();
-    Expected<float> offset = readOffset(file, *quant.offset, where);
-    if (!offset)
-      return offset.error();
-    matrix.zeroPoint = *zeroPoint;
-    matrix.offset = *offset;
-  }
+  matrix.quantizer = stored->quantizer;
+  matrix.codes = torch::from_blob(stored->codes.data(), {rows, cols},
+                                  torch::kInt8)
+                     .clone();
+  matrix.scale =
+      stored->perRowScales()
+          ? torch::tensor(stored->scales, torch::kFloat32)
+          : torch::scalar_tensor(stored->scales.front(), torch::kFloat32);
+  if (!stored->zeroPoints.empty())
+    matrix.zeroPoint =
+        stored->zeroPoints.size() > 1
+            ? torch::tensor(stored->zeroPoints, torch::kInt32)
+            : torch::scalar_tensor(stored->zeroPoints.front(), torch::kInt32);
+  matrix.offset = stored->offset;
   return matrix;
 }
 
@@ -295,7 +244,7 @@ Expected<LoadedModel> loadBundle(const std::string &dir) {
         matrix->scale.dim() == 1 ? Granularity::PerRow : Granularity::PerTensor;
     // An int8-input linear without input_scale quantizes its inputs
     // dynamically, one scale per row (as the compiler does).
-    linearSpec.input = isBinary(*entry.quantizer) ? InputQuant::Sign
+    linearSpec.input = isBinaryQuantizer(*entry.quantizer) ? InputQuant::Sign
                        : *entry.quantizer == Quantizer::AsymmetricIndex
                            ? InputQuant::Float
                        : entry.inputScale ? InputQuant::Int8

@@ -26,11 +26,6 @@ namespace {
 
 using Json = nlohmann::json;
 
-bool isBinary(Quantizer quantizer) {
-  return quantizer == Quantizer::BinarySign ||
-         quantizer == Quantizer::BinaryMeanScale;
-}
-
 std::string quote(std::string_view text) {
   return "'" + std::string(text) + "'";
 }
@@ -114,11 +109,17 @@ torch::Tensor QuantizedMatrix::dequantize() const {
   torch::Tensor scaleValues = scale.contiguous();
   const float *scales = scaleValues.data_ptr<float>();
   bool perRow = scale.dim() == 1;
+  torch::Tensor zeroPointValues =
+      zeroPoint.defined() ? zeroPoint.to(torch::kInt32).contiguous()
+                          : torch::zeros({}, torch::kInt32);
+  const int32_t *zeroPoints = zeroPointValues.data_ptr<int32_t>();
+  bool perRowZero = zeroPointValues.dim() == 1;
   float *out = values.data_ptr<float>();
   for (int64_t r = 0; r < rows; ++r)
     for (int64_t c = 0; c < cols; ++c)
-      out[r * cols + c] = dequantizeInt8(
-          q[r * cols + c], scales[perRow ? r : 0], zeroPoint, offset);
+      out[r * cols + c] =
+          dequantizeInt8(q[r * cols + c], scales[perRow ? r : 0],
+                         zeroPoints[perRowZero ? r : 0], offset);
   return values;
 }
 
@@ -146,7 +147,7 @@ QuantizedMatrix quantizeMatrix(const torch::Tensor &weight, Quantizer quantizer,
   for (int64_t g = 0; g < groups; ++g) {
     const float *group = data + g * groupSize;
     int8_t *groupCodes = codes + g * groupSize;
-    if (isBinary(quantizer)) {
+    if (isBinaryQuantizer(quantizer)) {
       for (int64_t i = 0; i < groupSize; ++i)
         groupCodes[i] = static_cast<int8_t>(binarize(group[i]));
       scales[g] = quantizer == Quantizer::BinaryMeanScale
@@ -161,7 +162,8 @@ QuantizedMatrix quantizeMatrix(const torch::Tensor &weight, Quantizer quantizer,
                                     : quantizeAsymmetricIndex(group, groupSize);
     std::memcpy(groupCodes, quantized.codes.data(), size_t(groupSize));
     scales[g] = quantized.scale;
-    result.zeroPoint = quantized.zeroPoint;
+    if (quantizer == Quantizer::AsymmetricIndex)
+      result.zeroPoint = torch::scalar_tensor(quantized.zeroPoint, torch::kInt32);
     result.offset = quantized.offset;
   }
   return result;

@@ -130,8 +130,7 @@ Error readRecipeConfig(const std::string &path, RecipeOptions &options) {
       std::optional<Quantizer> quantizer =
           value.is_string() ? parseQuantizer(value.get<std::string>())
                             : std::nullopt;
-      if (quantizer != Quantizer::BinarySign &&
-          quantizer != Quantizer::BinaryMeanScale)
+      if (!quantizer || !isBinaryQuantizer(*quantizer))
         return wrongType(key,
                          "must be \"binary-sign\" or \"binary-mean-scale\"");
       options.binaryQuantizer = *quantizer;

@@ -93,12 +93,11 @@ int64_t numElements(Value value) {
 /// count 8 bits plus their scales and zero points; a float table 32 bits,
 /// or 8 plus one f32 scale per row when it is to become int8.
 int64_t tableBits(Value table, bool toInt8) {
-  if (auto dequantize = table.getDefiningOp<DequantizeOp>())
-    if (dequantize.getInput().getType().getElementType().isInteger(8)) {
-      QuantParams params = dequantize.getQuantParams();
-      return numElements(table) * 8 +
-             int64_t(params.scales.size() + params.zeroPoints.size()) * 32;
-    }
+  if (DequantizeOp dequantize = getInt8Dequantize(table)) {
+    QuantParams params = dequantize.getQuantParams();
+    return numElements(table) * 8 +
+           int64_t(params.scales.size() + params.zeroPoints.size()) * 32;
+  }
   if (toInt8)
     return numElements(table) * 8 +
            cast<ShapedType>(table.getType()).getDimSize(0) * 32;

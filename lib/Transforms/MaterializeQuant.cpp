@@ -334,9 +334,8 @@ LogicalResult materializeEmbedding(EmbeddingOp embedding) {
   for (OpOperand *operand : {&embedding.getWordsMutable(),
                              &embedding.getPositionsMutable()}) {
     Value table = operand->get();
-    if (auto dequantize = table.getDefiningOp<DequantizeOp>())
-      if (dequantize.getInput().getType().getElementType().isInteger(8))
-        continue;
+    if (getInt8Dequantize(table))
+      continue;
     auto type = cast<RankedTensorType>(table.getType());
     std::optional<SmallVector<float>> values;
     if (type.hasStaticShape() && type.getElementType().isF32())

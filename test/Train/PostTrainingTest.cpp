@@ -198,8 +198,9 @@ TEST(PostTraining, StaticAndDynamicBundlesFromAFloatCheckpoint) {
     for (const auto &[name, linear] : quant->linears) {
       EXPECT_EQ(linear.precision, Precision::I8) << name;
       EXPECT_EQ(linear.inputScale.has_value(), !dynamic) << name;
-      if (linear.inputScale)
+      if (linear.inputScale) {
         EXPECT_GT(*linear.inputScale, 0.0) << name;
+      }
     }
     EXPECT_EQ(quant->embeddings.size(), 2u);
     // int8 stays close to the float model (a random tiny model: logits of

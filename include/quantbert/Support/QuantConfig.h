@@ -76,6 +76,13 @@ std::optional<Precision> parsePrecision(std::string_view name);
 std::string_view quantizerName(Quantizer quantizer);
 std::optional<Quantizer> parseQuantizer(std::string_view name);
 
+/// f32, f16 and bf16: stored as floats, no quantizer, no parameters.
+bool isFloatPrecision(Precision precision);
+/// The precision a quantizer produces (int8 for both int8 quantizers).
+Precision producedPrecision(Quantizer quantizer);
+/// binary-sign and binary-mean-scale: packed sign bits, sign-quantized inputs.
+bool isBinaryQuantizer(Quantizer quantizer);
+
 /// A quantization parameter given inline as a number or as the name of a
 /// tensor in model.safetensors (exactly one of the two is set).
 struct ScalarOrTensor {

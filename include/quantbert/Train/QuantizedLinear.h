@@ -99,8 +99,9 @@ struct QuantizedMatrix {
   torch::Tensor codes;
   /// f32 [] (per tensor) or [rows] (per row); 1 for binary-sign.
   torch::Tensor scale;
-  /// asymmetric-index only.
-  int32_t zeroPoint = 0;
+  /// asymmetric-index only: int32 [] (per tensor) or [rows]; undefined
+  /// means 0.
+  torch::Tensor zeroPoint;
   float offset = 0.0f;
 
   /// The f32 values the codes stand for: dequantizeInt8 per element (which

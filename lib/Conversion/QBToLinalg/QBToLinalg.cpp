@@ -612,11 +612,6 @@ struct AttentionMaskLowering : OpConversionPattern<AttentionMaskOp> {
 // Linears and matmuls
 //===----------------------------------------------------------------------===//
 
-bool isFloatPrecision(Precision precision) {
-  return precision == Precision::f32 || precision == Precision::f16 ||
-         precision == Precision::bf16;
-}
-
 /// qb.linear (float precision) -> tensor.collapse_shape of the input to
 /// [M, K], linalg.matmul_transpose_b into a zero-filled f32 [M, N], a
 /// broadcast linalg.generic adding the bias (and truncating to the element
