@@ -22,6 +22,7 @@
 #include "QuantBert/QBOps.h"
 #include "quantbert/Support/BertConfig.h"
 #include "quantbert/Support/QuantConfig.h"
+#include "quantbert/Support/SensitivityReport.h"
 #include "quantbert/Support/Safetensors.h"
 #include "quantbert/Support/StoredWeight.h"
 #include "quantbert/Transforms/SensitivityAttr.h"

@@ -168,14 +168,7 @@ Expected<BertConfig> parseConfig(const Json &root, const std::string &source) {
 
 Expected<BertConfig> BertConfig::fromJson(std::string_view text,
                                           const std::string &source) {
-  try {
-    Expected<Json> root = parseObject(text, source);
-    if (!root)
-      return root.error();
-    return parseConfig(*root, source);
-  } catch (const std::exception &err) {
-    return Error::failure(source + ": " + err.what());
-  }
+  return parseDocument<BertConfig>(text, source, parseConfig);
 }
 
 Expected<BertConfig> BertConfig::load(const std::string &path) {
@@ -272,9 +265,5 @@ std::string BertConfig::toJson() const {
 Error BertConfig::save(const std::string &path) const {
   if (Error err = validate(path))
     return err;
-  try {
-    return writeFileAtomically(path, toJson());
-  } catch (const std::exception &err) {
-    return Error::failure(path + ": " + err.what());
-  }
+  return saveDocument(path, toJson());
 }

@@ -1,10 +1,11 @@
-//===- QuantConfig.cpp - quant.json and sensitivity.json ------------------===//
+//===- QuantConfig.cpp - quant.json ---------------------------------------===//
 //
 // Parsing is strict: these files are quant-bert's own contract, so unknown
 // keys are errors (a misspelled "zeropoint" must not silently mean "no zero
 // point"). Parsing fills the structs field by field; the precision/quantizer
 // rules live in validate(), which both the parser and save() run, so a file
-// quant-bert writes is always one it accepts.
+// quant-bert writes is always one it accepts. sensitivity.json is
+// SensitivityReport.cpp.
 //
 //===----------------------------------------------------------------------===//
 
@@ -313,18 +314,6 @@ std::string entryWhere(const std::string &source, const char *section,
   return source + ": " + section + "['" + name + "']: ";
 }
 
-Expected<int64_t> readFormatVersion(const Json &root, const std::string &where) {
-  if (!root.contains("format_version"))
-    return missingField(where, "format_version");
-  const Json &version = root["format_version"];
-  if (!version.is_number_integer() || version.get<int64_t>() != kQuantFormatVersion)
-    return fieldError(where, "format_version",
-                      "must be " + std::to_string(kQuantFormatVersion) +
-                          " (the version this quant-bert reads)",
-                      version);
-  return kQuantFormatVersion;
-}
-
 Expected<QuantConfig> parseQuantConfig(const Json &root,
                                        const std::string &source) {
   std::string where = source + ": ";
@@ -332,7 +321,7 @@ Expected<QuantConfig> parseQuantConfig(const Json &root,
           root, where, {"format_version", "recipe", "linears", "embeddings"}))
     return err;
   QuantConfig config;
-  Expected<int64_t> version = readFormatVersion(root, where);
+  Expected<int64_t> version = readFormatVersion(root, where, kQuantFormatVersion);
   if (!version)
     return version.error();
   if (!root.contains("recipe"))
@@ -421,139 +410,6 @@ Expected<QuantConfig> parseQuantConfig(const Json &root,
   return config;
 }
 
-Expected<SensitivityReport> parseSensitivity(const Json &root,
-                                             const std::string &source) {
-  std::string where = source + ": ";
-  if (Error err = rejectUnknownKeys(root, where,
-                                    {"format_version", "metric",
-                                     "baseline_loss", "modules",
-                                     "parameter_counts"}))
-    return err;
-  SensitivityReport report;
-  Expected<int64_t> version = readFormatVersion(root, where);
-  if (!version)
-    return version.error();
-  for (const char *key : {"metric", "baseline_loss", "modules",
-                          "parameter_counts"})
-    if (!root.contains(key))
-      return missingField(where, key);
-  Expected<std::string> metric = readString(root["metric"], where, "metric");
-  if (!metric)
-    return metric.error();
-  report.metric = *metric;
-  Expected<double> baseline =
-      readNumber(root["baseline_loss"], where, "baseline_loss", false);
-  if (!baseline)
-    return baseline.error();
-  report.baselineLoss = *baseline;
-
-  const Json &modules = root["modules"];
-  if (!modules.is_array())
-    return fieldError(where, "modules", "must be an array", modules);
-  for (size_t i = 0; i < modules.size(); ++i) {
-    std::string at = source + ": modules[" + std::to_string(i) + "]: ";
-    const Json &entry = modules[i];
-    if (!entry.is_object())
-      return Error::failure(at + "entry must be an object, got " +
-                            describe(entry));
-    if (Error err = rejectUnknownKeys(entry, at,
-                                      {"layer", "module", "params",
-                                       "sensitivity", "hessian_trace"}))
-      return err;
-    for (const char *key : {"layer", "module", "params", "sensitivity"})
-      if (!entry.contains(key))
-        return missingField(at, key);
-    ModuleSensitivity module;
-    Expected<int64_t> layer = readInteger(entry["layer"], at, "layer", 0);
-    if (!layer)
-      return layer.error();
-    module.layer = *layer;
-    const Json &kind = entry["module"];
-    if (kind == "attention")
-      module.module = BertModule::Attention;
-    else if (kind == "ffn")
-      module.module = BertModule::Ffn;
-    else
-      return fieldError(at, "module", "must be \"attention\" or \"ffn\"", kind);
-    Expected<int64_t> params = readInteger(entry["params"], at, "params", 1);
-    if (!params)
-      return params.error();
-    module.params = *params;
-    const Json &sensitivity = entry["sensitivity"];
-    if (!sensitivity.is_object())
-      return fieldError(at, "sensitivity",
-                        "must be an object mapping precisions to numbers",
-                        sensitivity);
-    for (const auto &[name, value] : sensitivity.items()) {
-      std::optional<Precision> precision = parsePrecision(name);
-      if (!precision)
-        return Error::failure(at + "field 'sensitivity' has key " + quote(name) +
-                              ", expected a precision (f32, f16, bf16, i8, "
-                              "ternary, binary)");
-      Expected<double> loss =
-          readNumber(value, at, "sensitivity." + name, false);
-      if (!loss)
-        return loss.error();
-      module.sensitivity[*precision] = *loss;
-    }
-    if (entry.contains("hessian_trace")) {
-      Expected<double> trace =
-          readNumber(entry["hessian_trace"], at, "hessian_trace", false);
-      if (!trace)
-        return trace.error();
-      module.hessianTrace = *trace;
-    }
-    report.modules.push_back(std::move(module));
-  }
-
-  const Json &counts = root["parameter_counts"];
-  std::string countsWhere = source + ": parameter_counts: ";
-  if (!counts.is_object())
-    return fieldError(where, "parameter_counts", "must be an object", counts);
-  if (Error err = rejectUnknownKeys(counts, countsWhere,
-                                    {"embeddings", "encoder", "head", "total"}))
-    return err;
-  for (const auto &[key, field] :
-       {std::pair<const char *, int64_t *>{"embeddings",
-                                           &report.parameterCounts.embeddings},
-        {"encoder", &report.parameterCounts.encoder},
-        {"head", &report.parameterCounts.head},
-        {"total", &report.parameterCounts.total}}) {
-    if (!counts.contains(key))
-      return missingField(countsWhere, key);
-    Expected<int64_t> value = readInteger(counts[key], countsWhere, key, 0);
-    if (!value)
-      return value.error();
-    *field = *value;
-  }
-  if (Error err = report.validate(source))
-    return err;
-  return report;
-}
-
-/// Runs `parse` on the JSON object in `text`, turning any exception (e.g.
-/// bad_alloc) into an Error.
-template <typename T, typename ParseFn>
-Expected<T> parseDocument(std::string_view text, const std::string &source,
-                          ParseFn parse) {
-  try {
-    Expected<Json> root = parseObject(text, source);
-    if (!root)
-      return root.error();
-    return parse(*root, source);
-  } catch (const std::exception &err) {
-    return Error::failure(source + ": " + err.what());
-  }
-}
-
-Error saveDocument(const std::string &path, const std::string &text) {
-  try {
-    return writeFileAtomically(path, text);
-  } catch (const std::exception &err) {
-    return Error::failure(path + ": " + err.what());
-  }
-}
-
 } // namespace
 
 std::string_view quantbert::precisionName(Precision precision) {
@@ -605,10 +461,6 @@ Precision quantbert::producedPrecision(Quantizer quantizer) {
 
 bool quantbert::isBinaryQuantizer(Quantizer quantizer) {
   return producedPrecision(quantizer) == Precision::Binary;
-}
-
-std::string_view quantbert::bertModuleName(BertModule module) {
-  return module == BertModule::Attention ? "attention" : "ffn";
 }
 
 //===----------------------------------------------------------------------===//
@@ -720,107 +572,6 @@ std::string QuantConfig::toJson() const {
 }
 
 Error QuantConfig::save(const std::string &path) const {
-  if (Error err = validate(path))
-    return err;
-  return saveDocument(path, toJson());
-}
-
-//===----------------------------------------------------------------------===//
-// SensitivityReport
-//===----------------------------------------------------------------------===//
-
-Expected<SensitivityReport>
-SensitivityReport::fromJson(std::string_view text, const std::string &source) {
-  return parseDocument<SensitivityReport>(text, source, parseSensitivity);
-}
-
-Expected<SensitivityReport> SensitivityReport::load(const std::string &path) {
-  Expected<std::string> text = readFile(path);
-  if (!text)
-    return text.error();
-  return fromJson(*text, path);
-}
-
-Error SensitivityReport::validate(const std::string &source) const {
-  std::string where = source + ": ";
-  if (formatVersion != kQuantFormatVersion)
-    return fieldError(where, "format_version",
-                      "must be " + std::to_string(kQuantFormatVersion),
-                      formatVersion);
-  if (metric != "dev_loss_increase")
-    return fieldError(where, "metric", "must be \"dev_loss_increase\"", metric);
-  if (!std::isfinite(baselineLoss))
-    return fieldError(where, "baseline_loss", "must be a number", baselineLoss);
-  std::set<std::pair<int64_t, BertModule>> seen;
-  for (size_t i = 0; i < modules.size(); ++i) {
-    const ModuleSensitivity &module = modules[i];
-    std::string at = source + ": modules[" + std::to_string(i) + "]: ";
-    if (module.layer < 0)
-      return fieldError(at, "layer", "must be a non-negative integer",
-                        module.layer);
-    if (module.params <= 0)
-      return fieldError(at, "params", "must be a positive integer",
-                        module.params);
-    if (module.sensitivity.empty())
-      return Error::failure(at + "field 'sensitivity' must list at least one "
-                                 "precision");
-    for (const auto &[precision, loss] : module.sensitivity)
-      if (!std::isfinite(loss))
-        return fieldError(at, "sensitivity." +
-                                  std::string(precisionName(precision)),
-                          "must be a number", loss);
-    if (module.hessianTrace && !std::isfinite(*module.hessianTrace))
-      return fieldError(at, "hessian_trace", "must be a number",
-                        *module.hessianTrace);
-    if (!seen.emplace(module.layer, module.module).second)
-      return Error::failure(at + "layer " + std::to_string(module.layer) +
-                            " module '" +
-                            std::string(bertModuleName(module.module)) +
-                            "' is listed twice");
-  }
-  const ParameterCounts &counts = parameterCounts;
-  if (counts.embeddings < 0 || counts.encoder < 0 || counts.head < 0)
-    return Error::failure(where + "parameter_counts: counts must be "
-                                  "non-negative");
-  int64_t sum = 0;
-  if (__builtin_add_overflow(counts.embeddings, counts.encoder, &sum) ||
-      __builtin_add_overflow(sum, counts.head, &sum) || sum != counts.total)
-    return Error::failure(where + "parameter_counts: field 'total' (" +
-                          std::to_string(counts.total) +
-                          ") must equal embeddings + encoder + head (" +
-                          std::to_string(counts.embeddings) + " + " +
-                          std::to_string(counts.encoder) + " + " +
-                          std::to_string(counts.head) + ")");
-  return Error::success();
-}
-
-std::string SensitivityReport::toJson() const {
-  Json modulesJson = Json::array();
-  for (const ModuleSensitivity &module : modules) {
-    Json losses = Json::object();
-    for (const auto &[precision, loss] : module.sensitivity)
-      losses[std::string(precisionName(precision))] = loss;
-    Json entry = {{"layer", module.layer},
-                  {"module", bertModuleName(module.module)},
-                  {"params", module.params},
-                  {"sensitivity", std::move(losses)}};
-    if (module.hessianTrace)
-      entry["hessian_trace"] = *module.hessianTrace;
-    modulesJson.push_back(std::move(entry));
-  }
-  Json root = {{"format_version", formatVersion},
-               {"metric", metric},
-               {"baseline_loss", baselineLoss},
-               {"modules", std::move(modulesJson)},
-               {"parameter_counts",
-                {{"embeddings", parameterCounts.embeddings},
-                 {"encoder", parameterCounts.encoder},
-                 {"head", parameterCounts.head},
-                 {"total", parameterCounts.total}}}};
-  return root.dump(2, ' ', false, Json::error_handler_t::replace) + "\n";
-}
-
-Error SensitivityReport::save(const std::string &path) const {
   if (Error err = validate(path))
     return err;
   return saveDocument(path, toJson());

@@ -289,15 +289,4 @@ measureSensitivity(BertForSequenceClassification &model,
   return report;
 }
 
-Error writeSensitivityReport(const SensitivityReport &report,
-                             const std::string &path) {
-  if (Error err = report.validate(path))
-    return err;
-  std::string text = report.toJson();
-  Expected<SensitivityReport> reread = SensitivityReport::fromJson(text, path);
-  if (!reread)
-    return reread.error();
-  return writeFileAtomically(path, text);
-}
-
 } // namespace quantbert::train

@@ -7,6 +7,7 @@
 
 #include "quantbert/Support/BitPacking.h"
 #include "quantbert/Support/QuantConfig.h"
+#include "quantbert/Support/SensitivityReport.h"
 #include "quantbert/Support/Safetensors.h"
 #include "TestSupport.h"
 

@@ -167,7 +167,7 @@ TEST(SensitivityTest, TinyModelReportIsReadableAndSane) {
   EXPECT_EQ(report->parameterCounts.head, 32 * 32 + 32 + 32 * 2 + 2);
 
   std::string path = dir + "/sensitivity.json";
-  ASSERT_FALSE(writeSensitivityReport(*report, path));
+  ASSERT_FALSE(report->save(path));
   Expected<SensitivityReport> loaded = SensitivityReport::load(path);
   ASSERT_TRUE(loaded) << loaded.message();
   EXPECT_EQ(loaded->modules.size(), 4u);

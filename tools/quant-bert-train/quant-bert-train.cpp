@@ -818,7 +818,7 @@ int runSensitivity(int argc, char **argv) {
     fail(err.message());
   SensitivityReport report =
       orFail(measureSensitivity(model, tokenizer, dev, options));
-  if (Error err = writeSensitivityReport(report, output))
+  if (Error err = report.save(output))
     fail(err.message());
   std::cerr << "sensitivity: " << report.modules.size() << " modules in "
             << output << "\n";

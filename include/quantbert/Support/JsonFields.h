@@ -14,6 +14,7 @@
 #define QUANTBERT_SUPPORT_JSONFIELDS_H
 
 #include "quantbert/Support/Error.h"
+#include "quantbert/Support/FileIO.h"
 
 #include <nlohmann/json.hpp>
 
@@ -118,6 +119,45 @@ inline Expected<std::string> readName(const Json &value,
   if (!value.is_string() || value.get<std::string>().empty())
     return fieldError(where, key, "must be a non-empty string", value);
   return value.get<std::string>();
+}
+
+/// The document's "format_version", which must be `expected`.
+inline Expected<int64_t> readFormatVersion(const Json &root,
+                                           const std::string &where,
+                                           int64_t expected) {
+  if (!root.contains("format_version"))
+    return missingField(where, "format_version");
+  const Json &version = root["format_version"];
+  if (!version.is_number_integer() || version.get<int64_t>() != expected)
+    return fieldError(where, "format_version",
+                      "must be " + std::to_string(expected) +
+                          " (the version this quant-bert reads)",
+                      version);
+  return expected;
+}
+
+/// Runs `parse` on the JSON object in `text`, turning any exception (e.g.
+/// bad_alloc) into an Error.
+template <typename T, typename ParseFn>
+Expected<T> parseDocument(std::string_view text, const std::string &source,
+                          ParseFn parse) {
+  try {
+    Expected<Json> root = parseObject(text, source);
+    if (!root)
+      return root.error();
+    return parse(*root, source);
+  } catch (const std::exception &err) {
+    return Error::failure(source + ": " + err.what());
+  }
+}
+
+/// Writes `text` to `path` atomically, exceptions as Errors.
+inline Error saveDocument(const std::string &path, const std::string &text) {
+  try {
+    return writeFileAtomically(path, text);
+  } catch (const std::exception &err) {
+    return Error::failure(path + ": " + err.what());
+  }
 }
 
 } // namespace quantbert::json_fields

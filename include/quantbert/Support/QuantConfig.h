@@ -1,7 +1,8 @@
-//===- QuantConfig.h - quant.json and sensitivity.json -----------*- C++ -*-===//
+//===- QuantConfig.h - quant.json --------------------------------*- C++ -*-===//
 //
-// The two JSON files of a compressed bundle that quant-bert-train writes and
-// the importer reads (docs/formats.md is the full specification):
+// The JSON file of a compressed bundle that quant-bert-train writes and
+// the importer reads (docs/formats.md is the full specification), and the
+// precision and quantizer enumerations the rest of the project shares:
 //
 // quant.json says, for each linear layer and embedding table, at which
 // precision it runs, which quantizer produced it, and which tensors of
@@ -25,10 +26,7 @@
 // shape of each tensor, are the table in docs/formats.md; QuantConfig::
 // checkTensors enforces that table against a SafetensorsFile.
 //
-// sensitivity.json records, per encoder layer and module (attention / ffn),
-// the dev-set loss increase when that module alone is quantized to each
-// candidate precision, plus the model's parameter counts, so a bit budget can
-// be solved without loading weights.
+// sensitivity.json, the bundle's other JSON file, is SensitivityReport.h.
 //
 //===----------------------------------------------------------------------===//
 
@@ -150,58 +148,6 @@ struct QuantConfig {
   /// Pretty-printed JSON, keys sorted, optional fields omitted when unset.
   std::string toJson() const;
   /// validate(), then write toJson() to `path` atomically.
-  Error save(const std::string &path) const;
-};
-
-/// The two modules of an encoder layer that precision is assigned to.
-enum class BertModule {
-  /// Self-attention: query, key, value and attention.output.dense.
-  Attention,
-  /// Feed-forward: intermediate.dense and output.dense.
-  Ffn,
-};
-
-std::string_view bertModuleName(BertModule module);
-
-/// One measured module of sensitivity.json.
-struct ModuleSensitivity {
-  int64_t layer = 0;
-  BertModule module = BertModule::Attention;
-  /// Weights of the module's linears (biases and LayerNorms excluded).
-  int64_t params = 0;
-  /// Loss increase over the baseline with only this module at that
-  /// precision; may be slightly negative (measurement noise).
-  std::map<Precision, double> sensitivity;
-  std::optional<double> hessianTrace;
-};
-
-/// Parameter counts of the whole model; total = embeddings + encoder + head.
-struct ParameterCounts {
-  int64_t embeddings = 0;
-  /// All encoder layers, including biases and LayerNorms.
-  int64_t encoder = 0;
-  /// Pooler and classifier.
-  int64_t head = 0;
-  int64_t total = 0;
-};
-
-/// The contents of sensitivity.json.
-struct SensitivityReport {
-  int64_t formatVersion = kQuantFormatVersion;
-  /// The only metric defined so far: "dev_loss_increase".
-  std::string metric = "dev_loss_increase";
-  /// Dev-set loss of the unquantized model.
-  double baselineLoss = 0;
-  /// Unique (layer, module) pairs, in the order written.
-  std::vector<ModuleSensitivity> modules;
-  ParameterCounts parameterCounts;
-
-  static Expected<SensitivityReport>
-  fromJson(std::string_view text,
-           const std::string &source = "sensitivity.json");
-  static Expected<SensitivityReport> load(const std::string &path);
-  Error validate(const std::string &source = "sensitivity.json") const;
-  std::string toJson() const;
   Error save(const std::string &path) const;
 };
 

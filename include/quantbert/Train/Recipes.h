@@ -32,7 +32,7 @@
 
 #include "quantbert/Support/BertConfig.h"
 #include "quantbert/Support/Error.h"
-#include "quantbert/Support/QuantConfig.h"
+#include "quantbert/Support/SensitivityReport.h"
 #include "quantbert/Train/BertModel.h"
 #include "quantbert/Train/Checkpoint.h"
 #include "quantbert/Train/QuantizedLinear.h"

@@ -19,7 +19,7 @@
 #define QUANTBERT_TRAIN_SENSITIVITY_H
 
 #include "quantbert/Support/Error.h"
-#include "quantbert/Support/QuantConfig.h"
+#include "quantbert/Support/SensitivityReport.h"
 #include "quantbert/Train/BertModel.h"
 #include "quantbert/Train/Data.h"
 
@@ -76,11 +76,6 @@ Expected<SensitivityReport>
 measureSensitivity(BertForSequenceClassification &model,
                    const Tokenizer &tokenizer, const TextDataset &dev,
                    const SensitivityOptions &options);
-
-/// Writes `report` to `path` atomically after checking that the
-/// SensitivityReport reader accepts the exact text written.
-Error writeSensitivityReport(const SensitivityReport &report,
-                             const std::string &path);
 
 } // namespace quantbert::train
 

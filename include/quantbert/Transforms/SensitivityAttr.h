@@ -9,7 +9,7 @@
 #ifndef QUANTBERT_TRANSFORMS_SENSITIVITYATTR_H
 #define QUANTBERT_TRANSFORMS_SENSITIVITYATTR_H
 
-#include "quantbert/Support/QuantConfig.h"
+#include "quantbert/Support/SensitivityReport.h"
 
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/BuiltinAttributes.h"
