@@ -7,6 +7,8 @@
 
 #include "quantbert/Support/FileIO.h"
 
+#include <algorithm>
+
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -105,6 +107,20 @@ Expected<std::string> quantbert::readFile(const std::string &path) {
     contents.append(buffer, static_cast<size_t>(got));
   }
   return contents;
+}
+
+Expected<std::vector<std::string>>
+quantbert::readLines(const std::string &path) {
+  Expected<std::string> text = readFile(path);
+  if (!text)
+    return text.error();
+  std::vector<std::string> lines;
+  for (size_t start = 0; start < text->size();) {
+    size_t end = std::min(text->find('\n', start), text->size());
+    lines.push_back(text->substr(start, end - start));
+    start = end + 1;
+  }
+  return lines;
 }
 
 Error quantbert::writeFileAtomically(

@@ -40,6 +40,32 @@ std::optional<int64_t> parseLabelId(std::string_view s) {
   return value;
 }
 
+/// The byte offset of the first invalid UTF-8 sequence in `text` (overlong
+/// forms, surrogates and code points past U+10FFFF included), or npos.
+size_t findInvalidUtf8(std::string_view text) {
+  size_t i = 0;
+  while (i < text.size()) {
+    unsigned char c = static_cast<unsigned char>(text[i]);
+    size_t length = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xe ? 3
+                               : (c >> 3) == 0x1e ? 4 : 0;
+    if (length == 0 || i + length > text.size())
+      return i;
+    uint32_t code = length == 1 ? c : c & (0x7f >> length);
+    for (size_t k = 1; k < length; ++k) {
+      unsigned char next = static_cast<unsigned char>(text[i + k]);
+      if ((next >> 6) != 0x2)
+        return i;
+      code = (code << 6) | (next & 0x3f);
+    }
+    static const uint32_t kMinimum[] = {0, 0, 0x80, 0x800, 0x10000};
+    if (code < kMinimum[length] || code > 0x10ffff ||
+        (code >= 0xd800 && code <= 0xdfff))
+      return i;
+    i += length;
+  }
+  return std::string_view::npos;
+}
+
 /// The rows of a TSV: texts and raw labels (empty without a `label`
 /// column, which only `needLabels` requires).
 struct Rows {
@@ -60,6 +86,10 @@ Expected<Rows> parseRows(std::string_view text, const std::string &source,
     std::string_view line = text.substr(start, end - start);
     if (!line.empty() && line.back() == '\r')
       line.remove_suffix(1);
+    if (size_t bad = findInvalidUtf8(line); bad != std::string_view::npos)
+      return fail(lines.size() + 1,
+                  "invalid UTF-8 at byte " + std::to_string(bad + 1) +
+                      " of the line");
     lines.push_back(line);
     start = end + 1;
   }

@@ -12,6 +12,9 @@
 
 #include "quantbert/Train/Checkpoint.h"
 #include "quantbert/Train/Metrics.h"
+#include "quantbert/Support/FileIO.h"
+
+#include <filesystem>
 
 namespace quantbert::train {
 
@@ -303,6 +306,37 @@ Expected<std::optional<double>> DistillationTask::evaluate() {
 
 Error DistillationTask::saveModel(const std::string &dir) {
   return saveCheckpoint(dir, config_, *student_, vocabPath_);
+}
+
+Expected<Teacher> loadTeacher(const std::string &dir,
+                              const std::vector<std::string> &labelNames,
+                              const std::string &studentVocabPath) {
+  if (std::filesystem::exists(dir + "/qat.json"))
+    return Error::failure(dir + ": a QAT checkpoint; the teacher must be a "
+                                "float one");
+  Expected<BertConfig> config = loadCheckpointConfig(dir);
+  if (!config)
+    return config.error();
+  for (int64_t i = 0;
+       i < std::min(int64_t(labelNames.size()), config->numLabels); ++i)
+    if (config->labelName(i) != labelNames[size_t(i)])
+      return Error::failure(dir + ": the teacher's label " + std::to_string(i) +
+                            " is '" + config->labelName(i) +
+                            "', the training set's '" + labelNames[size_t(i)] +
+                            "'");
+  Expected<std::string> teacherVocab = readFile(dir + "/vocab.txt");
+  if (!teacherVocab)
+    return teacherVocab.error();
+  Expected<std::string> studentVocab = readFile(studentVocabPath);
+  if (!studentVocab)
+    return studentVocab.error();
+  if (*teacherVocab != *studentVocab)
+    return Error::failure(dir + "/vocab.txt differs from the student's " +
+                          studentVocabPath);
+  Teacher teacher{*config, BertForSequenceClassification(*config)};
+  if (Error err = loadCheckpointWeights(dir, *teacher.model))
+    return err;
+  return teacher;
 }
 
 } // namespace quantbert::train

@@ -11,6 +11,7 @@
 #include <cassert>
 #include <cmath>
 #include <cstdio>
+#include <sstream>
 
 namespace quantbert::train {
 
@@ -101,6 +102,57 @@ PairedComparison compareClassifiers(const std::vector<int64_t> &gold,
                      std::lgamma(double(n - i) + 1));
   c.pValue = std::min(1.0, 2 * tail);
   return c;
+}
+
+std::string formatPredictionFile(const std::vector<int64_t> &gold,
+                                 const std::vector<int64_t> &predicted,
+                                 const std::vector<std::string> &labelNames,
+                                 const std::vector<float> &logits) {
+  std::ostringstream out;
+  out.precision(9);
+  out << "gold\tpredicted";
+  size_t labels = logits.empty() ? 0 : labelNames.size();
+  for (size_t l = 0; l < labels; ++l)
+    out << "\t" << labelNames[l];
+  out << "\n";
+  for (size_t i = 0; i < gold.size(); ++i) {
+    out << gold[i] << "\t" << predicted[i];
+    for (size_t l = 0; l < labels; ++l)
+      out << "\t" << logits[i * labels + l];
+    out << "\n";
+  }
+  return out.str();
+}
+
+Expected<Predictions> parsePredictionFile(std::string_view text,
+                                          const std::string &source) {
+  std::vector<std::string> lines;
+  for (size_t start = 0; start < text.size();) {
+    size_t end = std::min(text.find('\n', start), text.size());
+    lines.emplace_back(text.substr(start, end - start));
+    start = end + 1;
+  }
+  if (lines.empty() || lines[0].rfind("gold\tpredicted", 0) != 0)
+    return Error::failure(source + ": not a prediction file (the header must "
+                                   "start with 'gold<TAB>predicted')");
+  Predictions p;
+  for (size_t i = 1; i < lines.size(); ++i) {
+    std::istringstream row(lines[i]);
+    int64_t gold = -1, predicted = -1;
+    char tab = 0;
+    // eval --logits rows go on with a tab and the logits.
+    if (!(row >> gold) || !row.get(tab) || tab != '\t' ||
+        !(row >> predicted) || gold < 0 || predicted < 0 ||
+        (row.peek() != '\t' && row.peek() != EOF))
+      return Error::failure(source + ":" + std::to_string(i + 1) +
+                            ": expected two label ids, gold and predicted, "
+                            "separated by a tab");
+    p.gold.push_back(gold);
+    p.predicted.push_back(predicted);
+  }
+  if (p.gold.empty())
+    return Error::failure(source + ": no predictions");
+  return p;
 }
 
 } // namespace quantbert::train

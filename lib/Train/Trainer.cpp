@@ -94,6 +94,20 @@ std::string formatProgressBar(int64_t done, int64_t total, double loss,
   return line;
 }
 
+std::string formatProgressLine(const ProgressEvent &event) {
+  char line[200];
+  std::snprintf(
+      line, sizeof(line),
+      "step %lld/%lld  epoch %lld  loss %.4f  lr %.3g  %.2f s/step  ETA %s",
+      (long long)event.step, (long long)event.totalSteps,
+      (long long)event.epoch, event.runningLoss, event.learningRate,
+      event.secondsPerStep,
+      formatDuration(event.secondsPerStep *
+                     double(event.totalSteps - event.step))
+          .c_str());
+  return line;
+}
+
 namespace {
 
 /// The identity a state must match to be resumed by this run.
@@ -265,13 +279,16 @@ Expected<TrainResult> runTraining(TrainingTask &task,
     if (!resumed)
       return resumed.error();
     step = *resumed;
-    if (options.log)
-      *options.log << "resumed from " << options.resumeFrom << " at step "
-                   << step << "\n";
+    if (options.onProgress) {
+      ProgressEvent event;
+      event.kind = ProgressEvent::Kind::Resumed;
+      event.step = step;
+      event.totalSteps = totalSteps;
+      options.onProgress(event);
+    }
   }
 
   auto started = std::chrono::steady_clock::now();
-  auto lastDraw = started - std::chrono::seconds(1);
   int64_t firstStep = step;
   double windowLoss = 0;
   int64_t windowSteps = 0;
@@ -312,30 +329,22 @@ Expected<TrainResult> runTraining(TrainingTask &task,
     if (options.onStep)
       options.onStep({done, totalSteps, lossValue, lr});
     // The running loss is the mean over a window of --log-every steps.
-    bool windowEnds = options.log && options.logEvery > 0 &&
+    bool windowEnds = options.logEvery > 0 &&
                       (done % options.logEvery == 0 || done == totalSteps);
-    auto now = std::chrono::steady_clock::now();
-    double perStep = std::chrono::duration<double>(now - started).count() /
-                     double(done - firstStep);
-    if (options.log && options.progressBar &&
-        (done == totalSteps ||
-         now - lastDraw >= std::chrono::milliseconds(200))) {
-      // Carriage return, the bar, then erase to the end of the line.
-      *options.log << "\r"
-                   << formatProgressBar(done, totalSteps, result.runningLoss,
-                                        lr, perStep)
-                   << "\033[K" << (done == totalSteps ? "\n" : "")
-                   << std::flush;
-      lastDraw = now;
-    } else if (windowEnds && !options.progressBar) {
-      char line[200];
-      std::snprintf(line, sizeof(line),
-                    "step %lld/%lld  epoch %lld  loss %.4f  lr %.3g  "
-                    "%.2f s/step  ETA %s\n",
-                    (long long)done, (long long)totalSteps,
-                    (long long)(epoch + 1), result.runningLoss, lr, perStep,
-                    formatDuration(perStep * double(totalSteps - done)).c_str());
-      *options.log << line << std::flush;
+    if (options.onProgress) {
+      ProgressEvent event;
+      event.step = done;
+      event.totalSteps = totalSteps;
+      event.epoch = epoch + 1;
+      event.runningLoss = result.runningLoss;
+      event.learningRate = lr;
+      event.secondsPerStep =
+          std::chrono::duration<double>(std::chrono::steady_clock::now() -
+                                        started)
+              .count() /
+          double(done - firstStep);
+      event.windowEnds = windowEnds;
+      options.onProgress(event);
     }
     if (windowEnds) {
       windowLoss = 0;
@@ -359,10 +368,16 @@ Expected<TrainResult> runTraining(TrainingTask &task,
       }
       if (average)
         average->swap();
-      if (*score && options.log)
-        *options.log << (options.progressBar ? "\r\033[K" : "") << "step "
-                     << done << ": dev score " << **score
-                     << " (best " << *result.bestScore << ")\n";
+      if (*score && options.onProgress) {
+        ProgressEvent event;
+        event.kind = ProgressEvent::Kind::Evaluated;
+        event.step = done;
+        event.totalSteps = totalSteps;
+        event.epoch = epoch + 1;
+        event.score = **score;
+        event.bestScore = *result.bestScore;
+        options.onProgress(event);
+      }
     }
     if ((options.checkpointEvery > 0 && done % options.checkpointEvery == 0) ||
         done == totalSteps)
@@ -492,6 +507,19 @@ Expected<std::vector<int64_t>> predict(BertForSequenceClassification &model,
   torch::Tensor best = logits->argmax(-1).contiguous();
   return std::vector<int64_t>(best.data_ptr<int64_t>(),
                               best.data_ptr<int64_t>() + best.numel());
+}
+
+Expected<int64_t> freezeParameters(torch::nn::Module &model,
+                                   const std::string &prefix) {
+  int64_t frozen = 0;
+  for (auto &item : model.named_parameters())
+    if (item.key().compare(0, prefix.size(), prefix) == 0) {
+      item.value().requires_grad_(false);
+      frozen += item.value().numel();
+    }
+  if (prefix.empty() || frozen == 0)
+    return Error::failure("no parameter's name starts with '" + prefix + "'");
+  return frozen;
 }
 
 } // namespace quantbert::train

@@ -2,6 +2,8 @@
 
 #include "quantbert/Train/WordVectors.h"
 
+#include "quantbert/Train/BertModel.h"
+
 #include <algorithm>
 
 namespace quantbert::train {
@@ -127,6 +129,35 @@ Expected<WordVectors> ppmiSvdVectors(
   out.vectors.index_copy_(0, index, rowVectors);
   out.known.index_fill_(0, index, true);
   return out;
+}
+
+Expected<int64_t> initWordEmbeddings(torch::nn::Module &model,
+                                     const std::vector<std::vector<int32_t>> &lines,
+                                     int64_t vocabSize,
+                                     const PpmiSvdOptions &options) {
+  // named_parameters() returns the dictionary by value: keep it alive.
+  auto parameters = model.named_parameters();
+  torch::Tensor *weight =
+      parameters.find("bert.embeddings.word_embeddings.weight");
+  if (!weight)
+    return Error::failure("the model has no bert.embeddings.word_embeddings");
+  if (weight->size(0) != vocabSize || weight->size(1) != options.dim)
+    return Error::failure("the word embeddings are [" +
+                          std::to_string(weight->size(0)) + ", " +
+                          std::to_string(weight->size(1)) + "], the vectors [" +
+                          std::to_string(vocabSize) + ", " +
+                          std::to_string(options.dim) + "]");
+  Expected<WordVectors> vectors = ppmiSvdVectors(lines, vocabSize, options);
+  if (!vectors)
+    return vectors.error();
+  torch::Tensor known = vectors->known.nonzero().squeeze(1);
+  if (known.size(0) == 0)
+    return int64_t(0);
+  torch::Tensor rows = vectors->vectors.index_select(0, known);
+  rows = rows * (kInitializerRange / rows.std().item<double>());
+  torch::NoGradGuard noGrad;
+  weight->index_copy_(0, known, rows.to(weight->dtype()));
+  return known.size(0);
 }
 
 } // namespace quantbert::train

@@ -78,6 +78,18 @@ TEST(TsvTest, Errors) {
   EXPECT_EQ(error("text\tlabel\na\t\n"), "x.tsv:2: empty label");
   EXPECT_EQ(error("text\tlabel\na\t1\n\nb\t0\n"),
             "x.tsv:3: expected 2 tab-separated fields, got 1");
+  // Invalid UTF-8: a stray continuation byte, a truncated sequence, an
+  // overlong '/', a surrogate; valid multi-byte text passes.
+  EXPECT_EQ(error("text\tlabel\nab\x80" "c\t1\n"),
+            "x.tsv:2: invalid UTF-8 at byte 3 of the line");
+  EXPECT_EQ(error("text\tlabel\na\t1\n\xe2\x82"),
+            "x.tsv:3: invalid UTF-8 at byte 1 of the line");
+  EXPECT_EQ(error("text\tlabel\n\xc0\xaf\t1\n"),
+            "x.tsv:2: invalid UTF-8 at byte 1 of the line");
+  EXPECT_EQ(error("text\tlabel\n\xed\xa0\x80\t1\n"),
+            "x.tsv:2: invalid UTF-8 at byte 1 of the line");
+  EXPECT_EQ(error("text\tlabel\ncaf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80\t1\n"),
+            "(parsed)");
 }
 
 TEST(TsvTest, BrownGenreSplits) {

@@ -116,5 +116,32 @@ TEST(MetricsTest, McNemarNoDifference) {
   EXPECT_DOUBLE_EQ(compareClassifiers(same.gold, same.a, same.b).pValue, 1.0);
 }
 
+TEST(MetricsTest, PredictionFileRoundTrip) {
+  std::string text = formatPredictionFile({0, 2, 1}, {0, 1, 1}, {"a", "b", "c"},
+                                          {0.5f, -1.25f, 3.0f, 0.25f, 2.0f,
+                                           0.1f, 0.0f, 1.0f, -0.5f});
+  EXPECT_EQ(text.substr(0, text.find('\n')), "gold\tpredicted\ta\tb\tc");
+  EXPECT_NE(text.find("\n2\t1\t0.25\t2\t0.100000001\n"), std::string::npos)
+      << text;
+  quantbert::Expected<Predictions> parsed = parsePredictionFile(text, "p.tsv");
+  ASSERT_TRUE(parsed) << parsed.message();
+  EXPECT_EQ(parsed->gold, (std::vector<int64_t>{0, 2, 1}));
+  EXPECT_EQ(parsed->predicted, (std::vector<int64_t>{0, 1, 1}));
+  // Without logits: two columns.
+  EXPECT_EQ(formatPredictionFile({1}, {0}), "gold\tpredicted\n1\t0\n");
+}
+
+TEST(MetricsTest, PredictionFileErrors) {
+  EXPECT_EQ(parsePredictionFile("x\n", "p.tsv").message(),
+            "p.tsv: not a prediction file (the header must start with "
+            "'gold<TAB>predicted')");
+  EXPECT_EQ(parsePredictionFile("gold\tpredicted\n1\t2\n1 2\n", "p.tsv")
+                .message(),
+            "p.tsv:3: expected two label ids, gold and predicted, separated "
+            "by a tab");
+  EXPECT_EQ(parsePredictionFile("gold\tpredicted\n", "p.tsv").message(),
+            "p.tsv: no predictions");
+}
+
 } // namespace
 

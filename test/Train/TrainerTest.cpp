@@ -13,6 +13,8 @@
 #include "quantbert/Train/Checkpoint.h"
 #include "quantbert/Train/Trainer.h"
 
+#include "Driver.h"
+
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -428,8 +430,7 @@ TEST(TrainerTest, ProgressBarRedrawsOneLine) {
   options.evalEvery = 4;
   options.logEvery = 1;
   std::ostringstream log;
-  options.log = &log;
-  options.progressBar = true;
+  options.onProgress = cli::ProgressPrinter(log, /*bar=*/true);
   ASSERT_TRUE(runTraining(*task, options));
   std::string text = log.str();
   // Redrawn with carriage returns; the only line ends are the two dev
@@ -439,6 +440,60 @@ TEST(TrainerTest, ProgressBarRedrawsOneLine) {
   EXPECT_NE(text.find("step 8/8"), std::string::npos) << text;
   EXPECT_NE(text.find("\r\033[Kstep 4: dev score"), std::string::npos) << text;
   std::filesystem::remove_all(dir);
+}
+
+TEST(TrainerTest, ProgressLinesEveryWindow) {
+  torch::set_num_threads(1);
+  auto task = makeTask(62, sentimentData(16));
+  std::string dir = scratchDir("lines");
+  TrainOptions options = tinyOptions(dir);
+  options.epochs = 2;
+  options.evalEvery = 4;
+  options.logEvery = 3;
+  std::ostringstream log;
+  std::vector<ProgressEvent> events;
+  cli::ProgressPrinter printer(log, /*bar=*/false);
+  options.onProgress = [&](const ProgressEvent &event) {
+    events.push_back(event);
+    printer(event);
+  };
+  ASSERT_TRUE(runTraining(*task, options));
+  // 8 steps: one event each, windows closing at 3, 6 and the last step;
+  // dev scores after steps 4 and 8.
+  int64_t steps = 0, windows = 0, evaluations = 0;
+  for (const ProgressEvent &event : events) {
+    steps += event.kind == ProgressEvent::Kind::Step;
+    windows += event.kind == ProgressEvent::Kind::Step && event.windowEnds;
+    evaluations += event.kind == ProgressEvent::Kind::Evaluated;
+  }
+  EXPECT_EQ(steps, 8);
+  EXPECT_EQ(windows, 3);
+  EXPECT_EQ(evaluations, 2);
+  std::string text = log.str();
+  EXPECT_EQ(std::count(text.begin(), text.end(), '\n'), 5) << text;
+  EXPECT_EQ(text.find('\r'), std::string::npos) << text;
+  EXPECT_NE(text.find("step 6/8  epoch 2  loss "), std::string::npos) << text;
+  std::filesystem::remove_all(dir);
+}
+
+TEST(TrainerTest, FreezeParametersByPrefix) {
+  auto task = makeTask(63, sentimentData(4));
+  torch::nn::Module &model = task->model();
+  Expected<int64_t> frozen =
+      freezeParameters(model, "bert.embeddings.word_embeddings");
+  ASSERT_TRUE(frozen) << frozen.message();
+  int64_t expected = 0;
+  for (auto &item : model.named_parameters()) {
+    bool under = item.key().rfind("bert.embeddings.word_embeddings", 0) == 0;
+    EXPECT_EQ(item.value().requires_grad(), !under) << item.key();
+    if (under)
+      expected += item.value().numel();
+  }
+  EXPECT_EQ(*frozen, expected);
+  Expected<int64_t> none = freezeParameters(model, "bert.embedding.word");
+  ASSERT_FALSE(none);
+  EXPECT_EQ(none.message(),
+            "no parameter's name starts with 'bert.embedding.word'");
 }
 
 } // namespace

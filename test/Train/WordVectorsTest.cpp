@@ -1,6 +1,7 @@
 //===- WordVectorsTest.cpp - PPMI-SVD word vectors against references -----===//
 
 #include "quantbert/Train/WordVectors.h"
+#include "quantbert/Train/BertModel.h"
 
 #include <gtest/gtest.h>
 
@@ -120,6 +121,47 @@ TEST(WordVectorsTest, TokensSharingContextsGetCloseVectors) {
   across /= 20 * 10;
   EXPECT_GT(within, 0.8);
   EXPECT_LT(across, 0.2);
+}
+
+TEST(WordVectorsTest, InitWordEmbeddingsSetsKnownRowsAtBertScale) {
+  std::mt19937 rng(3);
+  std::vector<std::vector<int32_t>> lines;
+  for (int i = 0; i < 300; ++i) {
+    std::vector<int32_t> line;
+    for (int j = 0; j < 10; ++j)
+      line.push_back(10 + int32_t(rng() % 20));
+    lines.push_back(line);
+  }
+  // A model whose only parameter is the table, under the checkpoint name.
+  torch::nn::Module root;
+  auto words = torch::nn::Embedding(40, 4);
+  {
+    torch::NoGradGuard noGrad;
+    words->weight.fill_(7.0f);
+  }
+  auto bertModule = std::make_shared<torch::nn::Module>();
+  auto embeddingsModule = std::make_shared<torch::nn::Module>();
+  embeddingsModule->register_module("word_embeddings", words);
+  bertModule->register_module("embeddings", embeddingsModule);
+  root.register_module("bert", bertModule);
+  PpmiSvdOptions options;
+  options.dim = 4;
+  options.window = 3;
+  options.minCount = 5;
+  Expected<int64_t> rows = initWordEmbeddings(root, lines, 40, options);
+  ASSERT_TRUE(rows) << rows.message();
+  EXPECT_EQ(*rows, 20);
+  torch::Tensor weight = words->weight.detach();
+  // Tokens 10-29 got vectors scaled to kInitializerRange; the rest kept 7.
+  EXPECT_NEAR(weight.narrow(0, 10, 20).std().item<double>(), kInitializerRange,
+              1e-6);
+  EXPECT_TRUE(weight.narrow(0, 0, 10).eq(7.0f).all().item<bool>());
+  EXPECT_TRUE(weight.narrow(0, 30, 10).eq(7.0f).all().item<bool>());
+  options.dim = 8;
+  Expected<int64_t> wrong = initWordEmbeddings(root, lines, 40, options);
+  ASSERT_FALSE(wrong);
+  EXPECT_EQ(wrong.message(),
+            "the word embeddings are [40, 4], the vectors [40, 8]");
 }
 
 TEST(WordVectorsTest, RejectsOutOfVocabularyIdsAndTinyCorpora) {

@@ -20,11 +20,16 @@
 #include <functional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace quantbert {
 
 /// Reads the whole file at `path`.
 Expected<std::string> readFile(const std::string &path);
+
+/// The lines of the file at `path`, without their '\n' (a last line
+/// without one counts; a final '\n' does not start an empty line).
+Expected<std::vector<std::string>> readLines(const std::string &path);
 
 /// Appends `size` bytes at `data` to the file being written.
 using ChunkWriter = std::function<Error(const void *data, size_t size)>;

@@ -157,6 +157,20 @@ DistillationLosses distillationLoss(const DistillationOptions &options,
                                     const EncoderOutputs &teacher,
                                     const torch::Tensor &attentionMask);
 
+/// A float fine-tuned checkpoint to distil from.
+struct Teacher {
+  BertConfig config;
+  BertForSequenceClassification model{nullptr};
+};
+
+/// Loads the teacher checkpoint in `dir` for a student trained on
+/// `labelNames` with the vocabulary file `studentVocabPath`: an error if it
+/// is a QAT checkpoint (qat.json), if a label both have is named
+/// differently, or if its vocab.txt differs from the student's.
+Expected<Teacher> loadTeacher(const std::string &dir,
+                              const std::vector<std::string> &labelNames,
+                              const std::string &studentVocabPath);
+
 //===----------------------------------------------------------------------===//
 // The training task
 //===----------------------------------------------------------------------===//

@@ -11,8 +11,11 @@
 #ifndef QUANTBERT_TRAIN_METRICS_H
 #define QUANTBERT_TRAIN_METRICS_H
 
+#include "quantbert/Support/Error.h"
+
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace quantbert::train {
@@ -56,6 +59,26 @@ struct PairedComparison {
 PairedComparison compareClassifiers(const std::vector<int64_t> &gold,
                                     const std::vector<int64_t> &predictedA,
                                     const std::vector<int64_t> &predictedB);
+
+/// A prediction file, what eval --logits and baseline-bow --predictions
+/// write and compare reads: a header `gold<TAB>predicted`, then a row of
+/// label ids per example; with `logits` (row-major [examples, labels]), a
+/// column per label name after those two holds its logit at full float
+/// precision (9 significant digits round-trip a float).
+std::string formatPredictionFile(const std::vector<int64_t> &gold,
+                                 const std::vector<int64_t> &predicted,
+                                 const std::vector<std::string> &labelNames = {},
+                                 const std::vector<float> &logits = {});
+
+/// Gold and predicted label ids, the first two columns of a prediction file.
+struct Predictions {
+  std::vector<int64_t> gold, predicted;
+};
+
+/// Parses a prediction file's text; errors start with `source` (and the
+/// line number of a bad row).
+Expected<Predictions> parsePredictionFile(std::string_view text,
+                                          const std::string &source);
 
 } // namespace quantbert::train
 

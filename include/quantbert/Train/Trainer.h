@@ -4,7 +4,8 @@
 // (Loshchilov & Hutter) without weight decay on biases and LayerNorm
 // weights, a linear warmup then linear decay of the learning rate (as
 // transformers' get_linear_schedule_with_warmup), gradient-norm clipping,
-// progress with the running loss and ETA (a bar redrawn in place on a
+// progress events with the running loss and timing (ProgressEvent: the
+// caller draws them; quant-bert-train's ProgressPrinter draws a bar on a
 // terminal, a line every N steps in a log), evaluation with a kept best
 // checkpoint, an optional moving average of the parameters, and resumable
 // training state.
@@ -52,6 +53,33 @@ struct StepReport {
   double learningRate = 0;
 };
 
+/// What a run reports for its progress display (TrainOptions::onProgress);
+/// the tool draws it (a bar on a terminal, lines in a log).
+struct ProgressEvent {
+  enum class Kind {
+    /// Training continues from a saved state at `step`.
+    Resumed,
+    /// An optimizer step finished.
+    Step,
+    /// The dev set was scored after `step`.
+    Evaluated,
+  };
+  Kind kind = Kind::Step;
+  int64_t step = 0;
+  int64_t totalSteps = 0;
+  /// 1-based epoch of `step`.
+  int64_t epoch = 0;
+  /// Mean loss of the current logging window (`logEvery` steps).
+  double runningLoss = 0;
+  double learningRate = 0;
+  /// Mean wall time per step since this run (or resume) started.
+  double secondsPerStep = 0;
+  /// Step: the step closes a logging window (a log line is due).
+  bool windowEnds = false;
+  /// Evaluated: the score and the best so far.
+  double score = 0, bestScore = 0;
+};
+
 struct TrainOptions {
   int64_t batchSize = 32;
   int64_t epochs = 3;
@@ -82,11 +110,8 @@ struct TrainOptions {
   std::string resumeFrom;
   /// Called after every optimizer step.
   std::function<void(const StepReport &)> onStep;
-  /// Progress and evaluation lines (null: quiet).
-  std::ostream *log = nullptr;
-  /// For a terminal: one progress bar redrawn in place (a few times a
-  /// second) instead of a line every `logEvery` steps.
-  bool progressBar = false;
+  /// Progress for display (null: quiet).
+  std::function<void(const ProgressEvent &)> onProgress;
 };
 
 /// The progress bar's text (no carriage return), e.g.
@@ -95,6 +120,10 @@ struct TrainOptions {
 std::string formatProgressBar(int64_t done, int64_t total, double loss,
                               double learningRate, double secondsPerStep,
                               int width = 24);
+
+/// The progress line of a log file, e.g. `step 234/710  epoch 1  loss
+/// 0.8236  lr 0.000194  0.37 s/step  ETA 2m56s` (no line end).
+std::string formatProgressLine(const ProgressEvent &event);
 
 /// An objective over a fixed set of training examples.
 class TrainingTask {
@@ -179,6 +208,12 @@ private:
   torch::Tensor blocks_;
   SpecialTokens special_;
 };
+
+/// Stops training the parameters of `model` whose names start with
+/// `prefix` (e.g. bert.embeddings.word_embeddings) and returns how many
+/// values that froze; a prefix that names no parameter is an error.
+Expected<int64_t> freezeParameters(torch::nn::Module &model,
+                                   const std::string &prefix);
 
 /// Logits [examples, labels] of `dataset` (eval mode, no gradients), in
 /// batches of `batchSize` padded to their longest sentence. `batchSeconds`,

@@ -74,6 +74,18 @@ Expected<WordVectors> ppmiSvdVectors(
     const std::vector<std::vector<int32_t>> &lines, int64_t vocabSize,
     const PpmiSvdOptions &options);
 
+/// pretrain --embedding-init ppmi-svd: the rows of
+/// `bert.embeddings.word_embeddings.weight` in `model` for the tokens that
+/// get a vector from `lines` (ppmiSvdVectors with `options`; options.dim
+/// must be the hidden size) become those vectors, scaled to the standard
+/// deviation of BERT's random initialisation (kInitializerRange) so that
+/// they sum with the position embeddings as a random row would; the other
+/// rows keep their values. Returns how many rows were set.
+Expected<int64_t> initWordEmbeddings(torch::nn::Module &model,
+                                     const std::vector<std::vector<int32_t>> &lines,
+                                     int64_t vocabSize,
+                                     const PpmiSvdOptions &options);
+
 } // namespace quantbert::train
 
 #endif // QUANTBERT_TRAIN_WORDVECTORS_H

@@ -1,0 +1,94 @@
+#!/usr/bin/env bash
+# BadInputTest.sh TRAIN_TOOL VOCAB WORK_DIR
+#
+# quant-bert-train on bad input, as a user would meet it: malformed TSVs
+# (a missing column, a label the training set does not have, an empty file,
+# invalid UTF-8), a corrupt checkpoint, and resuming with a different
+# configuration. Each must fail with exit code 1 and one line naming the
+# file (and line) or the setting, and leave an earlier run's checkpoints
+# byte for byte as they were.
+set -euo pipefail
+tool=$1 vocab=$2 work=$3
+rm -rf "$work"
+mkdir -p "$work"
+cd "$work"
+
+printf 'text\tlabel\n' > good.tsv
+for i in $(seq 1 12); do
+  printf 'the film was good %d\tpos\nthe film was bad %d\tneg\n' "$i" "$i" >> good.tsv
+done
+printf 'text\tcategory\nthe film\tpos\n' > missing-column.tsv
+printf 'text\tlabel\nthe film was fine\tneutral\n' > unknown-label.tsv
+: > empty.tsv
+printf 'text\tlabel\nthe film\tpos\nthe \xff film\tneg\n' > bad-utf8.tsv
+
+tiny=(--vocab "$vocab" --hidden-size 32 --layers 1 --heads 2
+      --intermediate-size 64 --max-seq-length 16 --batch-size 8 --threads 1
+      --log-every 0)
+"$tool" finetune --train good.tsv --output run --max-steps 2 "${tiny[@]}" \
+  2> train.log
+checksums() { sha256sum run/final/* run/training-state.safetensors; }
+checksums > before.sha
+
+# expect_error NAME REGEX COMMAND...: exit code 1 and exactly one error
+# line, the last, matching REGEX (progress lines may come before it).
+expect_error() {
+  local name=$1 regex=$2 out status=0
+  shift 2
+  out=$("$@" 2>&1) || status=$?
+  if [[ $status != 1 ]]; then
+    echo "FAILED $name: exit code $status: $out"
+    exit 1
+  fi
+  local last errors
+  last=$(printf '%s\n' "$out" | tail -n 1)
+  errors=$(printf '%s\n' "$out" | grep -c "error:" || true)
+  if [[ $errors != 1 || $last != *"error: "* || ! $last =~ $regex ]]; then
+    echo "FAILED $name: expected one error line matching '$regex', got: $out"
+    exit 1
+  fi
+  echo "ok $name: $last"
+}
+
+expect_error missing-column "missing-column.tsv:1: header needs a 'label' column" \
+  "$tool" finetune --train missing-column.tsv --output run "${tiny[@]}"
+expect_error unknown-label "unknown-label.tsv:2: unknown label 'neutral'" \
+  "$tool" finetune --train good.tsv --dev unknown-label.tsv --output run \
+  "${tiny[@]}"
+expect_error empty-file "empty.tsv:1: empty file, expected a header row" \
+  "$tool" finetune --train empty.tsv --output run "${tiny[@]}"
+expect_error invalid-utf8 "bad-utf8.tsv:3: invalid UTF-8 at byte 5 of the line" \
+  "$tool" finetune --train good.tsv --dev bad-utf8.tsv --output run \
+  "${tiny[@]}"
+expect_error eval-invalid-utf8 "bad-utf8.tsv:3: invalid UTF-8" \
+  "$tool" eval --model run/final --data bad-utf8.tsv
+
+# A checkpoint cut short (a copy: the run's own must stay intact).
+cp -r run/final corrupt
+head -c 300 run/final/model.safetensors > corrupt/model.safetensors
+expect_error corrupt-finetune "corrupt/model.safetensors: " \
+  "$tool" finetune --train good.tsv --model corrupt --output run2 --threads 1
+expect_error corrupt-eval "corrupt/model.safetensors: " \
+  "$tool" eval --model corrupt --data good.tsv
+# config.json that is not JSON.
+cp -r run/final badconfig
+printf '{"hidden_size": ' > badconfig/config.json
+expect_error bad-config "badconfig/config.json: not valid JSON" \
+  "$tool" eval --model badconfig --data good.tsv
+
+# Resuming with a different configuration is refused before any step.
+expect_error resume-other-seed "saved by a different run: seed is '42', this run has '5'" \
+  "$tool" finetune --train good.tsv --output run --max-steps 4 --seed 5 \
+  --resume run/training-state.safetensors "${tiny[@]}"
+expect_error resume-other-data "saved by a different run" \
+  "$tool" finetune --train unknown-label.tsv --output run --max-steps 4 \
+  --resume run/training-state.safetensors "${tiny[@]}"
+
+# Nothing above touched the first run's files.
+checksums > after.sha
+if ! cmp -s before.sha after.sha; then
+  echo "FAILED: a rejected command changed the run's checkpoints"
+  diff before.sha after.sha
+  exit 1
+fi
+echo "ok: the run's checkpoints are unchanged"

@@ -1,0 +1,189 @@
+//===- Driver.cpp - What quant-bert-train's commands share ----------------===//
+
+#include "Driver.h"
+
+#include <cstdlib>
+#include <fstream>
+#include <functional>
+#include <sstream>
+#include <iostream>
+#include <memory>
+#include <unistd.h>
+
+namespace quantbert::train::cli {
+
+void fail(const std::string &message) {
+  std::cerr << "quant-bert-train: error: " << message << "\n";
+  std::exit(1);
+}
+
+namespace {
+
+CLI::Validator numberCheck(std::function<bool(double)> accept,
+                           std::string requirement, std::string description) {
+  return CLI::Validator(
+      [accept, requirement](std::string &text) -> std::string {
+        char *end = nullptr;
+        double value = std::strtod(text.c_str(), &end);
+        if (end == text.c_str() || *end != '\0' || !accept(value))
+          return "must be " + requirement + ", got " + text;
+        return "";
+      },
+      description);
+}
+
+} // namespace
+
+CLI::Validator atLeast(double minimum) {
+  std::ostringstream text;
+  text << minimum;
+  return numberCheck([minimum](double v) { return v >= minimum; },
+                     "at least " + text.str(), ">= " + text.str());
+}
+
+CLI::Validator positive() {
+  return numberCheck([](double v) { return v > 0; }, "positive", "> 0");
+}
+
+CLI::Validator nonNegative() {
+  return numberCheck([](double v) { return v >= 0; }, "non-negative", ">= 0");
+}
+
+void ThreadsFlag::add(CLI::App *command) {
+  command->add_option("--threads", threads,
+                      "LibTorch intra-op threads (default: its own)")
+      ->check(positive());
+}
+
+void ThreadsFlag::apply() const {
+  if (threads > 0)
+    torch::set_num_threads(int(threads));
+}
+
+void TrainFlags::add(CLI::App *command) {
+  command->add_option("--output", train.outputDir,
+                      "Directory for best/, final/ and the training state")
+      ->required();
+  command->add_option("--batch-size", train.batchSize)->check(positive());
+  command->add_option("--epochs", train.epochs)->check(positive());
+  command->add_option("--max-steps", train.maxSteps,
+                      "Run length in steps, overriding --epochs (0: off)")
+      ->check(nonNegative());
+  command->add_option("--lr", train.learningRate, "Peak learning rate")
+      ->check(positive());
+  command->add_option("--warmup-ratio", train.warmupRatio,
+                      "Fraction of the steps spent warming up")
+      ->check(numberCheck([](double v) { return v >= 0 && v <= 1; },
+                          "in [0, 1]", "in [0, 1]"));
+  command->add_option("--weight-decay", train.weightDecay)
+      ->check(nonNegative());
+  command->add_option("--max-grad-norm", train.maxGradNorm, "0: no clipping")
+      ->check(nonNegative());
+  command->add_option("--seed", train.seed);
+  command->add_option("--log-every", train.logEvery,
+                      "A progress line every N steps (on a terminal, one bar "
+                      "redrawn in place instead)")
+      ->check(nonNegative());
+  command->add_option("--checkpoint-every", train.checkpointEvery,
+                      "Save the training state every N steps (0: at the end)")
+      ->check(nonNegative());
+  command->add_option("--resume", train.resumeFrom,
+                      "A training-state file to continue from");
+  command->add_option("--loss-csv", lossCsv,
+                      "Write step,loss,lr per step (appended on --resume)");
+  command->add_option("--ema-decay", train.emaDecay,
+                      "Evaluate and keep a moving average of the parameters "
+                      "with this decay, e.g. 0.99 (0: off)")
+      ->check(numberCheck([](double v) { return v >= 0 && v < 1; },
+                          "in [0, 1)", "in [0, 1)"));
+  command->add_option("--vocab", vocab,
+                      "WordPiece vocabulary of a fresh encoder");
+  command->add_option("--hidden-size", hiddenSize, "Fresh encoder: hidden size")
+      ->check(positive());
+  command->add_option("--layers", layers, "Fresh encoder: layers")
+      ->check(positive());
+  command->add_option("--heads", heads, "Fresh encoder: attention heads")
+      ->check(positive());
+  command->add_option("--intermediate-size", intermediateSize,
+                      "Fresh encoder: FFN width")
+      ->check(positive());
+  command->add_option("--max-position", maxPosition,
+                      "Fresh encoder: position embeddings")
+      ->check(positive());
+  threads.add(command);
+}
+
+TrainOptions TrainFlags::options() const {
+  TrainOptions o = train;
+  // A bar redrawn in place on a terminal; a line per --log-every steps in
+  // a log file.
+  o.onProgress = ProgressPrinter(std::cerr, ::isatty(STDERR_FILENO) == 1,
+                                 o.resumeFrom);
+  if (!lossCsv.empty()) {
+    bool append = !o.resumeFrom.empty();
+    auto csv = std::make_shared<std::ofstream>(
+        lossCsv, append ? std::ios::app : std::ios::trunc);
+    if (!*csv)
+      fail(lossCsv + ": cannot open for writing");
+    if (!append)
+      *csv << "step,loss,lr\n";
+    // Flushed every step, so a killed run keeps its curve up to the kill;
+    // a resumed run then repeats the steps since its last saved state.
+    o.onStep = [csv](const StepReport &r) {
+      *csv << r.step << "," << r.loss << "," << r.learningRate << std::endl;
+    };
+  }
+  return o;
+}
+
+BertConfig TrainFlags::sizedConfig(int64_t vocabSize) const {
+  BertConfig config;
+  config.hiddenSize = hiddenSize;
+  config.numHiddenLayers = layers;
+  config.numAttentionHeads = heads;
+  config.intermediateSize = intermediateSize;
+  config.maxPositionEmbeddings = maxPosition;
+  config.vocabSize = vocabSize;
+  return config;
+}
+
+void reportTraining(const TrainResult &result, const std::string &output) {
+  std::cerr << "trained " << result.steps << " steps, running loss "
+            << result.runningLoss;
+  if (result.bestScore)
+    std::cerr << ", best dev accuracy " << *result.bestScore;
+  std::cerr << "; checkpoints in " << output << "\n";
+}
+
+void ProgressPrinter::operator()(const ProgressEvent &event) {
+  std::ostream &out = *out_;
+  switch (event.kind) {
+  case ProgressEvent::Kind::Resumed:
+    out << "resumed from " << resumedFrom_ << " at step " << event.step
+        << "\n";
+    return;
+  case ProgressEvent::Kind::Evaluated:
+    out << (bar_ ? "\r\033[K" : "") << "step " << event.step
+        << ": dev score " << event.score << " (best " << event.bestScore
+        << ")\n";
+    return;
+  case ProgressEvent::Kind::Step:
+    break;
+  }
+  bool last = event.step == event.totalSteps;
+  if (bar_) {
+    auto now = std::chrono::steady_clock::now();
+    if (!last && now - lastDraw_ < std::chrono::milliseconds(200))
+      return;
+    lastDraw_ = now;
+    // Carriage return, the bar, then erase to the end of the line.
+    out << "\r"
+        << formatProgressBar(event.step, event.totalSteps, event.runningLoss,
+                             event.learningRate, event.secondsPerStep)
+        << "\033[K" << (last ? "\n" : "") << std::flush;
+  } else if (event.windowEnds) {
+    out << formatProgressLine(event) << "\n" << std::flush;
+  }
+}
+
+} // namespace quantbert::train::cli

@@ -1,0 +1,114 @@
+//===- Driver.h - What quant-bert-train's commands share --------*- C++ -*-===//
+//
+// The command-line layer of quant-bert-train: one file per command
+// (*Command.cpp), each registering a CLI11 subcommand whose callback turns
+// its options into calls of lib/Train, and these shared pieces: one-line
+// errors, the training options common to pretrain and finetune, LibTorch's
+// thread count, and ProgressPrinter, which draws the trainer's progress
+// events. Domain logic (training, data, checkpoints) lives in lib/Train.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef QUANTBERT_TOOLS_QUANTBERTTRAIN_DRIVER_H
+#define QUANTBERT_TOOLS_QUANTBERTTRAIN_DRIVER_H
+
+#include "quantbert/Support/Error.h"
+#include "quantbert/Train/Trainer.h"
+
+#include <CLI/CLI.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <ostream>
+#include <string>
+
+namespace quantbert::train::cli {
+
+/// Prints `quant-bert-train: error: MESSAGE` on stderr and exits with 1.
+[[noreturn]] void fail(const std::string &message);
+
+template <typename T> T orFail(Expected<T> value) {
+  if (!value)
+    fail(value.message());
+  return std::move(*value);
+}
+
+inline void orFail(Error error) {
+  if (error)
+    fail(error.message());
+}
+
+/// Whether `name` (e.g. "--model") was given on `command`'s command line.
+inline bool given(const CLI::App &command, const std::string &name) {
+  return command.count(name) > 0;
+}
+
+/// Validators with one-line messages ("must be positive, got 0"); the
+/// number is parsed as a double, which every integer option fits.
+CLI::Validator atLeast(double minimum);
+/// > 0 and >= 0.
+CLI::Validator positive();
+CLI::Validator nonNegative();
+
+/// --threads N: LibTorch's intra-op threads (default: its own choice).
+struct ThreadsFlag {
+  int64_t threads = 0;
+  void add(CLI::App *command);
+  /// Sets the thread count if --threads was given.
+  void apply() const;
+};
+
+/// The options of pretrain and finetune: optimisation, checkpoints,
+/// logging, and the size of a fresh encoder.
+struct TrainFlags {
+  /// Filled by the options; the defaults are the command's (set them before
+  /// add()).
+  TrainOptions train;
+  std::string lossCsv;
+  // A fresh encoder's size (the vocabulary size comes from --vocab).
+  std::string vocab;
+  int64_t hiddenSize = 256, layers = 4, heads = 4, intermediateSize = 1024,
+          maxPosition = 512;
+  ThreadsFlag threads;
+
+  /// Registers the options with the defaults currently in the fields.
+  void add(CLI::App *command);
+  /// TrainOptions with the progress drawn on stderr (ProgressPrinter) and
+  /// --loss-csv written step by step.
+  TrainOptions options() const;
+  BertConfig sizedConfig(int64_t vocabSize) const;
+};
+
+/// "trained N steps, running loss L[, best dev accuracy A]; checkpoints in
+/// DIR" on stderr.
+void reportTraining(const TrainResult &result, const std::string &output);
+
+/// Draws ProgressEvents: on a terminal one bar redrawn in place (at most
+/// five times a second, and at the end), otherwise a line per logging
+/// window; dev scores and resumption on lines of their own.
+class ProgressPrinter {
+public:
+  ProgressPrinter(std::ostream &out, bool bar, std::string resumedFrom = "")
+      : out_(&out), bar_(bar), resumedFrom_(std::move(resumedFrom)) {}
+  void operator()(const ProgressEvent &event);
+
+private:
+  std::ostream *out_;
+  bool bar_;
+  std::string resumedFrom_;
+  std::chrono::steady_clock::time_point lastDraw_{};
+};
+
+// The commands, one file each.
+void addPretrainCommand(CLI::App &app);
+void addFinetuneCommand(CLI::App &app);
+void addEvalCommand(CLI::App &app);
+void addExportCommand(CLI::App &app);
+void addQuantizeCommand(CLI::App &app);
+void addSensitivityCommand(CLI::App &app);
+void addBaselineBowCommand(CLI::App &app);
+void addCompareCommand(CLI::App &app);
+
+} // namespace quantbert::train::cli
+
+#endif // QUANTBERT_TOOLS_QUANTBERTTRAIN_DRIVER_H

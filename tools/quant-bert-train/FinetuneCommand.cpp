@@ -1,0 +1,287 @@
+//===- FinetuneCommand.cpp - quant-bert-train finetune --------------------===//
+//
+// Fine-tuning for sequence classification, from a checkpoint's encoder
+// (--model) or a fresh one; with --recipe quantization-aware training
+// (Recipes.h), with --teacher knowledge distillation (Distillation.h),
+// alone or together. A --model with a qat.json and no --recipe continues
+// its QAT.
+//
+//===----------------------------------------------------------------------===//
+
+#include "Driver.h"
+
+#include "quantbert/Train/Checkpoint.h"
+#include "quantbert/Train/Distillation.h"
+#include "quantbert/Train/Recipes.h"
+
+#include <filesystem>
+#include <iostream>
+#include <sstream>
+
+namespace quantbert::train::cli {
+
+namespace {
+
+struct FinetuneOptions {
+  TrainFlags flags;
+  std::string trainPath, devPath, model, freeze;
+  int64_t maxSeqLength = 128, evalEvery = 0;
+  // Quantization-aware training.
+  std::string recipe, recipeConfig, sensitivity;
+  int64_t mpLayers = -1, keepLayers = 0;
+  bool noAbwr = false, noPt = false, noIlf = false;
+  // Distillation.
+  std::string teacher, kd = "pred,rep,map", kdLayerMap;
+  double kdTemperature = 1.0, kdUnifiedWeight = 0.5;
+};
+
+/// The recipe of --recipe / --recipe-config and the recipe options, or
+/// nullopt for plain fine-tuning.
+std::optional<RecipeOptions> recipeOptions(const FinetuneOptions &o,
+                                           const CLI::App &command) {
+  if (!given(command, "--recipe") && !given(command, "--recipe-config")) {
+    for (const char *option : {"--mp-layers", "--sensitivity", "--keep-layers",
+                               "--no-abwr", "--no-pt", "--no-ilf"})
+      if (given(command, option) &&
+          !(given(command, "--teacher") &&
+            std::string(option) == "--keep-layers"))
+        fail(std::string(option) + " needs --recipe");
+    return std::nullopt;
+  }
+  RecipeOptions recipe;
+  if (given(command, "--recipe-config"))
+    orFail(readRecipeConfig(o.recipeConfig, recipe));
+  if (given(command, "--recipe"))
+    recipe.kind = orFail(parseRecipeName(o.recipe));
+  if (given(command, "--mp-layers"))
+    recipe.mpLayers = o.mpLayers;
+  if (given(command, "--sensitivity"))
+    recipe.sensitivityPath = o.sensitivity;
+  if (given(command, "--keep-layers"))
+    recipe.keepLayers = o.keepLayers;
+  recipe.abwr &= !o.noAbwr;
+  recipe.prioritizedTraining &= !o.noPt;
+  recipe.inverseLayerwise &= !o.noIlf;
+  for (const char *flag : {"--no-abwr", "--no-pt", "--no-ilf"})
+    if (given(command, flag) && recipe.kind != RecipeKind::SensiMix)
+      fail(std::string(flag) + " applies to the sensimix recipe only");
+  return recipe;
+}
+
+/// One line per quantized module group, so a run's log says what it trains.
+void describeRecipe(const ResolvedRecipe &recipe) {
+  std::cerr << "recipe " << recipe.spec.recipe << ": "
+            << recipe.spec.linears.size() << " quantized linears, "
+            << recipe.spec.embeddings.size() << " quantized embeddings";
+  if (!recipe.mpLayers.empty()) {
+    std::cerr << "; MP layers";
+    for (int64_t layer : recipe.mpLayers)
+      std::cerr << " " << layer;
+    const RecipeOptions &r = recipe.options;
+    std::cerr << " (ABWR " << (r.abwr ? "on" : "off") << ", PT "
+              << (r.prioritizedTraining ? "on" : "off") << ", ILF "
+              << (r.inverseLayerwise ? "on" : "off") << ")";
+  }
+  std::cerr << "\n";
+}
+
+/// --teacher: distillation into `student` with the --kd options.
+std::unique_ptr<TrainingTask>
+distillationTask(const FinetuneOptions &o, const CLI::App &command,
+                 const BertConfig &config, BertForSequenceClassification student,
+                 Tokenizer tokenizer, const std::string &vocabPath,
+                 TextDataset trainSet, std::optional<TextDataset> devSet) {
+  Teacher teacher = orFail(loadTeacher(o.teacher, trainSet.labelNames, vocabPath));
+  DistillationOptions options;
+  if (Error err = options.setTerms(o.kd))
+    fail("--kd: " + err.message());
+  options.temperature = o.kdTemperature;
+  if (given(command, "--kd-unified-weight")) {
+    if (!options.map || !options.out)
+      fail("--kd-unified-weight mixes map and out: --kd must list both");
+    if (Error err = options.setUnifiedWeight(o.kdUnifiedWeight))
+      fail("--kd-unified-weight: " + err.message());
+  }
+  LayerMapKind kind = LayerMapKind::Full;
+  if (given(command, "--kd-layer-map")) {
+    std::optional<LayerMapKind> parsed = parseLayerMapKind(o.kdLayerMap);
+    if (!parsed)
+      fail("--kd-layer-map must be full, uniform or first, got '" +
+           o.kdLayerMap + "'");
+    kind = *parsed;
+  } else if (config.numHiddenLayers != teacher.config.numHiddenLayers) {
+    fail("a student of " + std::to_string(config.numHiddenLayers) +
+         " layers and a teacher of " +
+         std::to_string(teacher.config.numHiddenLayers) +
+         " need --kd-layer-map uniform or first");
+  }
+  std::vector<LayerPair> layers = orFail(mapLayers(
+      kind, config.numHiddenLayers, teacher.config.numHiddenLayers));
+  std::cerr << "distill: teacher " << o.teacher << " ("
+            << teacher.config.numHiddenLayers << " layers, map "
+            << layerMapKindName(kind) << "), terms " << options.termNames()
+            << ", temperature " << options.temperature << ", c_map "
+            << options.mapWeight << ", c_out " << options.outWeight << "\n";
+  return orFail(DistillationTask::create(
+      config, std::move(student), teacher.config, std::move(teacher.model),
+      std::move(layers), options, std::move(tokenizer), vocabPath,
+      std::move(trainSet), std::move(devSet), o.maxSeqLength));
+}
+
+void runFinetune(const FinetuneOptions &o, const CLI::App &command) {
+  o.flags.threads.apply();
+  std::optional<RecipeOptions> recipe = recipeOptions(o, command);
+  if (!given(command, "--teacher"))
+    for (const char *option : {"--kd", "--kd-temperature",
+                               "--kd-unified-weight", "--kd-layer-map"})
+      if (given(command, option))
+        fail(std::string(option) + " needs --teacher");
+  bool fromModel = given(command, "--model");
+  if (!fromModel && o.flags.vocab.empty())
+    fail("finetune needs --model DIR or, for a fresh encoder, --vocab VOCAB");
+  TextDataset trainSet = orFail(readTsv(o.trainPath));
+  std::optional<TextDataset> devSet;
+  if (given(command, "--dev"))
+    devSet = orFail(readTsv(o.devPath, &trainSet.labelNames));
+
+  std::string vocabPath = fromModel ? o.model + "/vocab.txt" : o.flags.vocab;
+  Tokenizer tokenizer = orFail(Tokenizer::open(vocabPath));
+  BertConfig config = fromModel ? orFail(loadCheckpointConfig(o.model))
+                                : o.flags.sizedConfig(tokenizer.vocabSize());
+  // An MLM checkpoint has no pooler or classifier: those start fresh, as in
+  // transformers' from_pretrained.
+  LoadPolicy policy{{"bert.pooler.", "classifier."}, {"cls."}};
+  int64_t keepLayers = recipe ? recipe->keepLayers : o.keepLayers;
+  if (keepLayers > 0) {
+    if (!fromModel)
+      fail("--keep-layers needs --model");
+    config = orFail(keepFirstLayers(config, keepLayers, policy));
+  }
+  config.numLabels = int64_t(trainSet.labelNames.size());
+  config.id2label.clear();
+  for (int64_t i = 0; i < config.numLabels; ++i)
+    config.id2label[i] = trainSet.labelNames[i];
+  config.architectures = {"BertForSequenceClassification"};
+  orFail(config.validate());
+
+  TrainOptions options = o.flags.options();
+  options.evalEvery = o.evalEvery;
+  torch::manual_seed(options.seed);
+  BertForSequenceClassification model(config);
+  initBertWeights(*model);
+  if (fromModel)
+    orFail(loadCheckpointWeights(o.model, *model, policy));
+
+  // Quantization-aware training: a recipe, or the qat.json of a QAT
+  // checkpoint being trained further.
+  std::optional<ResolvedRecipe> resolved;
+  if (recipe) {
+    std::optional<SensitivityReport> sensitivity;
+    if (!recipe->sensitivityPath.empty())
+      sensitivity = orFail(SensitivityReport::load(recipe->sensitivityPath));
+    resolved = orFail(resolveRecipe(*recipe, config,
+                                    sensitivity ? &*sensitivity : nullptr));
+  } else if (fromModel && std::filesystem::exists(o.model + "/qat.json")) {
+    resolved.emplace();
+    resolved->spec = orFail(QatSpec::load(o.model + "/qat.json"));
+  }
+  if (resolved) {
+    orFail(applyQatSpec(*model, resolved->spec));
+    describeRecipe(*resolved);
+  }
+  std::cerr << "finetune: " << trainSet.examples.size() << " examples, "
+            << config.numLabels << " labels\n";
+  std::unique_ptr<TrainingTask> task;
+  if (given(command, "--teacher"))
+    task = distillationTask(o, command, config, model, tokenizer, vocabPath,
+                            std::move(trainSet), std::move(devSet));
+  else
+    task = std::make_unique<ClassificationTask>(
+        config, model, tokenizer, vocabPath, std::move(trainSet),
+        std::move(devSet), o.maxSeqLength);
+  std::istringstream prefixes(o.freeze);
+  for (std::string prefix; std::getline(prefixes, prefix, ',');) {
+    if (prefix.empty())
+      continue;
+    Expected<int64_t> frozen = freezeParameters(*model, prefix);
+    if (!frozen)
+      fail("--freeze: " + frozen.message());
+    std::cerr << "finetune: froze " << *frozen << " parameters under '"
+              << prefix << "'\n";
+  }
+  if (!resolved) {
+    reportTraining(orFail(runTraining(*task, options)), options.outputDir);
+    return;
+  }
+  QatTask qat(std::move(task), model, std::move(*resolved));
+  reportTraining(orFail(runTraining(qat, options)), options.outputDir);
+}
+
+} // namespace
+
+void addFinetuneCommand(CLI::App &app) {
+  auto o = std::make_shared<FinetuneOptions>();
+  CLI::App *command = app.add_subcommand(
+      "finetune", "Fine-tune a classifier; with --recipe quantization-aware "
+                  "training, with --teacher distillation (docs/training.md)");
+  command->add_option("--train", o->trainPath, "Training TSV (text, label)")
+      ->required();
+  command->add_option("--dev", o->devPath,
+                      "Dev TSV: evaluated, the best kept in OUTPUT/best");
+  command->add_option("--model", o->model,
+                      "Start from this checkpoint (else a fresh encoder of "
+                      "the size options, with --vocab)");
+  command->add_option("--max-seq-length", o->maxSeqLength)
+      ->check(atLeast(2));
+  command->add_option("--eval-every", o->evalEvery,
+                      "Evaluate every N steps (0: each epoch's end)")
+      ->check(nonNegative());
+  command->add_option("--freeze", o->freeze,
+                      "PREFIX[,PREFIX...]: parameters whose names start so "
+                      "are not trained, e.g. bert.embeddings.word_embeddings");
+  auto *qat = "Quantization-aware training";
+  command->add_option("--recipe", o->recipe, "q8bert, sensimix or ternary")
+      ->group(qat);
+  command->add_option("--recipe-config", o->recipeConfig,
+                      "Recipe options as JSON (docs/training.md)")
+      ->group(qat);
+  command->add_option("--keep-layers", o->keepLayers,
+                      "Keep the first L encoder layers of --model (also with "
+                      "--teacher alone)")
+      ->check(positive())
+      ->group(qat);
+  command->add_option("--mp-layers", o->mpLayers,
+                      "sensimix: mixed-precision layers (default half; the "
+                      "top N, or with --sensitivity the N FFNs least "
+                      "sensitive to binarization)")
+      ->check(nonNegative())
+      ->group(qat);
+  command->add_option("--sensitivity", o->sensitivity,
+                      "sensimix: sensitivity.json choosing the MP layers")
+      ->group(qat);
+  command->add_flag("--no-abwr", o->noAbwr, "sensimix ablation")->group(qat);
+  command->add_flag("--no-pt", o->noPt, "sensimix ablation")->group(qat);
+  command->add_flag("--no-ilf", o->noIlf, "sensimix ablation")->group(qat);
+  auto *kd = "Knowledge distillation";
+  command->add_option("--teacher", o->teacher,
+                      "A float fine-tuned checkpoint to distil from (then no "
+                      "label loss)")
+      ->group(kd);
+  command->add_option("--kd", o->kd,
+                      "Terms: any of pred,rep,attscore,map,out")
+      ->group(kd);
+  command->add_option("--kd-temperature", o->kdTemperature)
+      ->check(positive())
+      ->group(kd);
+  command->add_option("--kd-unified-weight", o->kdUnifiedWeight,
+                      "c_map = W, c_out = 1 - W (default: both 1)")
+      ->group(kd);
+  command->add_option("--kd-layer-map", o->kdLayerMap,
+                      "full, uniform or first (default full; required when "
+                      "the depths differ)")
+      ->group(kd);
+  o->flags.add(command);
+  command->callback([o, command] { runFinetune(*o, *command); });
+}
+
+} // namespace quantbert::train::cli
