@@ -17,7 +17,22 @@
 #define GET_ATTRDEF_CLASSES
 #include "QuantBert/QBAttrs.h.inc"
 
+namespace quantbert {
+struct SensitivityReport;
+} // namespace quantbert
+
 namespace quantbert::qb {
+
+/// The module attributes import sets: a #qb.model and an array of
+/// #qb.sensitivity (QBDialect::verifyOperationAttribute checks both).
+constexpr llvm::StringLiteral kModelAttrName = "qb.model";
+constexpr llvm::StringLiteral kSensitivityAttrName = "qb.sensitivity";
+
+/// sensitivity.json (quantbert/Support/SensitivityReport.h) as the
+/// `qb.sensitivity` array: the one translation, used by the importer and by
+/// qb-assign-precision's `sensitivity=` option.
+mlir::ArrayAttr buildSensitivityAttr(mlir::MLIRContext *context,
+                                     const quantbert::SensitivityReport &report);
 
 /// f32, f16 and bf16: a float qb.linear, no quantizer.
 bool isFloatPrecision(Precision precision);

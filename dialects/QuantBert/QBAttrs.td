@@ -114,4 +114,55 @@ def QB_GeluApproximationAttr
   let assemblyFormat = "`<` $value `>`";
 }
 
+//===----------------------------------------------------------------------===//
+// Module attributes: what import knows about the model
+//===----------------------------------------------------------------------===//
+
+def QB_ModelAttr : QB_Attr<"Model", "model"> {
+  let summary = "The facts about an imported model its C API needs";
+  let description = [{
+    Import attaches it to the module as `qb.model`; quant-bert-compile reads
+    it to write the model's C header and descriptor (label count and names,
+    the vocabulary and position limits the generated run function checks).
+    `labels`, when present, has `num_labels` strings in class order
+    (config.json's `id2label`); without it the header names them
+    `LABEL_0`, ... as transformers does.
+
+    ```mlir
+    module attributes {qb.model = #qb.model<num_labels = 3, vocab_size = 30522,
+        max_positions = 512, type_vocab_size = 2, labels = ["neg", "neu", "pos"]>}
+    ```
+  }];
+  let parameters = (ins
+    "int64_t":$num_labels,
+    "int64_t":$vocab_size,
+    "int64_t":$max_positions,
+    "int64_t":$type_vocab_size,
+    OptionalParameter<"::mlir::ArrayAttr">:$labels);
+  let assemblyFormat = "`<` struct(params) `>`";
+  let genVerifyDecl = 1;
+}
+
+def QB_ModuleSensitivityAttr : QB_Attr<"ModuleSensitivity", "sensitivity"> {
+  let summary = "One module's measured quantization sensitivity";
+  let description = [{
+    An entry of sensitivity.json (docs/formats.md): the dev-set loss
+    increase when encoder layer `layer`'s `module` (attention or ffn) alone
+    is quantized to each precision. The module attribute `qb.sensitivity`
+    is an array of these, at most one per (layer, module); import copies a
+    bundle's sensitivity.json there and qb-assign-precision reads it.
+
+    ```mlir
+    module attributes {qb.sensitivity = [
+      #qb.sensitivity<layer = 0, module = ffn, losses = {i8 = 0.01 : f64, binary = 0.3 : f64}>]}
+    ```
+  }];
+  let parameters = (ins
+    "int64_t":$layer,
+    EnumParameter<QB_LayerModule>:$module,
+    "::mlir::DictionaryAttr":$losses);
+  let assemblyFormat = "`<` struct(params) `>`";
+  let genVerifyDecl = 1;
+}
+
 #endif // QUANTBERT_DIALECT_QB_ATTRS

@@ -50,6 +50,8 @@ def QB_Dialect : Dialect {
   }];
   let useDefaultAttributePrinterParser = 1;
   let hasConstantMaterializer = 1;
+  // qb.model and qb.sensitivity on the module (QBAttrs.cpp).
+  let hasOperationAttrVerify = 1;
   let dependentDialects = ["::mlir::arith::ArithDialect"];
   let extraClassDeclaration = [{
     /// Adds the qb attributes (defined in QBAttrs.cpp, next to their storage).

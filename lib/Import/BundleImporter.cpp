@@ -25,7 +25,6 @@
 #include "quantbert/Support/SensitivityReport.h"
 #include "quantbert/Support/Safetensors.h"
 #include "quantbert/Support/StoredWeight.h"
-#include "quantbert/Transforms/SensitivityAttr.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -507,25 +506,22 @@ OwningOpRef<ModuleOp> Importer::run() {
 
   // Sensitivity data for qb-assign-precision.
   if (sensitivity)
-    (*module)->setAttr(quantbert::kSensitivityAttrName,
-                       quantbert::buildSensitivityAttr(builder, *sensitivity));
-  SmallVector<NamedAttribute> modelInfo = {
-      builder.getNamedAttr("num_labels", builder.getI64IntegerAttr(config.numLabels)),
-      builder.getNamedAttr("vocab_size", builder.getI64IntegerAttr(config.vocabSize)),
-      builder.getNamedAttr("max_position_embeddings",
-                           builder.getI64IntegerAttr(config.maxPositionEmbeddings)),
-      builder.getNamedAttr("type_vocab_size",
-                           builder.getI64IntegerAttr(config.typeVocabSize))};
+    (*module)->setAttr(kSensitivityAttrName,
+                       buildSensitivityAttr(context, *sensitivity));
   // config.json's label names, in class order (absent without id2label:
   // quant-bert-compile then names them LABEL_0, ... as transformers does).
+  ArrayAttr labels;
   if (!config.id2label.empty()) {
-    SmallVector<Attribute> labels;
+    SmallVector<Attribute> names;
     for (int64_t index = 0; index < config.numLabels; ++index)
-      labels.push_back(builder.getStringAttr(config.labelName(index)));
-    modelInfo.push_back(
-        builder.getNamedAttr("id2label", builder.getArrayAttr(labels)));
+      names.push_back(builder.getStringAttr(config.labelName(index)));
+    labels = builder.getArrayAttr(names);
   }
-  (*module)->setAttr("qb.model", builder.getDictionaryAttr(modelInfo));
+  (*module)->setAttr(kModelAttrName,
+                     ModelAttr::get(context, config.numLabels,
+                                    config.vocabSize,
+                                    config.maxPositionEmbeddings,
+                                    config.typeVocabSize, labels));
   if (failed(verify(*module)))
     return nullptr;
   return module;

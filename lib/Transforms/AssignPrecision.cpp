@@ -9,7 +9,7 @@
 
 #include "quantbert/Transforms/Passes.h"
 
-#include "quantbert/Transforms/SensitivityAttr.h"
+#include "quantbert/Support/SensitivityReport.h"
 
 #include "mlir/IR/Diagnostics.h"
 #include "llvm/ADT/DenseSet.h"
@@ -32,7 +32,6 @@ using namespace quantbert::qb;
 
 namespace {
 
-using quantbert::kSensitivityAttrName;
 
 /// Storage bits per weight element at `precision`.
 int64_t bitsPerWeight(Precision precision) {
@@ -229,9 +228,9 @@ LogicalResult AssignPrecisionPass::readSensitivity(ModuleOp module) {
     auto report = quantbert::SensitivityReport::load(sensitivityFile);
     if (!report)
       return module.emitError() << "qb-assign-precision: " << report.message();
-    Builder builder(module.getContext());
-    entries = quantbert::buildSensitivityAttr(builder, *report);
+    entries = buildSensitivityAttr(module.getContext(), *report);
   } else {
+    // The dialect verified its form (QBDialect::verifyOperationAttribute).
     entries = module->getAttrOfType<ArrayAttr>(kSensitivityAttrName);
   }
   if (!entries)
@@ -241,41 +240,13 @@ LogicalResult AssignPrecisionPass::readSensitivity(ModuleOp module) {
            << kSensitivityAttrName
            << "' module attribute (quant-bert-translate copies sensitivity.json "
               "there)";
-  for (auto [index, entry] : llvm::enumerate(entries)) {
-    auto fail = [&, index = index]() {
-      return module.emitError()
-             << kSensitivityAttrName << "[" << index << "]: ";
-    };
-    auto dict = dyn_cast<DictionaryAttr>(entry);
-    if (!dict)
-      return fail() << "expected a dictionary";
-    auto layer = dict.getAs<IntegerAttr>("layer");
-    if (!layer || layer.getInt() < 0)
-      return fail() << "'layer' must be a non-negative integer";
-    auto moduleName = dict.getAs<StringAttr>("module");
-    std::optional<LayerModule> layerModule =
-        moduleName ? symbolizeLayerModule(moduleName.getValue()) : std::nullopt;
-    if (!layerModule)
-      return fail() << "'module' must be \"attention\" or \"ffn\"";
-    auto values = dict.getAs<DictionaryAttr>("sensitivity");
-    if (!values)
-      return fail() << "'sensitivity' must be a dictionary of precision to "
-                       "loss increase";
-    auto it = slots.find({layer.getInt(), *layerModule});
+  for (auto entry : entries.getAsRange<ModuleSensitivityAttr>()) {
+    auto it = slots.find({entry.getLayer(), entry.getModule()});
     if (it == slots.end())
       continue; // Data for a module this model does not have (e.g. truncated).
-    for (NamedAttribute value : values) {
-      std::optional<Precision> precision =
-          symbolizePrecision(value.getName().getValue());
-      auto number = dyn_cast<FloatAttr>(value.getValue());
-      if (!precision)
-        return fail() << "unknown precision '" << value.getName().getValue()
-                      << "'";
-      if (!number || !std::isfinite(number.getValueAsDouble()))
-        return fail() << "sensitivity of '" << value.getName().getValue()
-                      << "' must be a finite float";
-      it->second.sensitivity[*precision] = number.getValueAsDouble();
-    }
+    for (NamedAttribute loss : entry.getLosses())
+      it->second.sensitivity[*symbolizePrecision(loss.getName().getValue())] =
+          cast<FloatAttr>(loss.getValue()).getValueAsDouble();
   }
   return success();
 }

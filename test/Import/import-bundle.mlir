@@ -6,7 +6,7 @@
 // RUN: rm -rf %t && mkdir -p %t
 // RUN: %python %S/Inputs/make_bundle.py %t/float --layers 2 --hidden 32 --heads 2 --labels 3
 // RUN: quant-bert-translate --import-bundle %t/float | FileCheck %s --check-prefix=FLOAT
-// FLOAT: module attributes {qb.model = {id2label = ["label_0", "label_1", "label_2"], max_position_embeddings = 16 : i64, num_labels = 3 : i64, type_vocab_size = 2 : i64, vocab_size = 50 : i64}}
+// FLOAT: module attributes {qb.model = #qb.model<num_labels = 3, vocab_size = 50, max_positions = 16, type_vocab_size = 2, labels = ["label_0", "label_1", "label_2"]>}
 // FLOAT: func.func @forward(%{{.*}}: tensor<?x?xi32> {qb.name = "input_ids"}, %{{.*}}: tensor<?x?xi32> {qb.name = "token_type_ids"}, %{{.*}}: tensor<?x?xi32> {qb.name = "attention_mask"}) -> tensor<?x3xf32>
 // FLOAT: arith.constant dense_resource<bert.embeddings.word_embeddings.weight> : tensor<50x32xf32>
 // FLOAT: qb.embedding
@@ -40,7 +40,7 @@
 // Without id2label in config.json, qb.model has no label names.
 // RUN: %python %S/Inputs/make_bundle.py %t/nolabels --layers 1 --id2label none
 // RUN: quant-bert-translate --import-bundle %t/nolabels | FileCheck %s --check-prefix=NOLABELS
-// NOLABELS: module attributes {qb.model = {max_position_embeddings = 16 : i64, num_labels = 3 : i64, type_vocab_size = 2 : i64, vocab_size = 50 : i64}}
+// NOLABELS: module attributes {qb.model = #qb.model<num_labels = 3, vocab_size = 50, max_positions = 16, type_vocab_size = 2>}
 //
 // Bytecode output reads back to the same module.
 // RUN: quant-bert-translate --import-bundle %t/float --emit-bytecode -o %t/float.mlirbc
@@ -52,7 +52,7 @@
 // codes, sensitivity.json as the qb.sensitivity module attribute.
 // RUN: %python %S/Inputs/make_bundle.py %t/sensimix --quant sensimix --sensitivity
 // RUN: quant-bert-translate --import-bundle %t/sensimix | FileCheck %s --check-prefix=SENSIMIX
-// SENSIMIX: qb.sensitivity = [{layer = 0 : i64, module = "attention", sensitivity = {binary = 5.000000e-01 : f64, i8 = 1.000000e-02 : f64}}
+// SENSIMIX: qb.sensitivity = [#qb.sensitivity<layer = 0, module = attention, losses = {binary = 5.000000e-01 : f64, i8 = 1.000000e-02 : f64}>
 // SENSIMIX: qb.encoder_layer layer 0
 // SENSIMIX: %[[CODES:.*]] = arith.constant dense_resource<bert.encoder.layer.0.attention.self.query.weight> : tensor<32x32xi8>
 // SENSIMIX: %[[W:.*]] = qb.dequantize %[[CODES]] {scale = array<f32: {{.*}}>} : tensor<32x32xi8> -> tensor<32x32xf32>

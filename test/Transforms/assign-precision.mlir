@@ -135,7 +135,7 @@
 // RUN: not quant-bert-opt %t/two_layers.mlir -qb-assign-precision="budget=0.5 precisions=i8,int4" 2>&1 | FileCheck %s --check-prefix=UNKNOWN
 // UNKNOWN: error: qb-assign-precision: unknown precision 'int4' in precisions=
 // RUN: not quant-bert-opt %t/bad_entry.mlir -qb-assign-precision="budget=0.5" 2>&1 | FileCheck %s --check-prefix=BAD-ENTRY
-// BAD-ENTRY: error: qb.sensitivity[1]: 'module' must be "attention" or "ffn"
+// BAD-ENTRY: error: expected ::quantbert::qb::LayerModule to be one of: attention, ffn
 // RUN: not quant-bert-opt %t/role_mismatch.mlir -qb-assign-precision="budget=0.5" 2>&1 | FileCheck %s --check-prefix=ROLE
 // ROLE: role_mismatch.mlir:{{[0-9]+}}:{{[0-9]+}}: error: 'qb.linear' op has role 'query' but sits in the ffn region
 // RUN: quant-bert-opt %t/no_layers.mlir -qb-assign-precision="budget=0.5" 2>&1 | FileCheck %s --check-prefix=EMPTY
@@ -143,10 +143,10 @@
 
 //--- two_layers.mlir
 module attributes {qb.sensitivity = [
-    {layer = 0 : i64, module = "attention", sensitivity = {i8 = 0.01 : f64, ternary = 0.1 : f64, binary = 0.5 : f64}},
-    {layer = 0 : i64, module = "ffn", sensitivity = {i8 = 0.01 : f64, ternary = 0.05 : f64, binary = 0.3 : f64}},
-    {layer = 1 : i64, module = "attention", sensitivity = {i8 = 0.01 : f64, ternary = 0.04 : f64, binary = 0.06 : f64}},
-    {layer = 1 : i64, module = "ffn", sensitivity = {i8 = 0.01 : f64, ternary = 0.2 : f64, binary = 0.25 : f64}}]} {
+    #qb.sensitivity<layer = 0, module = attention, losses = {i8 = 0.01 : f64, ternary = 0.1 : f64, binary = 0.5 : f64}>,
+    #qb.sensitivity<layer = 0, module = ffn, losses = {i8 = 0.01 : f64, ternary = 0.05 : f64, binary = 0.3 : f64}>,
+    #qb.sensitivity<layer = 1, module = attention, losses = {i8 = 0.01 : f64, ternary = 0.04 : f64, binary = 0.06 : f64}>,
+    #qb.sensitivity<layer = 1, module = ffn, losses = {i8 = 0.01 : f64, ternary = 0.2 : f64, binary = 0.25 : f64}>]} {
 func.func @two_layers(%h0: tensor<2x8x16xf32>, %mask: tensor<2x8xi32>, %wq0: tensor<16x16xf32>, %bq0: tensor<16xf32>, %wk0: tensor<16x16xf32>, %bk0: tensor<16xf32>, %wv0: tensor<16x16xf32>, %bv0: tensor<16xf32>, %wo0: tensor<16x16xf32>, %bo0: tensor<16xf32>, %g10: tensor<16xf32>, %b10: tensor<16xf32>, %wi0: tensor<64x16xf32>, %bi0: tensor<64xf32>, %wf0: tensor<16x64xf32>, %bf0: tensor<16xf32>, %g20: tensor<16xf32>, %b20: tensor<16xf32>, %wq1: tensor<16x16xf32>, %bq1: tensor<16xf32>, %wk1: tensor<16x16xf32>, %bk1: tensor<16xf32>, %wv1: tensor<16x16xf32>, %bv1: tensor<16xf32>, %wo1: tensor<16x16xf32>, %bo1: tensor<16xf32>, %g11: tensor<16xf32>, %b11: tensor<16xf32>, %wi1: tensor<64x16xf32>, %bi1: tensor<64xf32>, %wf1: tensor<16x64xf32>, %bf1: tensor<16xf32>, %g21: tensor<16xf32>, %b21: tensor<16xf32>) -> tensor<2x8x16xf32> {
   %h1 = qb.encoder_layer layer 0 (%h0, %mask) : (tensor<2x8x16xf32>, tensor<2x8xi32>) -> tensor<2x8x16xf32>
   attention {
@@ -261,8 +261,8 @@ func.func @three_layers(%h0: tensor<2x8x16xf32>, %mask: tensor<2x8xi32>, %wq0: t
 
 //--- bad_entry.mlir
 module attributes {qb.sensitivity = [
-    {layer = 0 : i64, module = "attention", sensitivity = {i8 = 0.1 : f64}},
-    {layer = 0 : i64, module = "mlp", sensitivity = {i8 = 0.1 : f64}}]} {
+    #qb.sensitivity<layer = 0, module = attention, losses = {i8 = 0.1 : f64}>,
+    #qb.sensitivity<layer = 0, module = mlp, losses = {i8 = 0.1 : f64}>]} {
 func.func @f(%x: tensor<2x8x16xf32>, %m: tensor<2x8xi32>, %w: tensor<16x16xf32>) -> tensor<2x8x16xf32> {
   %0 = qb.encoder_layer layer 0 (%x, %m) : (tensor<2x8x16xf32>, tensor<2x8xi32>) -> tensor<2x8x16xf32>
   attention {
@@ -299,7 +299,7 @@ func.func @f(%x: tensor<2x16xf32>, %w: tensor<4x16xf32>) -> tensor<2x4xf32> {
 
 //--- with_embedding.mlir
 module attributes {qb.sensitivity = [
-    {layer = 0 : i64, module = "attention", sensitivity = {i8 = 0.01 : f64, binary = 0.5 : f64}}]} {
+    #qb.sensitivity<layer = 0, module = attention, losses = {i8 = 0.01 : f64, binary = 0.5 : f64}>]} {
 func.func @f(%ids: tensor<2x8xi32>, %m: tensor<2x8xi32>, %words: tensor<100x16xf32>,
              %pos: tensor<8x16xf32>, %types: tensor<2x16xf32>, %w: tensor<16x16xf32>) -> tensor<2x8x16xf32> {
   %e = qb.embedding %ids, %ids words(%words) positions(%pos) token_types(%types)

@@ -301,7 +301,11 @@ int main(int argc, char **argv) {
   if (!module)
     return 1;
 
-  auto modelAttr = (*module)->getAttrOfType<DictionaryAttr>("qb.model");
+  // The dialect verified qb.model's form when the module was built or
+  // parsed (QBDialect::verifyOperationAttribute).
+  auto modelAttr =
+      (*module)->getAttrOfType<quantbert::qb::ModelAttr>(
+          quantbert::qb::kModelAttrName);
   auto forward = module->lookupSymbol<func::FuncOp>("forward");
   if (!modelAttr || !forward)
     return fail("'" + inputPath +
@@ -310,27 +314,14 @@ int main(int argc, char **argv) {
   quantbert::ModelInfo info;
   info.name = name;
   info.forward = name + "_forward";
-  for (auto [field, key] :
-       {std::pair{&info.numLabels, "num_labels"},
-        std::pair{&info.vocabSize, "vocab_size"},
-        std::pair{&info.typeVocabSize, "type_vocab_size"},
-        std::pair{&info.maxPositions, "max_position_embeddings"}}) {
-    auto value = modelAttr.getAs<IntegerAttr>(key);
-    if (!value)
-      return fail(Twine("qb.model has no '") + key + "'");
-    *field = value.getInt();
-  }
+  info.numLabels = modelAttr.getNumLabels();
+  info.vocabSize = modelAttr.getVocabSize();
+  info.typeVocabSize = modelAttr.getTypeVocabSize();
+  info.maxPositions = modelAttr.getMaxPositions();
   // Label names (absent: the header says LABEL_0, ...).
-  if (mlir::Attribute labels = modelAttr.get("id2label")) {
-    auto array = dyn_cast<ArrayAttr>(labels);
-    if (!array || static_cast<int64_t>(array.size()) != info.numLabels ||
-        !llvm::all_of(array,
-                      [](mlir::Attribute a) { return isa<StringAttr>(a); }))
-      return fail("qb.model's 'id2label' is not an array of " +
-                  Twine(info.numLabels) + " strings");
-    for (mlir::Attribute label : array)
-      info.labels.push_back(cast<StringAttr>(label).str());
-  }
+  if (ArrayAttr labels = modelAttr.getLabels())
+    for (StringAttr label : labels.getAsRange<StringAttr>())
+      info.labels.push_back(label.str());
   if (failed(SymbolTable::replaceAllSymbolUses(
           forward, StringAttr::get(&context, info.forward), *module)))
     return fail("cannot rename @forward");

@@ -41,6 +41,10 @@ def ConvertQBToLinalg : Pass<"convert-qb-to-linalg"> {
     results truncated on store; matmuls accumulate in f32. A `qb.linear` that
     still carries a quantized precision (`i8`, `ternary`, `binary`) is an
     error: `qb-materialize-quant` must run first.
+
+    Run on a module that then holds no qb op, the pass also removes the qb
+    module attributes (`qb.model`, `qb.sensitivity`), so the result is
+    upstream MLIR only.
   }];
   let dependentDialects = [
     "::mlir::arith::ArithDialect",

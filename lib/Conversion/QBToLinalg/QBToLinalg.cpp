@@ -1155,7 +1155,22 @@ struct ConvertQBToLinalgPass
     RewritePatternSet patterns(context);
     populateQBToLinalgPatterns(patterns);
     if (failed(applyPartialConversion(root, target, std::move(patterns))))
-      signalPassFailure();
+      return signalPassFailure();
+
+    // A module with no qb op left sheds the qb module attributes too
+    // (#qb.model, qb.sensitivity): what follows is upstream MLIR, which
+    // tools without the qb dialect (mlir-translate) must be able to read.
+    if (auto module = dyn_cast<ModuleOp>(root)) {
+      bool anyQBOp = false;
+      module.walk([&](Operation *op) {
+        anyQBOp |= isa<QBDialect>(op->getDialect());
+        return anyQBOp ? WalkResult::interrupt() : WalkResult::advance();
+      });
+      if (!anyQBOp) {
+        module->removeAttr(kModelAttrName);
+        module->removeAttr(kSensitivityAttrName);
+      }
+    }
   }
 };
 

@@ -844,3 +844,67 @@ func.func @case92(%x: tensor<4x8xi8>) {
   %0 = qb.dequantize %x {scale = array<f32: 0.5, 0.25>, axis = 0} : tensor<4x8xi8> -> tensor<4x8xf32>
   return
 }
+
+// -----
+
+// The module attributes import sets: #qb.model and qb.sensitivity.
+
+// expected-error @+1 {{#qb.model: num_labels must be positive, got 0}}
+module attributes {qb.model = #qb.model<num_labels = 0, vocab_size = 50, max_positions = 16, type_vocab_size = 2>} {}
+
+// -----
+
+// expected-error @+1 {{#qb.model: labels has 2 names, num_labels is 3}}
+module attributes {qb.model = #qb.model<num_labels = 3, vocab_size = 50, max_positions = 16, type_vocab_size = 2, labels = ["a", "b"]>} {}
+
+// -----
+
+// expected-error @+1 {{#qb.model: labels[1] must be a string, got 7 : i64}}
+module attributes {qb.model = #qb.model<num_labels = 2, vocab_size = 50, max_positions = 16, type_vocab_size = 2, labels = ["a", 7]>} {}
+
+// -----
+
+// expected-error @+1 {{'qb.model' must be a #qb.model, got {num_labels = 3 : i64}}}
+module attributes {qb.model = {num_labels = 3 : i64}} {}
+
+// -----
+
+func.func @model_on_a_function() attributes {qb.model = #qb.model<num_labels = 2, vocab_size = 50, max_positions = 16, type_vocab_size = 2>} {
+  return
+}
+// expected-error @-3 {{'qb.model' belongs on a builtin.module}}
+
+// -----
+
+// expected-error @+1 {{#qb.sensitivity: layer must be non-negative, got -1}}
+module attributes {qb.sensitivity = [#qb.sensitivity<layer = -1, module = ffn, losses = {i8 = 0.1 : f64}>]} {}
+
+// -----
+
+// expected-error @+1 {{#qb.sensitivity: losses must list at least one precision}}
+module attributes {qb.sensitivity = [#qb.sensitivity<layer = 0, module = ffn, losses = {}>]} {}
+
+// -----
+
+// expected-error @+1 {{#qb.sensitivity: unknown precision 'int4' in losses}}
+module attributes {qb.sensitivity = [#qb.sensitivity<layer = 0, module = ffn, losses = {int4 = 0.1 : f64}>]} {}
+
+// -----
+
+// expected-error @+1 {{#qb.sensitivity: the loss of 'i8' must be a finite float, got "high"}}
+module attributes {qb.sensitivity = [#qb.sensitivity<layer = 0, module = ffn, losses = {i8 = "high"}>]} {}
+
+// -----
+
+// expected-error @+1 {{'qb.sensitivity' must be an array of #qb.sensitivity}}
+module attributes {qb.sensitivity = #qb.sensitivity<layer = 0, module = ffn, losses = {i8 = 0.1 : f64}>} {}
+
+// -----
+
+// expected-error @+1 {{'qb.sensitivity'[1] must be a #qb.sensitivity, got {layer = 1 : i64}}}
+module attributes {qb.sensitivity = [#qb.sensitivity<layer = 0, module = ffn, losses = {i8 = 0.1 : f64}>, {layer = 1 : i64}]} {}
+
+// -----
+
+// expected-error @+1 {{'qb.sensitivity'[1]: layer 0 ffn is listed twice}}
+module attributes {qb.sensitivity = [#qb.sensitivity<layer = 0, module = ffn, losses = {i8 = 0.1 : f64}>, #qb.sensitivity<layer = 0, module = ffn, losses = {binary = 0.3 : f64}>]} {}

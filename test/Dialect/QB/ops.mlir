@@ -167,3 +167,8 @@ func.func @quantization(%x: tensor<?x?x64xf32>, %w: tensor<128x64xf32>)
   %full = tensor.insert_slice %wd into %w[0, 0] [2, 64] [1, 1] : tensor<2x64xf32> into tensor<128x64xf32>
   return %d, %full : tensor<?x?x64xf16>, tensor<128x64xf32>
 }
+
+// The module attributes import sets round-trip in their own syntax.
+// CHECK-LABEL: module attributes {qb.model = #qb.model<num_labels = 2, vocab_size = 50, max_positions = 16, type_vocab_size = 2, labels = ["neg", "pos"]>, qb.sensitivity = [#qb.sensitivity<layer = 0, module = attention, losses = {binary = 5.000000e-01 : f64, i8 = 1.000000e-02 : f64}>, #qb.sensitivity<layer = 0, module = ffn, losses = {i8 = 2.000000e-02 : f64}>]}
+module attributes {qb.model = #qb.model<num_labels = 2, vocab_size = 50, max_positions = 16, type_vocab_size = 2, labels = ["neg", "pos"]>, qb.sensitivity = [#qb.sensitivity<layer = 0, module = attention, losses = {i8 = 0.01 : f64, binary = 0.5 : f64}>, #qb.sensitivity<layer = 0, module = ffn, losses = {i8 = 0.02 : f64}>]} {
+}
