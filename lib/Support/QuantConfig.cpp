@@ -15,9 +15,11 @@
 #include "quantbert/Support/JsonFields.h"
 #include "quantbert/Support/Safetensors.h"
 
+#include <cmath>
 #include <cstring>
 #include <initializer_list>
 #include <set>
+#include <sstream>
 
 using namespace quantbert;
 using namespace quantbert::json_fields;
@@ -239,6 +241,42 @@ public:
     return Error::success();
   }
 
+  /// Every value of the F32 parameter `name` is finite (and, with
+  /// `positive`, > 0): scales divide, and the compiler's qb.dequantize
+  /// rejects anything else.
+  Error requireFiniteValues(const std::string &name, bool positive) const {
+    Expected<std::vector<float>> values = weights_.readF32(name);
+    if (!values)
+      return Error::failure(where_ + values.message());
+    for (size_t i = 0; i < values->size(); ++i) {
+      float value = (*values)[i];
+      if (std::isfinite(value) && (!positive || value > 0))
+        continue;
+      std::ostringstream text;
+      text << value;
+      return Error::failure(where_ + "tensor " + quote(name) + " holds " +
+                            text.str() + " at index " + std::to_string(i) +
+                            (positive ? "; scales must be finite and positive"
+                                      : "; values must be finite"));
+    }
+    return Error::success();
+  }
+
+  /// Every value of the I32 zero-point tensor `name` is in [-128, 127].
+  Error requireInt8Range(const std::string &name) const {
+    ByteView bytes = weights_.bytes(*weights_.find(name));
+    for (size_t i = 0; i < bytes.size / 4; ++i) {
+      int32_t value;
+      std::memcpy(&value, bytes.data + 4 * i, 4);
+      if (value < -128 || value > 127)
+        return Error::failure(where_ + "tensor " + quote(name) + " holds " +
+                              std::to_string(value) + " at index " +
+                              std::to_string(i) +
+                              "; zero points must be in [-128, 127]");
+    }
+    return Error::success();
+  }
+
   /// BitPacking.h pads each row's last word with zero bits.
   Error requireZeroPadding(const std::string &name, int64_t rows,
                            int64_t cols) const {
@@ -294,17 +332,27 @@ Error checkWeightTensors(const WeightQuant &quant, int64_t rows, int64_t cols,
       return err;
     break;
   }
-  if (!quant.scale.empty())
+  if (!quant.scale.empty()) {
     if (Error err = checker.requireParameter(quant.scale, DType::F32, rows))
       return err;
-  if (quant.zeroPoint && !quant.zeroPoint->tensor.empty())
+    if (Error err = checker.requireFiniteValues(quant.scale, /*positive=*/true))
+      return err;
+  }
+  if (quant.zeroPoint && !quant.zeroPoint->tensor.empty()) {
     if (Error err =
             checker.requireParameter(quant.zeroPoint->tensor, DType::I32, rows))
       return err;
+    if (Error err = checker.requireInt8Range(quant.zeroPoint->tensor))
+      return err;
+  }
   // One offset per tensor: qb.dequantize has one, and SensiMix's index
   // format is per tensor.
   if (quant.offset && !quant.offset->tensor.empty())
     if (Error err = checker.require(quant.offset->tensor, DType::F32, {}))
+      return err;
+  if (quant.offset && !quant.offset->tensor.empty())
+    if (Error err = checker.requireFiniteValues(quant.offset->tensor,
+                                                /*positive=*/false))
       return err;
   return Error::success();
 }

@@ -12,6 +12,8 @@
 #include "TestSupport.h"
 
 #include <gtest/gtest.h>
+
+#include <cmath>
 #include <nlohmann/json.hpp>
 
 using namespace quantbert;
@@ -95,13 +97,18 @@ QuantConfig sampleQuantConfig() {
 /// format requires.
 SafetensorsWriter sampleWeights() {
   SafetensorsWriter writer;
+  // Integer tensors are zeros, F32 ones ones (scales must be positive).
   std::vector<uint8_t> zeros(256, 0);
+  std::vector<float> ones(64, 1.0f);
   auto add = [&](const std::string &name, DType dtype,
                  std::vector<int64_t> shape) {
     size_t bytes = dtypeSize(dtype);
     for (int64_t dim : shape)
       bytes *= static_cast<size_t>(dim);
-    EXPECT_FALSE(writer.add(name, dtype, shape, zeros.data(), bytes)) << name;
+    const void *data = dtype == DType::F32
+                           ? static_cast<const void *>(ones.data())
+                           : static_cast<const void *>(zeros.data());
+    EXPECT_FALSE(writer.add(name, dtype, shape, data, bytes)) << name;
   };
   std::string query = kQuery;
   add(query + ".weight", DType::I8, {2, 4});
@@ -287,6 +294,52 @@ TEST(QuantConfigTest, ChecksTensorsAgainstSafetensors) {
             "quant.json: embeddings['bert.embeddings.word_embeddings']: "
             "tensor 'bert.embeddings.word_embeddings.weight' has dtype F16, "
             "expected F32");
+}
+
+TEST(QuantConfigTest, ChecksParameterValues) {
+  // A scale that is not finite and positive, a zero point outside int8 and
+  // a non-finite offset are the bundle's error, named there (the compiler's
+  // qb.dequantize would otherwise reject them without naming the tensor).
+  QuantConfig config = sampleQuantConfig();
+  std::string at = "quant.json: linears['" + std::string(kQuery) + "']: ";
+  auto withTensor = [](const std::string &name, DType dtype,
+                       std::vector<int64_t> shape, const void *data,
+                       size_t bytes) {
+    SafetensorsWriter rebuilt;
+    Expected<SafetensorsFile> base =
+        SafetensorsFile::parse(sampleWeights().serialize());
+    EXPECT_TRUE(base);
+    for (const TensorInfo &tensor : base->tensors()) {
+      if (tensor.name == name)
+        continue;
+      ByteView view = base->bytes(tensor);
+      EXPECT_FALSE(rebuilt.add(tensor.name, tensor.dtype, tensor.shape,
+                               view.data, view.size));
+    }
+    EXPECT_FALSE(rebuilt.add(name, dtype, shape, data, bytes));
+    Expected<SafetensorsFile> file = SafetensorsFile::parse(rebuilt.serialize());
+    EXPECT_TRUE(file);
+    return std::move(*file);
+  };
+  float scales[2] = {0.5f, -2.0f};
+  SafetensorsFile negative = withTensor(std::string(kQuery) + ".weight_scale",
+                                        DType::F32, {2}, scales, 8);
+  EXPECT_EQ(config.checkTensors(negative).message(),
+            at + "tensor '" + kQuery + ".weight_scale' holds -2 at index 1; "
+                 "scales must be finite and positive");
+  float offset = std::nanf("");
+  SafetensorsFile nanOffset = withTensor(std::string(kQuery) + ".weight_offset",
+                                         DType::F32, {}, &offset, 4);
+  EXPECT_EQ(config.checkTensors(nanOffset).message(),
+            at + "tensor '" + kQuery + ".weight_offset' holds nan at index 0; "
+                 "values must be finite");
+  int32_t zeroPoints[2] = {-128, 300};
+  SafetensorsFile wide = withTensor("zp", DType::I32, {2}, zeroPoints, 8);
+  QuantConfig tensorZeroPoint = config;
+  tensorZeroPoint.linears[kQuery].zeroPoint = ScalarOrTensor{std::nullopt, "zp"};
+  EXPECT_EQ(tensorZeroPoint.checkTensors(wide).message(),
+            at + "tensor 'zp' holds 300 at index 1; zero points must be in "
+                 "[-128, 127]");
 }
 
 TEST(QuantConfigTest, ChecksTernaryCodesAndBitPadding) {
