@@ -12,7 +12,11 @@
 
 #include <cstdint>
 
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+// Not under ThreadSanitizer: the clones' ifunc resolvers run while the
+// dynamic loader relocates the library, before the TSan runtime is set up,
+// and an instrumented resolver crashes there.
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) &&         \
+    !defined(__SANITIZE_THREAD__)
 // Feature names, not "arch=" names: an "arch=skylake-avx512" clone is picked
 // only on that CPU model, so an AMD Zen 5 would get the baseline clone.
 #define QB_VECTOR_CLONES                                                       \
