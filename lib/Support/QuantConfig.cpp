@@ -7,6 +7,10 @@
 // quant-bert writes is always one it accepts. sensitivity.json is
 // SensitivityReport.cpp.
 //
+// Just over 600 lines because it is one file format: the parser, the field
+// rules (validate) and the tensor rules (checkTensors) of the table in
+// docs/formats.md, which must change together.
+//
 //===----------------------------------------------------------------------===//
 
 #include "quantbert/Support/QuantConfig.h"

@@ -6,6 +6,10 @@
 // full coverage, the rules of the reference implementation). Only after all
 // of that does any accessor touch tensor bytes, so every access is in bounds.
 //
+// One file over 600 lines because it is one format: the writer produces
+// exactly the layout the reader's checks accept, and keeping both next to
+// each other keeps those rules in one place.
+//
 //===----------------------------------------------------------------------===//
 
 #include "quantbert/Support/Safetensors.h"

@@ -7,6 +7,11 @@
 // other conversions and are left alone. Arithmetic is carried out in f32:
 // f16 and bf16 elements are extended on load and truncated on store.
 //
+// One file over 600 lines because it is one pass: a pattern per qb op (the
+// sections below), all built from the same shape and element-type helpers
+// at the top (collapse/expand to [M, K], f32 extension, broadcasts), which
+// splitting would only turn into a second header.
+//
 //===----------------------------------------------------------------------===//
 
 #include "quantbert/Conversion/QBToLinalg.h"
