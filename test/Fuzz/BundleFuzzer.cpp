@@ -37,18 +37,21 @@ namespace {
 
 const char *const kFiles[] = {"config.json", "quant.json", "sensitivity.json"};
 
-/// A private directory for this process, removed at exit.
+/// A private directory for this process, removed at exit. The path is
+/// never destroyed: the exit handler runs after the destructors of statics
+/// initialized before it was registered, and must still read it.
 const std::string &workDirectory() {
-  static std::string directory = [] {
+  static const std::string *directory = [] {
     std::string pattern =
         (std::filesystem::temp_directory_path() / "qb-fuzz-bundle-XXXXXX")
             .string();
     if (!mkdtemp(pattern.data()))
       oracleFailure("cannot create a temporary directory");
-    std::atexit([] { std::filesystem::remove_all(workDirectory()); });
-    return pattern;
+    auto *path = new std::string(pattern);
+    std::atexit([] { std::filesystem::remove_all(*directory); });
+    return path;
   }();
-  return directory;
+  return *directory;
 }
 
 void writeFile(const std::string &path, const uint8_t *data, size_t size) {
