@@ -7,6 +7,7 @@
 #include "QuantBert/QBAttrs.h"
 #include "QuantBert/QBDialect.h"
 
+#include "quantbert/Support/QuantConfig.h"
 #include "quantbert/Support/SensitivityReport.h"
 
 #include "mlir/IR/BuiltinOps.h"
@@ -23,23 +24,47 @@ using namespace quantbert::qb;
 #define GET_ATTRDEF_CLASSES
 #include "QuantBert/QBAttrs.cpp.inc"
 
+// The dialect's enums are the MLIR-free ones of quantbert/Support/QuantConfig.h
+// under generated names, value for value, so the precision rules are the
+// Support library's and exist once.
+namespace {
+namespace support = ::quantbert;
+
+#define QB_SAME_VALUE(ENUM, DIALECT, SUPPORT)                                  \
+  static_assert(static_cast<int>(ENUM::DIALECT) ==                             \
+                    static_cast<int>(support::ENUM::SUPPORT),                  \
+                "qb::" #ENUM "::" #DIALECT " must equal " #SUPPORT)
+QB_SAME_VALUE(Precision, f32, F32);
+QB_SAME_VALUE(Precision, f16, F16);
+QB_SAME_VALUE(Precision, bf16, BF16);
+QB_SAME_VALUE(Precision, i8, I8);
+QB_SAME_VALUE(Precision, ternary, Ternary);
+QB_SAME_VALUE(Precision, binary, Binary);
+QB_SAME_VALUE(Quantizer, symmetric_ema, SymmetricEma);
+QB_SAME_VALUE(Quantizer, asymmetric_index, AsymmetricIndex);
+QB_SAME_VALUE(Quantizer, twn, Twn);
+QB_SAME_VALUE(Quantizer, binary_sign, BinarySign);
+QB_SAME_VALUE(Quantizer, binary_mean_scale, BinaryMeanScale);
+#undef QB_SAME_VALUE
+static_assert(getMaxEnumValForPrecision() ==
+                  static_cast<uint32_t>(support::Precision::Binary),
+              "qb::Precision has a case quantbert::Precision lacks");
+static_assert(getMaxEnumValForQuantizer() ==
+                  static_cast<uint32_t>(support::Quantizer::BinaryMeanScale),
+              "qb::Quantizer has a case quantbert::Quantizer lacks");
+
+support::Precision toSupport(Precision precision) {
+  return static_cast<support::Precision>(precision);
+}
+} // namespace
+
 Precision quantbert::qb::precisionOfQuantizer(Quantizer quantizer) {
-  switch (quantizer) {
-  case Quantizer::symmetric_ema:
-  case Quantizer::asymmetric_index:
-    return Precision::i8;
-  case Quantizer::twn:
-    return Precision::ternary;
-  case Quantizer::binary_sign:
-  case Quantizer::binary_mean_scale:
-    return Precision::binary;
-  }
-  llvm_unreachable("unknown quantizer");
+  return static_cast<Precision>(support::producedPrecision(
+      static_cast<support::Quantizer>(quantizer)));
 }
 
 bool quantbert::qb::isFloatPrecision(Precision precision) {
-  return precision == Precision::f32 || precision == Precision::f16 ||
-         precision == Precision::bf16;
+  return support::isFloatPrecision(toSupport(precision));
 }
 
 //===----------------------------------------------------------------------===//
