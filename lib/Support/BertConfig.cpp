@@ -225,6 +225,13 @@ std::string BertConfig::labelName(int64_t index) const {
   return it != id2label.end() ? it->second : "LABEL_" + std::to_string(index);
 }
 
+std::vector<std::string> BertConfig::labelNames() const {
+  std::vector<std::string> names;
+  for (int64_t i = 0; i < numLabels; ++i)
+    names.push_back(labelName(i));
+  return names;
+}
+
 std::string BertConfig::toJson() const {
   Json labels = Json::object();
   Json ids = Json::object();

@@ -109,17 +109,24 @@ Expected<std::string> quantbert::readFile(const std::string &path) {
   return contents;
 }
 
+std::vector<std::string_view> quantbert::splitLines(std::string_view text) {
+  std::vector<std::string_view> lines;
+  for (size_t start = 0; start < text.size();) {
+    size_t end = std::min(text.find('\n', start), text.size());
+    lines.push_back(text.substr(start, end - start));
+    start = end + 1;
+  }
+  return lines;
+}
+
 Expected<std::vector<std::string>>
 quantbert::readLines(const std::string &path) {
   Expected<std::string> text = readFile(path);
   if (!text)
     return text.error();
   std::vector<std::string> lines;
-  for (size_t start = 0; start < text->size();) {
-    size_t end = std::min(text->find('\n', start), text->size());
-    lines.push_back(text->substr(start, end - start));
-    start = end + 1;
-  }
+  for (std::string_view line : splitLines(*text))
+    lines.emplace_back(line);
   return lines;
 }
 

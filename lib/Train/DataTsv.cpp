@@ -78,20 +78,14 @@ Expected<Rows> parseRows(std::string_view text, const std::string &source,
   auto fail = [&](size_t line, const std::string &message) {
     return Error::failure(source + ":" + std::to_string(line) + ": " + message);
   };
-  std::vector<std::string_view> lines;
-  for (size_t start = 0; start < text.size();) {
-    size_t end = text.find('\n', start);
-    if (end == std::string_view::npos)
-      end = text.size();
-    std::string_view line = text.substr(start, end - start);
+  std::vector<std::string_view> lines = splitLines(text);
+  for (size_t i = 0; i < lines.size(); ++i) {
+    std::string_view &line = lines[i];
     if (!line.empty() && line.back() == '\r')
       line.remove_suffix(1);
     if (size_t bad = findInvalidUtf8(line); bad != std::string_view::npos)
-      return fail(lines.size() + 1,
-                  "invalid UTF-8 at byte " + std::to_string(bad + 1) +
-                      " of the line");
-    lines.push_back(line);
-    start = end + 1;
+      return fail(i + 1, "invalid UTF-8 at byte " + std::to_string(bad + 1) +
+                             " of the line");
   }
   if (lines.empty())
     return fail(1, "empty file, expected a header row");

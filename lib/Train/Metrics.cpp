@@ -7,6 +7,8 @@
 
 #include "quantbert/Train/Metrics.h"
 
+#include "quantbert/Support/FileIO.h"
+
 #include <algorithm>
 #include <cassert>
 #include <cmath>
@@ -126,18 +128,13 @@ std::string formatPredictionFile(const std::vector<int64_t> &gold,
 
 Expected<Predictions> parsePredictionFile(std::string_view text,
                                           const std::string &source) {
-  std::vector<std::string> lines;
-  for (size_t start = 0; start < text.size();) {
-    size_t end = std::min(text.find('\n', start), text.size());
-    lines.emplace_back(text.substr(start, end - start));
-    start = end + 1;
-  }
+  std::vector<std::string_view> lines = splitLines(text);
   if (lines.empty() || lines[0].rfind("gold\tpredicted", 0) != 0)
     return Error::failure(source + ": not a prediction file (the header must "
                                    "start with 'gold<TAB>predicted')");
   Predictions p;
   for (size_t i = 1; i < lines.size(); ++i) {
-    std::istringstream row(lines[i]);
+    std::istringstream row{std::string(lines[i])};
     int64_t gold = -1, predicted = -1;
     char tab = 0;
     // eval --logits rows go on with a tab and the logits.

@@ -69,6 +69,8 @@ TEST(BertConfigTest, ParsesBertBaseUncased) {
   EXPECT_EQ(config->numLabels, 2);
   EXPECT_TRUE(config->id2label.empty());
   EXPECT_EQ(config->labelName(1), "LABEL_1");
+  EXPECT_EQ(config->labelNames(),
+            (std::vector<std::string>{"LABEL_0", "LABEL_1"}));
   EXPECT_EQ(config->architectures,
             std::vector<std::string>{"BertForMaskedLM"});
 }

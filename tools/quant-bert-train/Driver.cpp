@@ -41,6 +41,13 @@ CLI::Validator atLeast(double minimum) {
                      "at least " + text.str(), ">= " + text.str());
 }
 
+CLI::Validator atMost(double maximum) {
+  std::ostringstream text;
+  text << maximum;
+  return numberCheck([maximum](double v) { return v <= maximum; },
+                     "at most " + text.str(), "<= " + text.str());
+}
+
 CLI::Validator positive() {
   return numberCheck([](double v) { return v > 0; }, "positive", "> 0");
 }

@@ -46,6 +46,7 @@ inline bool given(const CLI::App &command, const std::string &name) {
 /// Validators with one-line messages ("must be positive, got 0"); the
 /// number is parsed as a double, which every integer option fits.
 CLI::Validator atLeast(double minimum);
+CLI::Validator atMost(double maximum);
 /// > 0 and >= 0.
 CLI::Validator positive();
 CLI::Validator nonNegative();

@@ -33,9 +33,7 @@ void runEval(const EvalOptions &o) {
   // A bundle or a QAT checkpoint runs the deployed integer numerics.
   LoadedModel loaded = orFail(loadModelForEval(o.model));
   const BertConfig &config = loaded.config;
-  std::vector<std::string> labelNames;
-  for (int64_t i = 0; i < config.numLabels; ++i)
-    labelNames.push_back(config.labelName(i));
+  std::vector<std::string> labelNames = config.labelNames();
   TextDataset data = orFail(readTsv(o.data, &labelNames));
   Tokenizer tokenizer = orFail(Tokenizer::open(o.model + "/vocab.txt"));
   if (Error err = checkCalibrated(*loaded.model))

@@ -73,13 +73,7 @@ void addQuantizeCommand(CLI::App &app) {
   command->add_option("--calibrator", o->calibrator,
                       "max, percentile, mse or entropy (default percentile)");
   command->add_option("--percentile", o->percentile)
-      ->check(positive() & CLI::Validator(
-                                [](std::string &text) -> std::string {
-                                  return std::strtod(text.c_str(), nullptr) <= 100
-                                             ? ""
-                                             : "must be at most 100, got " + text;
-                                },
-                                "<= 100"));
+      ->check(positive() & atMost(100));
   command->add_option("--calibration-samples", o->calibrationSamples)
       ->check(positive());
   command->add_option("--max-seq-length", o->maxSeqLength)

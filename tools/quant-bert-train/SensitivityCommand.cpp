@@ -48,9 +48,7 @@ void runSensitivity(const SensitivityCommandOptions &o,
   options.log = &std::cerr;
 
   BertConfig config = orFail(loadCheckpointConfig(o.model));
-  std::vector<std::string> labelNames;
-  for (int64_t i = 0; i < config.numLabels; ++i)
-    labelNames.push_back(config.labelName(i));
+  std::vector<std::string> labelNames = config.labelNames();
   TextDataset dev = orFail(readTsv(o.dev, &labelNames));
   Tokenizer tokenizer = orFail(Tokenizer::open(o.model + "/vocab.txt"));
   BertForSequenceClassification model(config);

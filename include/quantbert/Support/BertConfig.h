@@ -74,6 +74,8 @@ struct BertConfig {
 
   /// The label of class `index`: id2label's entry or "LABEL_<index>".
   std::string labelName(int64_t index) const;
+  /// labelName(i) for every class, in order.
+  std::vector<std::string> labelNames() const;
 
   /// A transformers-loadable config.json (pretty-printed, keys sorted).
   std::string toJson() const;

@@ -27,8 +27,11 @@ namespace quantbert {
 /// Reads the whole file at `path`.
 Expected<std::string> readFile(const std::string &path);
 
-/// The lines of the file at `path`, without their '\n' (a last line
-/// without one counts; a final '\n' does not start an empty line).
+/// The lines of `text`, without their '\n' (a last line without one counts;
+/// a final '\n' does not start an empty line). The views point into `text`.
+std::vector<std::string_view> splitLines(std::string_view text);
+
+/// The lines of the file at `path`, split as splitLines does.
 Expected<std::vector<std::string>> readLines(const std::string &path);
 
 /// Appends `size` bytes at `data` to the file being written.
