@@ -272,10 +272,8 @@ Expected<std::unique_ptr<DistillationTask>> DistillationTask::create(
 
 Expected<torch::Tensor>
 DistillationTask::loss(const std::vector<int64_t> &examples) {
-  std::vector<const TextExample *> batch;
-  for (int64_t i : examples)
-    batch.push_back(&trainSet_.examples[i]);
-  Expected<EncoderInputs> inputs = tokenizer_.encode(batch, maxSeqLength_);
+  Expected<EncoderInputs> inputs = encodeExamples(
+      tokenizer_, trainSet_, examples, globalBatch_, maxSeqLength_);
   if (!inputs)
     return inputs.error();
   EncoderOutputs teacherOutputs;

@@ -201,7 +201,7 @@ torch::Tensor QuantLinearImpl::trainingForward(const torch::Tensor &input) {
     break;
   case InputQuant::Int8:
     // Q8BERT: update the EMA, then quantize with it.
-    updateEmaRange(inputRange_, input, emaDecay);
+    updateEmaRange(inputRange_, input, emaDecay, batchMaxReducer);
     x = fakeQuantSymmetric(
         input,
         torch::scalar_tensor(inputScaleOfRange(inputRange()), torch::kFloat32),

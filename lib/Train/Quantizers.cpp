@@ -200,10 +200,13 @@ torch::Tensor binarizeMeanScale(const torch::Tensor &w, Granularity granularity,
                              ste.clip);
 }
 
-void updateEmaRange(torch::Tensor &range, const torch::Tensor &x,
-                    double decay) {
+void updateEmaRange(
+    torch::Tensor &range, const torch::Tensor &x, double decay,
+    const std::function<torch::Tensor(const torch::Tensor &)> &reduceMax) {
   torch::NoGradGuard noGrad;
   torch::Tensor batchMax = x.detach().abs().max().to(range.scalar_type());
+  if (reduceMax)
+    batchMax = reduceMax(batchMax);
   if (range.item<float>() < 0.0f)
     range.copy_(batchMax);
   else

@@ -12,7 +12,9 @@
 
 #include "quantbert/Support/Safetensors.h"
 #include "quantbert/Train/Checkpoint.h"
+#include "quantbert/Train/DataParallel.h"
 #include "quantbert/Train/ParameterAverage.h"
+#include "quantbert/Train/QuantizedLinear.h"
 
 #include <ATen/CPUGeneratorImpl.h>
 
@@ -114,24 +116,45 @@ namespace {
 std::map<std::string, std::string> runIdentity(TrainingTask &task,
                                                const TrainOptions &options,
                                                int64_t totalSteps) {
+  std::map<std::string, std::string> extra;
+  // Absent for one process, so states written before data parallelism
+  // existed still resume.
+  if (options.parallel && options.parallel->worldSize() > 1)
+    extra["world_size"] = std::to_string(options.parallel->worldSize());
   char decay[32];
   std::snprintf(decay, sizeof(decay), "%.17g", options.emaDecay);
   int64_t trainable = 0;
   for (const auto &p : task.model().parameters())
     if (p.requires_grad())
       trainable += p.numel();
-  return {{"task", task.name()},
-          {"ema_decay", decay},
-          {"trainable_parameters", std::to_string(trainable)},
-          {"seed", std::to_string(options.seed)},
-          {"batch_size", std::to_string(options.batchSize)},
-          {"num_examples", std::to_string(task.numExamples())},
-          {"total_steps", std::to_string(totalSteps)}};
+  std::map<std::string, std::string> identity = {
+      {"task", task.name()},
+      {"ema_decay", decay},
+      {"trainable_parameters", std::to_string(trainable)},
+      {"seed", std::to_string(options.seed)},
+      {"batch_size", std::to_string(options.batchSize)},
+      {"num_examples", std::to_string(task.numExamples())},
+      {"total_steps", std::to_string(totalSteps)}};
+  identity.insert(extra.begin(), extra.end());
+  return identity;
+}
+
+/// The generator state's tensor name for `rank`: "rng" for rank 0 (and a
+/// single process), "rng.<rank>" for the others.
+std::string rngName(int rank) {
+  return rank == 0 ? "rng" : "rng." + std::to_string(rank);
+}
+
+std::vector<uint8_t> generatorState() {
+  torch::Tensor rng = at::detail::getDefaultCPUGenerator().get_state();
+  return std::vector<uint8_t>(rng.data_ptr<uint8_t>(),
+                              rng.data_ptr<uint8_t>() + rng.numel());
 }
 
 Error saveState(const std::string &path, TrainingTask &task,
                 torch::optim::Optimizer &optimizer,
-                const ParameterAverage *average, int64_t step,
+                const ParameterAverage *average,
+                const std::vector<std::vector<uint8_t>> &rngs, int64_t step,
                 const std::optional<double> &bestScore,
                 const std::map<std::string, std::string> &identity) {
   SafetensorsWriter writer;
@@ -153,10 +176,11 @@ Error saveState(const std::string &path, TrainingTask &task,
   if (Error err = writer.add("optimizer", DType::U8, {int64_t(blob.size())},
                              blob.data(), blob.size()))
     return err;
-  torch::Tensor rng = at::detail::getDefaultCPUGenerator().get_state();
-  if (Error err = writer.add("rng", DType::U8, {rng.numel()},
-                             rng.data_ptr<uint8_t>(), size_t(rng.numel())))
-    return err;
+  for (size_t r = 0; r < rngs.size(); ++r)
+    if (Error err = writer.add(rngName(int(r)), DType::U8,
+                               {int64_t(rngs[r].size())}, rngs[r].data(),
+                               rngs[r].size()))
+      return err;
   std::map<std::string, std::string> metadata = identity;
   metadata["step"] = std::to_string(step);
   if (bestScore) {
@@ -175,7 +199,8 @@ Expected<int64_t> loadState(const std::string &path, TrainingTask &task,
                             torch::optim::Optimizer &optimizer,
                             ParameterAverage *average,
                             std::optional<double> &bestScore,
-                            const std::map<std::string, std::string> &identity) {
+                            const std::map<std::string, std::string> &identity,
+                            int rank) {
   Expected<SafetensorsFile> file = SafetensorsFile::open(path);
   if (!file)
     return file.error();
@@ -194,6 +219,7 @@ Expected<int64_t> loadState(const std::string &path, TrainingTask &task,
   LoadPolicy policy;
   policy.ignoredPrefixes = {"optimizer", "rng", kBufferPrefix,
                             kAveragePrefix};
+  std::string rngTensor = rngName(rank);
   if (Error err = loadParameters(task.model(), *file, policy, "model."))
     return Error::failure(path + ": " + err.message());
   auto buffers = task.model().named_buffers();
@@ -202,7 +228,7 @@ Expected<int64_t> loadState(const std::string &path, TrainingTask &task,
   if (average)
     if (Error err = average->load(*file, kAveragePrefix))
       return Error::failure(path + ": " + err.message());
-  for (const char *blob : {"optimizer", "rng"})
+  for (const std::string &blob : {std::string("optimizer"), rngTensor})
     if (!file->find(blob) || file->find(blob)->dtype != DType::U8)
       return Error::failure(path + ": missing U8 tensor '" + blob + "'");
   ByteView optimizerBytes = file->bytes(*file->find("optimizer"));
@@ -210,7 +236,7 @@ Expected<int64_t> loadState(const std::string &path, TrainingTask &task,
   archive.load_from(reinterpret_cast<const char *>(optimizerBytes.data),
                     optimizerBytes.size);
   optimizer.load(archive);
-  ByteView rngBytes = file->bytes(*file->find("rng"));
+  ByteView rngBytes = file->bytes(*file->find(rngTensor));
   torch::Tensor rng = torch::empty({int64_t(rngBytes.size)}, torch::kUInt8);
   std::memcpy(rng.data_ptr<uint8_t>(), rngBytes.data, rngBytes.size);
   // Generator is a handle: the copy shares the default generator's state.
@@ -224,20 +250,35 @@ Expected<int64_t> loadState(const std::string &path, TrainingTask &task,
 
 } // namespace
 
-Expected<TrainResult> runTraining(TrainingTask &task,
-                                  const TrainOptions &options) {
+namespace {
+
+/// Data-parallel hooks of one run: no-ops for a single process.
+struct RankContext {
+  DataParallel *parallel = nullptr;
+  int rank = 0, worldSize = 1;
+
+  bool leader() const { return rank == 0; }
+
+  /// Every rank's generator state, by rank (rank 0's file holds them all).
+  Expected<std::vector<std::vector<uint8_t>>> generatorStates() const {
+    if (!parallel)
+      return std::vector<std::vector<uint8_t>>{generatorState()};
+    return parallel->allGather(generatorState());
+  }
+};
+
+/// The step loop of runTraining; `result` holds what was done when it fails.
+Error trainSteps(TrainingTask &task, const TrainOptions &options,
+                 const RankContext &ranks, TrainResult &result) {
   int64_t n = task.numExamples();
-  if (n == 0)
-    return Error::failure("no training examples");
-  if (options.batchSize <= 0 || options.epochs <= 0)
-    return Error::failure("batch size and epochs must be positive");
-  if (!(options.emaDecay >= 0 && options.emaDecay < 1))
-    return Error::failure("the moving average's decay must be in [0, 1)");
   int64_t stepsPerEpoch = (n + options.batchSize - 1) / options.batchSize;
   int64_t totalSteps =
       options.maxSteps > 0 ? options.maxSteps : stepsPerEpoch * options.epochs;
   int64_t warmup = int64_t(std::lround(options.warmupRatio * totalSteps));
+  DataParallel *parallel = ranks.parallel;
 
+  if (options.dropout >= 0)
+    setDropout(task.model(), options.dropout);
   std::vector<torch::Tensor> decayed, undecayed;
   // Frozen parameters (requires_grad off) are not optimized.
   for (auto &item : task.model().named_parameters())
@@ -261,21 +302,24 @@ Expected<TrainResult> runTraining(TrainingTask &task,
     average.emplace(task.model(), options.emaDecay);
   ParameterAverage *averagePtr = average ? &*average : nullptr;
 
-  std::error_code ec;
-  std::filesystem::create_directories(options.outputDir, ec);
-  if (ec)
-    return Error::failure(options.outputDir +
-                          ": cannot create directory: " + ec.message());
+  if (ranks.leader()) {
+    std::error_code ec;
+    std::filesystem::create_directories(options.outputDir, ec);
+    if (ec)
+      return Error::failure(options.outputDir +
+                            ": cannot create directory: " + ec.message());
+  }
   std::string statePath = options.outputDir + "/" + kStateFile;
   auto identity = runIdentity(task, options, totalSteps);
 
-  torch::manual_seed(options.seed);
-  TrainResult result;
+  // Each rank its own dropout and masking draws; rank 0 (and a single
+  // process) those of the seed.
+  torch::manual_seed(options.seed + uint64_t(ranks.rank));
   int64_t step = 0;
   if (!options.resumeFrom.empty()) {
     Expected<int64_t> resumed =
         loadState(options.resumeFrom, task, optimizer, averagePtr,
-                  result.bestScore, identity);
+                  result.bestScore, identity, ranks.rank);
     if (!resumed)
       return resumed.error();
     step = *resumed;
@@ -286,6 +330,19 @@ Expected<TrainResult> runTraining(TrainingTask &task,
       event.totalSteps = totalSteps;
       options.onProgress(event);
     }
+  }
+  if (parallel) {
+    if (Error err = parallel->broadcast(task.model()))
+      return err;
+    if (Error err = parallel->attachGradientHooks(task.model()))
+      return err;
+    // QAT's activation ranges: every rank folds the global batch's max
+    // into its EMA, as one process with the whole batch would.
+    for (const auto &module : task.model().modules())
+      if (auto *linear = dynamic_cast<QuantLinearImpl *>(module.get()))
+        linear->batchMaxReducer = [parallel](const torch::Tensor &value) {
+          return parallel->allReduceMax(value);
+        };
   }
 
   auto started = std::chrono::steady_clock::now();
@@ -310,10 +367,38 @@ Expected<TrainResult> runTraining(TrainingTask &task,
       static_cast<AdamWOptions &>(group.options()).lr(lr);
     task.model().train();
     optimizer.zero_grad();
-    Expected<torch::Tensor> loss = task.loss(batch);
-    if (!loss)
-      return loss.error();
-    loss->backward();
+    double lossValue = 0;
+    if (!parallel) {
+      Expected<torch::Tensor> loss = task.loss(batch);
+      if (!loss)
+        return loss.error();
+      loss->backward();
+      lossValue = loss->item<double>();
+    } else {
+      parallel->heartbeat(step);
+      std::vector<int64_t> mine =
+          rankSlice(batch, ranks.rank, ranks.worldSize);
+      // A rank whose slice is empty (a last batch smaller than the world)
+      // still runs the step's collectives: on one example of the batch,
+      // whose gradient it weighs 0 (and whose activation range is already
+      // part of the batch's).
+      double weight = double(mine.size()) / double(batch.size());
+      if (mine.empty())
+        mine = {batch.front()};
+      task.setGlobalBatch(batch);
+      Expected<torch::Tensor> loss = task.loss(mine);
+      if (!loss)
+        return loss.error();
+      parallel->beginBackward(weight);
+      loss->backward();
+      if (Error err = parallel->finishBackward())
+        return err;
+      Expected<double> sum =
+          parallel->allReduceSum(loss->item<double>() * weight);
+      if (!sum)
+        return sum.error();
+      lossValue = *sum;
+    }
     if (options.maxGradNorm > 0)
       torch::nn::utils::clip_grad_norm_(task.model().parameters(),
                                         options.maxGradNorm);
@@ -321,11 +406,11 @@ Expected<TrainResult> runTraining(TrainingTask &task,
     if (average)
       average->update(step + 1);
 
-    double lossValue = loss->item<double>();
     windowLoss += lossValue;
     ++windowSteps;
     result.runningLoss = windowLoss / double(windowSteps);
     int64_t done = step + 1;
+    result.steps = done;
     if (options.onStep)
       options.onStep({done, totalSteps, lossValue, lr});
     // The running loss is the mean over a window of --log-every steps.
@@ -354,7 +439,9 @@ Expected<TrainResult> runTraining(TrainingTask &task,
     bool evalNow = options.evalEvery > 0
                        ? done % options.evalEvery == 0 || done == totalSteps
                        : index == stepsPerEpoch - 1;
-    if (evalNow) {
+    // Rank 0 alone evaluates and keeps best/: the parameters are the same
+    // on every rank.
+    if (evalNow && ranks.leader()) {
       // With an average, it is the model evaluated and kept.
       if (average)
         average->swap();
@@ -380,17 +467,103 @@ Expected<TrainResult> runTraining(TrainingTask &task,
       }
     }
     if ((options.checkpointEvery > 0 && done % options.checkpointEvery == 0) ||
-        done == totalSteps)
-      if (Error err = saveState(statePath, task, optimizer, averagePtr, done,
-                                result.bestScore, identity))
-        return err;
+        done == totalSteps) {
+      Expected<std::vector<std::vector<uint8_t>>> rngs =
+          ranks.generatorStates();
+      if (!rngs)
+        return rngs.error();
+      if (ranks.leader())
+        if (Error err = saveState(statePath, task, optimizer, averagePtr,
+                                  *rngs, done, result.bestScore, identity))
+          return err;
+    }
   }
   result.steps = step;
   if (average)
     average->swap();
-  if (Error err = task.saveModel(options.outputDir + "/final"))
+  if (ranks.leader())
+    if (Error err = task.saveModel(options.outputDir + "/final"))
+      return err;
+  // The other ranks wait for rank 0's last checkpoint, so a launcher that
+  // sees every rank exit 0 finds it complete.
+  if (parallel)
+    return parallel->barrier();
+  return Error::success();
+}
+
+} // namespace
+
+Expected<TrainResult> runTraining(TrainingTask &task,
+                                  const TrainOptions &options) {
+  if (task.numExamples() == 0)
+    return Error::failure("no training examples");
+  if (options.batchSize <= 0 || options.epochs <= 0)
+    return Error::failure("batch size and epochs must be positive");
+  if (!(options.emaDecay >= 0 && options.emaDecay < 1))
+    return Error::failure("the moving average's decay must be in [0, 1)");
+  if (options.dropout > 1)
+    return Error::failure("the dropout rate must be at most 1");
+  RankContext ranks;
+  if ((ranks.parallel = options.parallel)) {
+    ranks.rank = ranks.parallel->rank();
+    ranks.worldSize = ranks.parallel->worldSize();
+  }
+  TrainResult result;
+  Error err = Error::success();
+  try {
+    err = trainSteps(task, options, ranks, result);
+  } catch (const c10::Error &e) {
+    err = Error::failure(e.what_without_backtrace());
+  } catch (const std::exception &e) {
+    err = Error::failure(e.what());
+  }
+  if (err) {
+    // The other ranks quote it when their next collective fails.
+    if (ranks.parallel)
+      ranks.parallel->postFailure(err.message());
     return err;
+  }
   return result;
+}
+
+Expected<EncoderInputs> encodeExamples(const Tokenizer &tokenizer,
+                                       const TextDataset &dataset,
+                                       const std::vector<int64_t> &examples,
+                                       const std::vector<int64_t> &globalBatch,
+                                       int64_t maxSeqLength) {
+  // Rows of the global batch's encoding, when it holds every example.
+  std::vector<int64_t> rows;
+  for (int64_t example : examples) {
+    auto it = std::find(globalBatch.begin(), globalBatch.end(), example);
+    if (it == globalBatch.end())
+      break;
+    rows.push_back(int64_t(it - globalBatch.begin()));
+  }
+  bool sliced = !globalBatch.empty() && rows.size() == examples.size();
+  std::vector<const TextExample *> batch;
+  for (int64_t i : sliced ? globalBatch : examples)
+    batch.push_back(&dataset.examples[size_t(i)]);
+  Expected<EncoderInputs> inputs = tokenizer.encode(batch, maxSeqLength);
+  if (!inputs || !sliced)
+    return inputs;
+  torch::Tensor index = torch::tensor(rows);
+  return EncoderInputs{inputs->inputIds.index_select(0, index),
+                       inputs->tokenTypeIds.index_select(0, index),
+                       inputs->attentionMask.index_select(0, index)};
+}
+
+void setDropout(torch::nn::Module &model, double p) {
+  for (const auto &module : model.modules())
+    if (auto *dropout = dynamic_cast<torch::nn::DropoutImpl *>(module.get()))
+      dropout->options.p(p);
+}
+
+std::vector<int64_t> rankSlice(const std::vector<int64_t> &batch, int rank,
+                               int worldSize) {
+  size_t size = batch.size(), world = size_t(worldSize);
+  size_t begin = size * size_t(rank) / world;
+  size_t end = size * size_t(rank + 1) / world;
+  return std::vector<int64_t>(batch.begin() + begin, batch.begin() + end);
 }
 
 ClassificationTask::ClassificationTask(BertConfig config,
@@ -407,13 +580,11 @@ ClassificationTask::ClassificationTask(BertConfig config,
 
 Expected<torch::Tensor>
 ClassificationTask::loss(const std::vector<int64_t> &examples) {
-  std::vector<const TextExample *> batch;
   std::vector<int64_t> labels;
-  for (int64_t i : examples) {
-    batch.push_back(&trainSet_.examples[i]);
+  for (int64_t i : examples)
     labels.push_back(trainSet_.examples[i].label);
-  }
-  Expected<EncoderInputs> inputs = tokenizer_.encode(batch, maxSeqLength_);
+  Expected<EncoderInputs> inputs = encodeExamples(
+      tokenizer_, trainSet_, examples, globalBatch_, maxSeqLength_);
   if (!inputs)
     return inputs.error();
   return torch::nn::functional::cross_entropy(model_->forward(*inputs),

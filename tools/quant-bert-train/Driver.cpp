@@ -117,11 +117,77 @@ void TrainFlags::add(CLI::App *command) {
   command->add_option("--max-position", maxPosition,
                       "Fresh encoder: position embeddings")
       ->check(positive());
+  command->add_option("--dropout", train.dropout,
+                      "Dropout rate of every dropout layer (default: the "
+                      "model's, 0.1; 0 turns dropout off)")
+      ->check(numberCheck([](double v) { return v >= 0 && v <= 1; },
+                          "in [0, 1]", "in [0, 1]"));
   threads.add(command);
+  distributed.add(command);
+}
+
+void DistributedFlags::add(CLI::App *command) {
+  auto *group = "Data parallel (docs/training.md; default: torchrun's "
+                "environment variables)";
+  command->add_option("--master-addr", masterAddr, "MASTER_ADDR")
+      ->group(group);
+  command->add_option("--master-port", masterPort, "MASTER_PORT")
+      ->check(CLI::Range(1, 65535))
+      ->group(group);
+  command->add_option("--world-size", worldSize, "WORLD_SIZE")
+      ->check(positive())
+      ->group(group);
+  command->add_option("--rank", rank, "RANK")->check(nonNegative())->group(group);
+  command->add_option("--local-rank", localRank, "LOCAL_RANK")
+      ->check(nonNegative())
+      ->group(group);
+  command->add_option("--dist-timeout", timeoutSeconds,
+                      "Seconds a collective may wait for the other ranks "
+                      "(QB_DIST_TIMEOUT; default 1800)")
+      ->check(positive())
+      ->group(group);
+}
+
+DataParallel *DistributedFlags::join() const {
+  static std::unique_ptr<DataParallel> joined;
+  if (joined)
+    return joined.get();
+  std::optional<DistributedEnv> env = orFail(readDistributedEnv());
+  bool flagged = !masterAddr.empty() || masterPort > 0 || worldSize > 0 ||
+                 rank >= 0 || localRank >= 0 || timeoutSeconds > 0;
+  if (!env && !flagged)
+    return nullptr;
+  if (!env) {
+    if (worldSize <= 0 || rank < 0)
+      fail("data-parallel flags need --world-size and --rank (or WORLD_SIZE "
+           "and RANK)");
+    env.emplace();
+    env->localRank = int(rank);
+  }
+  if (!masterAddr.empty())
+    env->masterAddr = masterAddr;
+  if (masterPort > 0)
+    env->masterPort = int(masterPort);
+  if (worldSize > 0)
+    env->worldSize = int(worldSize);
+  if (rank >= 0)
+    env->rank = int(rank);
+  if (localRank >= 0)
+    env->localRank = int(localRank);
+  if (timeoutSeconds > 0)
+    env->timeout = std::chrono::seconds(timeoutSeconds);
+  orFail(validateDistributedEnv(*env));
+  if (env->worldSize == 1)
+    return nullptr;
+  joined = orFail(DataParallel::connect(*env));
+  return joined.get();
 }
 
 TrainOptions TrainFlags::options() const {
   TrainOptions o = train;
+  o.parallel = distributed.join();
+  if (o.parallel && o.parallel->rank() != 0)
+    return o; // Rank 0 draws the progress and writes the loss file.
   // A bar redrawn in place on a terminal; a line per --log-every steps in
   // a log file.
   o.onProgress = ProgressPrinter(std::cerr, ::isatty(STDERR_FILENO) == 1,
@@ -154,7 +220,10 @@ BertConfig TrainFlags::sizedConfig(int64_t vocabSize) const {
   return config;
 }
 
-void reportTraining(const TrainResult &result, const std::string &output) {
+void reportTraining(const TrainResult &result, const TrainOptions &options) {
+  if (options.parallel && options.parallel->rank() != 0)
+    return;
+  const std::string &output = options.outputDir;
   std::cerr << "trained " << result.steps << " steps, running loss "
             << result.runningLoss;
   if (result.bestScore)

@@ -13,6 +13,7 @@
 #define QUANTBERT_TOOLS_QUANTBERTTRAIN_DRIVER_H
 
 #include "quantbert/Support/Error.h"
+#include "quantbert/Train/DataParallel.h"
 #include "quantbert/Train/Trainer.h"
 
 #include <CLI/CLI.hpp>
@@ -59,8 +60,23 @@ struct ThreadsFlag {
   void apply() const;
 };
 
+/// Data-parallel membership: torchrun's environment (MASTER_ADDR,
+/// MASTER_PORT, WORLD_SIZE, RANK, LOCAL_RANK, and QB_DIST_TIMEOUT), each
+/// overridden by its flag when given.
+struct DistributedFlags {
+  std::string masterAddr;
+  int64_t masterPort = 0, worldSize = 0, rank = -1, localRank = -1,
+          timeoutSeconds = 0;
+
+  void add(CLI::App *command);
+  /// The group this process joins (connecting on the first call), or null
+  /// for a single process. Fails with a one-line error on bad values or an
+  /// unreachable master.
+  DataParallel *join() const;
+};
+
 /// The options of pretrain and finetune: optimisation, checkpoints,
-/// logging, and the size of a fresh encoder.
+/// logging, data parallelism, and the size of a fresh encoder.
 struct TrainFlags {
   /// Filled by the options; the defaults are the command's (set them before
   /// add()).
@@ -71,18 +87,20 @@ struct TrainFlags {
   int64_t hiddenSize = 256, layers = 4, heads = 4, intermediateSize = 1024,
           maxPosition = 512;
   ThreadsFlag threads;
+  DistributedFlags distributed;
 
   /// Registers the options with the defaults currently in the fields.
   void add(CLI::App *command);
   /// TrainOptions with the progress drawn on stderr (ProgressPrinter) and
-  /// --loss-csv written step by step.
+  /// --loss-csv written step by step, by rank 0 only in a data-parallel
+  /// run (which this joins).
   TrainOptions options() const;
   BertConfig sizedConfig(int64_t vocabSize) const;
 };
 
 /// "trained N steps, running loss L[, best dev accuracy A]; checkpoints in
-/// DIR" on stderr.
-void reportTraining(const TrainResult &result, const std::string &output);
+/// DIR" on stderr (by rank 0 only in a data-parallel run).
+void reportTraining(const TrainResult &result, const TrainOptions &options);
 
 /// Draws ProgressEvents: on a terminal one bar redrawn in place (at most
 /// five times a second, and at the end), otherwise a line per logging
@@ -109,6 +127,7 @@ void addQuantizeCommand(CLI::App &app);
 void addSensitivityCommand(CLI::App &app);
 void addBaselineBowCommand(CLI::App &app);
 void addCompareCommand(CLI::App &app);
+void addLaunchCommand(CLI::App &app);
 
 } // namespace quantbert::train::cli
 

@@ -210,11 +210,11 @@ void runFinetune(const FinetuneOptions &o, const CLI::App &command) {
               << prefix << "'\n";
   }
   if (!resolved) {
-    reportTraining(orFail(runTraining(*task, options)), options.outputDir);
+    reportTraining(orFail(runTraining(*task, options)), options);
     return;
   }
   QatTask qat(std::move(task), model, std::move(*resolved));
-  reportTraining(orFail(runTraining(qat, options)), options.outputDir);
+  reportTraining(orFail(runTraining(qat, options)), options);
 }
 
 } // namespace

@@ -84,7 +84,7 @@ void runPretrain(const PretrainOptions &o, const CLI::App &command) {
   std::cerr << "pretrain: " << blocks.size(0) << " blocks of "
             << blocks.size(1) << " tokens\n";
   MaskedLmTask task(config, model, vocabPath, blocks, special);
-  reportTraining(orFail(runTraining(task, options)), options.outputDir);
+  reportTraining(orFail(runTraining(task, options)), options);
 }
 
 } // namespace

@@ -10,6 +10,7 @@
 //   quant-bert-train sensitivity  per-module quantization sensitivity
 //   quant-bert-train baseline-bow majority and bag-of-words baselines
 //   quant-bert-train compare      McNemar's test of two prediction files
+//   quant-bert-train launch       N data-parallel processes of a command
 //
 // One file per command (*Command.cpp) parses its options with CLI11 and
 // calls lib/Train. `COMMAND --help` lists a command's options and defaults.
@@ -38,6 +39,7 @@ int main(int argc, char **argv) {
   addSensitivityCommand(app);
   addBaselineBowCommand(app);
   addCompareCommand(app);
+  addLaunchCommand(app);
   // The commands run in their parse callbacks. LibTorch reports shape and
   // index errors by throwing: print them as the tool's own errors, without
   // the C++ backtrace.

@@ -129,6 +129,10 @@ public:
   bool binarizeWeightsInTraining = true;
   /// Decay of the activation-range EMA.
   double emaDecay = kEmaDecay;
+  /// When set, maps this rank's batch max|x| to the one every rank uses
+  /// (data-parallel training: the max over the ranks) before the EMA
+  /// update.
+  std::function<torch::Tensor(const torch::Tensor &)> batchMaxReducer;
   /// Called with every input before the forward computes (post-training
   /// calibration collects activation statistics through it).
   std::function<void(const torch::Tensor &)> inputObserver;

@@ -33,6 +33,8 @@
 
 #include <torch/torch.h>
 
+#include <functional>
+
 #include <cstdint>
 
 namespace quantbert::train {
@@ -111,8 +113,11 @@ torch::Tensor binarizeMeanScale(const torch::Tensor &w, Granularity granularity,
 /// calibrated") range = max|x|, afterwards
 /// range <- range - (1 - decay) * (range - max|x|). `range` is a float
 /// scalar tensor updated in place; no gradient flows.
-void updateEmaRange(torch::Tensor &range, const torch::Tensor &x,
-                    double decay = kEmaDecay);
+/// `reduceMax`, when given, maps the batch's max|x| first (data-parallel
+/// training: to the max over the ranks).
+void updateEmaRange(
+    torch::Tensor &range, const torch::Tensor &x, double decay = kEmaDecay,
+    const std::function<torch::Tensor(const torch::Tensor &)> &reduceMax = {});
 
 /// The static int8 input scale of an activation range: range / 127 in f32,
 /// or 1 for a zero range (a positive scale, as every quantizer gives).

@@ -162,6 +162,9 @@ public:
   torch::nn::Module &model() override { return inner_->model(); }
   int64_t numExamples() const override { return inner_->numExamples(); }
   void beginEpoch(int64_t epoch) override;
+  void setGlobalBatch(std::vector<int64_t> batch) override {
+    inner_->setGlobalBatch(std::move(batch));
+  }
   Expected<torch::Tensor> loss(const std::vector<int64_t> &examples) override;
   Expected<std::optional<double>> evaluate() override;
   Error saveModel(const std::string &dir) override;

@@ -42,6 +42,8 @@
 
 namespace quantbert::train {
 
+class DataParallel;
+
 /// The state after one optimizer step.
 struct StepReport {
   /// Steps done so far (1 after the first).
@@ -108,6 +110,15 @@ struct TrainOptions {
   std::string outputDir;
   /// A training-state file to resume from (empty: start afresh).
   std::string resumeFrom;
+  /// When in [0, 1], the rate of every dropout of the model (0: off);
+  /// negative: the model's own (BERT's 0.1).
+  double dropout = -1;
+  /// Data-parallel training (DataParallel.h) when set: `batchSize` is the
+  /// global batch, each rank computes the loss of its slice of it, the
+  /// gradients are summed across ranks, rank 0 alone evaluates and writes
+  /// checkpoints (with every rank's generator state), and every rank
+  /// resumes from the same training-state file. Not owned.
+  DataParallel *parallel = nullptr;
   /// Called after every optimizer step.
   std::function<void(const StepReport &)> onStep;
   /// Progress for display (null: quiet).
@@ -140,13 +151,32 @@ public:
   /// a resumed run continues in), for schedules that change per epoch such
   /// as SensiMix's layer-wise binarization.
   virtual void beginEpoch(int64_t epoch) { (void)epoch; }
+  /// Data-parallel training: the global batch whose slice the next loss()
+  /// calls get (empty: the slice is the batch). A task that pads its inputs
+  /// pads them as for the whole batch, so per-token means (distillation's
+  /// hidden-state MSE) weigh every example as one process would.
+  virtual void setGlobalBatch(std::vector<int64_t> batch) {
+    globalBatch_ = std::move(batch);
+  }
   /// A dev score, higher is better, or nullopt when the task has no dev set.
   virtual Expected<std::optional<double>> evaluate() {
     return std::optional<double>();
   }
   /// Writes a Hugging Face checkpoint of the model to `dir`.
   virtual Error saveModel(const std::string &dir) = 0;
+
+protected:
+  std::vector<int64_t> globalBatch_;
 };
+
+/// The encoder inputs of `examples` (indices into `dataset`), padded to the
+/// longest of `globalBatch` when that is given (and holds them all), else
+/// to their own longest.
+Expected<EncoderInputs> encodeExamples(const Tokenizer &tokenizer,
+                                       const TextDataset &dataset,
+                                       const std::vector<int64_t> &examples,
+                                       const std::vector<int64_t> &globalBatch,
+                                       int64_t maxSeqLength);
 
 struct TrainResult {
   int64_t steps = 0;
@@ -208,6 +238,14 @@ private:
   torch::Tensor blocks_;
   SpecialTokens special_;
 };
+
+/// Sets the rate of every torch::nn::Dropout in `model` to `p`.
+void setDropout(torch::nn::Module &model, double p);
+
+/// Rank `rank`'s share of a global batch over `worldSize` ranks: a
+/// contiguous slice, sizes differing by at most one.
+std::vector<int64_t> rankSlice(const std::vector<int64_t> &batch, int rank,
+                               int worldSize);
 
 /// Stops training the parameters of `model` whose names start with
 /// `prefix` (e.g. bert.embeddings.word_embeddings) and returns how many
