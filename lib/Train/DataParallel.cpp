@@ -11,6 +11,8 @@
 
 #include "quantbert/Train/DataParallel.h"
 
+#include "quantbert/Train/Trainer.h"
+
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
 
@@ -155,8 +157,9 @@ struct DataParallel::Impl {
   std::mutex mutex;
   std::vector<torch::Tensor> params;
   std::vector<std::string> names;
-  /// Per parameter: its bucket and whether its gradient arrived this step.
-  std::vector<size_t> bucketOf;
+  /// Per parameter: its bucket, its index in the bucket, and whether its
+  /// gradient arrived this step.
+  std::vector<size_t> bucketOf, slotOf;
   std::vector<bool> seen;
   std::vector<Bucket> buckets;
   size_t nextLaunch = 0;
@@ -182,9 +185,7 @@ void DataParallel::Impl::onGradient(size_t index, const torch::Tensor &grad) {
   torch::NoGradGuard noGrad;
   std::lock_guard<std::mutex> lock(mutex);
   Bucket &bucket = buckets[bucketOf[index]];
-  size_t slot = size_t(std::find(bucket.params.begin(), bucket.params.end(),
-                                 index) -
-                       bucket.params.begin());
+  size_t slot = slotOf[index];
   torch::Tensor slice =
       bucket.flat.narrow(0, bucket.offsets[slot], params[index].numel());
   if (bucket.launched) {
@@ -227,9 +228,6 @@ DataParallel::connect(const DistributedEnv &env) {
     options.timeout = env.timeout;
     impl->store = c10::make_intrusive<c10d::TCPStore>(env.masterAddr, options);
   } catch (const std::exception &e) {
-    std::string detail = e.what();
-    if (auto *error = dynamic_cast<const c10::Error *>(&e))
-      detail = error->what_without_backtrace();
     return Error::failure(
         self + ": " +
         (env.rank == 0
@@ -239,7 +237,7 @@ DataParallel::connect(const DistributedEnv &env) {
                    std::to_string(env.timeout.count() / 1000) + " s"
              : "cannot reach the master at " + where + " within " +
                    std::to_string(env.timeout.count() / 1000) + " s") +
-        ": " + detail);
+        ": " + exceptionText(e));
   }
   std::unique_ptr<DataParallel> parallel(new DataParallel(env, std::move(impl)));
   Impl &joined = *parallel->impl_;
@@ -272,13 +270,9 @@ DataParallel::connect(const DistributedEnv &env) {
           c10d::ProcessGroupGloo::createDefaultDevice());
     joined.group = c10::make_intrusive<c10d::ProcessGroupGloo>(
         joined.store, env.rank, env.worldSize, options);
-  } catch (const c10::Error &e) {
-    return Error::failure(parallel->diagnose(
-        "joining the group at " + where + " failed",
-        e.what_without_backtrace()));
   } catch (const std::exception &e) {
     return Error::failure(parallel->diagnose(
-        "joining the group at " + where + " failed", e.what()));
+        "joining the group at " + where + " failed", exceptionText(e)));
   }
   return parallel;
 }
@@ -344,13 +338,9 @@ Error runCollective(DataParallel &parallel, const char *what, F &&collective) {
   try {
     collective();
     return Error::success();
-  } catch (const c10::Error &e) {
-    return Error::failure(
-        parallel.diagnose(std::string(what) + " failed",
-                          e.what_without_backtrace()));
   } catch (const std::exception &e) {
     return Error::failure(
-        parallel.diagnose(std::string(what) + " failed", e.what()));
+        parallel.diagnose(std::string(what) + " failed", exceptionText(e)));
   }
 }
 
@@ -392,6 +382,7 @@ Error DataParallel::attachGradientHooks(torch::nn::Module &module) {
   // Buckets in reverse registration order, which is roughly the order the
   // backward pass produces the gradients in.
   impl.bucketOf.assign(impl.params.size(), 0);
+  impl.slotOf.assign(impl.params.size(), 0);
   impl.seen.assign(impl.params.size(), false);
   Bucket current;
   int64_t bytes = 0;
@@ -408,6 +399,7 @@ Error DataParallel::attachGradientHooks(torch::nn::Module &module) {
     if (!current.params.empty() && bytes + size > kBucketBytes)
       close();
     impl.bucketOf[i] = impl.buckets.size();
+    impl.slotOf[i] = current.params.size();
     current.params.push_back(i);
     current.offsets.push_back(bytes / 4);
     bytes += size;

@@ -116,11 +116,6 @@ namespace {
 std::map<std::string, std::string> runIdentity(TrainingTask &task,
                                                const TrainOptions &options,
                                                int64_t totalSteps) {
-  std::map<std::string, std::string> extra;
-  // Absent for one process, so states written before data parallelism
-  // existed still resume.
-  if (options.parallel && options.parallel->worldSize() > 1)
-    extra["world_size"] = std::to_string(options.parallel->worldSize());
   char decay[32];
   std::snprintf(decay, sizeof(decay), "%.17g", options.emaDecay);
   int64_t trainable = 0;
@@ -135,7 +130,10 @@ std::map<std::string, std::string> runIdentity(TrainingTask &task,
       {"batch_size", std::to_string(options.batchSize)},
       {"num_examples", std::to_string(task.numExamples())},
       {"total_steps", std::to_string(totalSteps)}};
-  identity.insert(extra.begin(), extra.end());
+  // Absent for one process, so states written before data parallelism
+  // existed still resume.
+  if (options.parallel && options.parallel->worldSize() > 1)
+    identity["world_size"] = std::to_string(options.parallel->worldSize());
   return identity;
 }
 
@@ -255,9 +253,10 @@ namespace {
 /// Data-parallel hooks of one run: no-ops for a single process.
 struct RankContext {
   DataParallel *parallel = nullptr;
-  int rank = 0, worldSize = 1;
 
-  bool leader() const { return rank == 0; }
+  int rank() const { return parallel ? parallel->rank() : 0; }
+  int worldSize() const { return parallel ? parallel->worldSize() : 1; }
+  bool leader() const { return rank() == 0; }
 
   /// Every rank's generator state, by rank (rank 0's file holds them all).
   Expected<std::vector<std::vector<uint8_t>>> generatorStates() const {
@@ -267,7 +266,7 @@ struct RankContext {
   }
 };
 
-/// The step loop of runTraining; `result` holds what was done when it fails.
+/// The step loop of runTraining, filling `result`.
 Error trainSteps(TrainingTask &task, const TrainOptions &options,
                  const RankContext &ranks, TrainResult &result) {
   int64_t n = task.numExamples();
@@ -314,12 +313,12 @@ Error trainSteps(TrainingTask &task, const TrainOptions &options,
 
   // Each rank its own dropout and masking draws; rank 0 (and a single
   // process) those of the seed.
-  torch::manual_seed(options.seed + uint64_t(ranks.rank));
+  torch::manual_seed(options.seed + uint64_t(ranks.rank()));
   int64_t step = 0;
   if (!options.resumeFrom.empty()) {
     Expected<int64_t> resumed =
         loadState(options.resumeFrom, task, optimizer, averagePtr,
-                  result.bestScore, identity, ranks.rank);
+                  result.bestScore, identity, ranks.rank());
     if (!resumed)
       return resumed.error();
     step = *resumed;
@@ -377,7 +376,7 @@ Error trainSteps(TrainingTask &task, const TrainOptions &options,
     } else {
       parallel->heartbeat(step);
       std::vector<int64_t> mine =
-          rankSlice(batch, ranks.rank, ranks.worldSize);
+          rankSlice(batch, ranks.rank(), ranks.worldSize());
       // A rank whose slice is empty (a last batch smaller than the world)
       // still runs the step's collectives: on one example of the batch,
       // whose gradient it weighs 0 (and whose activation range is already
@@ -410,7 +409,6 @@ Error trainSteps(TrainingTask &task, const TrainOptions &options,
     ++windowSteps;
     result.runningLoss = windowLoss / double(windowSteps);
     int64_t done = step + 1;
-    result.steps = done;
     if (options.onStep)
       options.onStep({done, totalSteps, lossValue, lr});
     // The running loss is the mean over a window of --log-every steps.
@@ -503,19 +501,13 @@ Expected<TrainResult> runTraining(TrainingTask &task,
     return Error::failure("the moving average's decay must be in [0, 1)");
   if (options.dropout > 1)
     return Error::failure("the dropout rate must be at most 1");
-  RankContext ranks;
-  if ((ranks.parallel = options.parallel)) {
-    ranks.rank = ranks.parallel->rank();
-    ranks.worldSize = ranks.parallel->worldSize();
-  }
+  RankContext ranks{options.parallel};
   TrainResult result;
   Error err = Error::success();
   try {
     err = trainSteps(task, options, ranks, result);
-  } catch (const c10::Error &e) {
-    err = Error::failure(e.what_without_backtrace());
   } catch (const std::exception &e) {
-    err = Error::failure(e.what());
+    err = Error::failure(exceptionText(e));
   }
   if (err) {
     // The other ranks quote it when their next collective fails.
@@ -550,6 +542,12 @@ Expected<EncoderInputs> encodeExamples(const Tokenizer &tokenizer,
   return EncoderInputs{inputs->inputIds.index_select(0, index),
                        inputs->tokenTypeIds.index_select(0, index),
                        inputs->attentionMask.index_select(0, index)};
+}
+
+std::string exceptionText(const std::exception &e) {
+  if (auto *error = dynamic_cast<const c10::Error *>(&e))
+    return error->what_without_backtrace();
+  return e.what();
 }
 
 void setDropout(torch::nn::Module &model, double p) {

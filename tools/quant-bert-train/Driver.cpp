@@ -32,6 +32,12 @@ CLI::Validator numberCheck(std::function<bool(double)> accept,
       description);
 }
 
+/// [0, 1]: --warmup-ratio and --dropout.
+CLI::Validator inUnitInterval() {
+  return numberCheck([](double v) { return v >= 0 && v <= 1; }, "in [0, 1]",
+                     "in [0, 1]");
+}
+
 } // namespace
 
 CLI::Validator atLeast(double minimum) {
@@ -80,8 +86,7 @@ void TrainFlags::add(CLI::App *command) {
       ->check(positive());
   command->add_option("--warmup-ratio", train.warmupRatio,
                       "Fraction of the steps spent warming up")
-      ->check(numberCheck([](double v) { return v >= 0 && v <= 1; },
-                          "in [0, 1]", "in [0, 1]"));
+      ->check(inUnitInterval());
   command->add_option("--weight-decay", train.weightDecay)
       ->check(nonNegative());
   command->add_option("--max-grad-norm", train.maxGradNorm, "0: no clipping")
@@ -120,8 +125,7 @@ void TrainFlags::add(CLI::App *command) {
   command->add_option("--dropout", train.dropout,
                       "Dropout rate of every dropout layer (default: the "
                       "model's, 0.1; 0 turns dropout off)")
-      ->check(numberCheck([](double v) { return v >= 0 && v <= 1; },
-                          "in [0, 1]", "in [0, 1]"));
+      ->check(inUnitInterval());
   threads.add(command);
   distributed.add(command);
 }

@@ -53,10 +53,8 @@ int main(int argc, char **argv) {
     fail(std::string(error.what()) + " (see " +
          (argc > 1 ? std::string(argv[1]) + " --help" : std::string("--help")) +
          ")");
-  } catch (const c10::Error &error) {
-    fail(error.what_without_backtrace());
   } catch (const std::exception &error) {
-    fail(error.what());
+    fail(quantbert::train::exceptionText(error));
   }
   return 0;
 }

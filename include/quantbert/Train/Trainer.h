@@ -239,6 +239,10 @@ private:
   SpecialTokens special_;
 };
 
+/// The message of `e` without the C++ backtrace LibTorch's c10::Error
+/// appends.
+std::string exceptionText(const std::exception &e);
+
 /// Sets the rate of every torch::nn::Dropout in `model` to `p`.
 void setDropout(torch::nn::Module &model, double p);
 
