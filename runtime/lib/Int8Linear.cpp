@@ -19,14 +19,18 @@
 // primitive applies w_scales[n] only, without bias, and each part then
 // multiplies its rows by their scales and adds the bias.
 //
-// Threads: the weights are packed in column blocks, one per thread of the
-// context's pool, and a run is one single-threaded oneDNN call per block on
-// all M rows, writing its columns of y (primitives are cached per M). Each
-// core streams only its block's weights, and a run of a single row splits as
-// well as one of a thousand. oneDNN in Debian is built with OpenMP and sizes
-// its team from the calling thread's omp_get_max_threads(): every call sets
-// that to 1 (a per-thread setting), so no OpenMP team ever spins against the
-// pool's workers and the compiled code.
+// Threads: a run splits M into one part of contiguous rows per thread of the
+// context's pool, each part one single-threaded oneDNN call on all the
+// weights, writing its rows of y (primitives are cached per part size).
+// Splitting the columns instead needs an output with a row stride wider
+// than the part, which oneDNN 2.6 does not give to its brgemm kernel: it
+// falls back to gemm:jit, 1.3-1.5x on 2 threads where the row split gives
+// 1.8-2.0x (docs/results/runtime.md). Parts have at least kMinRowsPerPart
+// rows: below, the weights, streamed by every part, dominate and a split
+// gains nothing. oneDNN in Debian is built with OpenMP and sizes its team
+// from the calling thread's omp_get_max_threads(): every call sets that to
+// 1 (a per-thread setting), so no OpenMP team ever spins against the pool's
+// workers and the compiled code.
 //
 //===----------------------------------------------------------------------===//
 #include "Context.h"
@@ -58,30 +62,18 @@ constexpr int64_t kMaxK = 131072;
 /// the calling thread runs them one after the other.
 constexpr int64_t kMinParallelMacs = int64_t(1) << 20;
 
-/// Column blocks are multiples of this width (oneDNN's int8 kernels work
-/// on 16 or 64 columns at a time), and N below two of them is one block.
-constexpr int64_t kBlockAlign = 16;
+/// Fewest rows a thread's part of a split run gets (2 threads on 8 rows:
+/// 1.4-1.6x on this machine's shapes; on 4 rows, 1.0x).
+constexpr int64_t kMinRowsPerPart = 4;
 
 /// The M that prepare asks oneDNN about to learn the weight layout.
 constexpr int64_t kLayoutProbeM = 128;
 
-/// Columns [begin, begin + width) of the weights, packed for oneDNN.
-struct ColumnBlock {
-  int64_t begin, width;
-  memory packedWeights;
-};
-
-/// One block's primitive for one (M, x_scale, x_zero_point) and its folded
-/// bias.
-struct BlockPrimitive {
+/// The primitive for one (rows, x_scale, x_zero_point) and its folded bias.
+struct Primitive {
   dnnl::matmul matmul;
   memory bias;
   memory::desc scratchpad;
-};
-
-/// A (M, x_scale, x_zero_point)'s primitives, one per column block.
-struct Primitive {
-  std::vector<BlockPrimitive> blocks;
 };
 
 /// Per-thread scratchpad, so one plan can run on several threads at once.
@@ -112,11 +104,11 @@ memory::desc weightsDesc(int64_t k, int64_t n, memory::format_tag tag) {
   return memory::desc({k, n}, memory::data_type::s8, tag);
 }
 
-/// The matmul of an M x K input and a K x `width` column block into
-/// columns of an M x `ldy` output.
+/// The matmul of an M x K input and the K x N weights into a dense M x N
+/// output.
 dnnl::matmul::primitive_desc
-makePrimitiveDesc(const qbrt_context *ctx, int64_t m, int64_t k, int64_t width,
-                  int64_t ldy, const memory::desc &weights,
+makePrimitiveDesc(const qbrt_context *ctx, int64_t m, int64_t k, int64_t n,
+                  const memory::desc &weights,
                   const std::vector<float> &scales) {
   dnnl::primitive_attr attr;
   attr.set_output_scales(/*mask=per N*/ 1 << 1, scales);
@@ -124,21 +116,14 @@ makePrimitiveDesc(const qbrt_context *ctx, int64_t m, int64_t k, int64_t width,
   dnnl::matmul::desc desc(
       memory::desc({m, k}, memory::data_type::s8, memory::format_tag::ab),
       weights,
-      memory::desc({1, width}, memory::data_type::f32, memory::format_tag::ab),
-      memory::desc({m, width}, memory::data_type::f32, memory::dims{ldy, 1}));
+      memory::desc({1, n}, memory::data_type::f32, memory::format_tag::ab),
+      memory::desc({m, n}, memory::data_type::f32, memory::format_tag::ab));
   return dnnl::matmul::primitive_desc(desc, attr, ctx->engine);
 }
 
-/// Column block bounds for `n` columns over `threads` threads: aligned,
-/// nearly equal, one block when N is too narrow to split.
-std::vector<int64_t> blockBounds(int64_t n, int threads) {
-  int64_t blocks = std::min<int64_t>(std::max(threads, 1), n / (2 * kBlockAlign));
-  blocks = std::max<int64_t>(blocks, 1);
-  std::vector<int64_t> bounds{0};
-  for (int64_t b = 1; b < blocks; ++b)
-    bounds.push_back(n * b / blocks / kBlockAlign * kBlockAlign);
-  bounds.push_back(n);
-  return bounds;
+/// The first row of part `part` of `parts` nearly equal parts of m rows.
+int64_t partBegin(int64_t m, int64_t parts, int64_t part) {
+  return m * part / parts;
 }
 
 } // namespace
@@ -150,24 +135,25 @@ struct qbrt_int8_linear_plan {
   std::vector<float> bias;
   /// sum_k w_q[n, k], to fold the activation zero point into the bias.
   std::vector<int32_t> weightSums;
-  std::vector<ColumnBlock> blocks;
+  /// All N columns, in the blocked layout oneDNN's kernel reads.
+  memory packedWeights;
 
   std::mutex cacheMutex;
   std::map<std::tuple<int64_t, float, int32_t, bool>, Primitive> cache;
 
-  /// Finds or creates the primitive for (m, xScale, xZeroPoint), with the
-  /// bias folded in unless `withoutBias` (per-row scales: the bias is added
-  /// after them); fails if a combined scale is not a normal f32.
-  qb_status primitiveFor(int64_t m, float xScale, int32_t xZeroPoint,
+  /// Finds or creates the primitive for (rows, xScale, xZeroPoint), with
+  /// the bias folded in unless `withoutBias` (per-row scales: the bias is
+  /// added after them); fails if a combined scale is not a normal f32.
+  qb_status primitiveFor(int64_t rows, float xScale, int32_t xZeroPoint,
                          bool withoutBias, const Primitive *&primitive);
 };
 
-qb_status qbrt_int8_linear_plan::primitiveFor(int64_t m, float xScale,
+qb_status qbrt_int8_linear_plan::primitiveFor(int64_t rows, float xScale,
                                               int32_t xZeroPoint,
                                               bool withoutBias,
                                               const Primitive *&primitive) {
   std::lock_guard<std::mutex> lock(cacheMutex);
-  auto key = std::make_tuple(m, xScale, xZeroPoint, withoutBias);
+  auto key = std::make_tuple(rows, xScale, xZeroPoint, withoutBias);
   auto it = cache.find(key);
   if (it != cache.end()) {
     primitive = &it->second;
@@ -184,62 +170,72 @@ qb_status qbrt_int8_linear_plan::primitiveFor(int64_t m, float xScale,
                          static_cast<long long>(j),
                          static_cast<double>(scales[j]));
   }
-  Primitive made;
-  for (const ColumnBlock &block : blocks) {
-    std::vector<float> blockScales(scales.begin() + block.begin,
-                                   scales.begin() + block.begin + block.width);
-    auto pd = makePrimitiveDesc(ctx, m, k, block.width, n,
-                                block.packedWeights.get_desc(), blockScales);
-    memory foldedBias(pd.bias_desc(), ctx->engine);
-    auto *folded = static_cast<float *>(foldedBias.get_data_handle());
-    for (int64_t i = 0; i < block.width; ++i) {
-      int64_t j = block.begin + i;
-      // In double, so the folded value is the correctly rounded f32.
-      double value = -static_cast<double>(xZeroPoint) * weightSums[j];
-      if (!bias.empty() && !withoutBias)
-        value += static_cast<double>(bias[j]) / scales[j];
-      folded[i] = static_cast<float>(value);
-    }
-    made.blocks.push_back(
-        BlockPrimitive{dnnl::matmul(pd), foldedBias, pd.scratchpad_desc()});
+  auto pd = makePrimitiveDesc(ctx, rows, k, n, packedWeights.get_desc(),
+                              scales);
+  if (pd.weights_desc() != packedWeights.get_desc())
+    return reportError(ctx, QB_ERR_BACKEND,
+                       "qbrt_int8_linear_run: oneDNN wants another weight "
+                       "layout for %lld rows than the one packed at prepare",
+                       static_cast<long long>(rows));
+  memory foldedBias(pd.bias_desc(), ctx->engine);
+  auto *folded = static_cast<float *>(foldedBias.get_data_handle());
+  for (int64_t j = 0; j < n; ++j) {
+    // In double, so the folded value is the correctly rounded f32.
+    double value = -static_cast<double>(xZeroPoint) * weightSums[j];
+    if (!bias.empty() && !withoutBias)
+      value += static_cast<double>(bias[j]) / scales[j];
+    folded[j] = static_cast<float>(value);
   }
+  Primitive made{dnnl::matmul(pd), foldedBias, pd.scratchpad_desc()};
   primitive = &cache.emplace(key, std::move(made)).first->second;
   return QB_OK;
 }
 
-/// An int8 linear on m rows: one single-threaded oneDNN call per column
-/// block, the blocks spread over the context's pool, whose workers stay
+/// An int8 linear on m rows: one single-threaded oneDNN call per part of
+/// the rows, the parts spread over the context's pool, whose workers stay
 /// awake between the calls of a forward pass (OpenMP's would either sleep,
 /// a wake-up per call, or spin and compete with the compiled code). With
-/// `rowScales`, the primitives apply the weight scales only and each block
-/// then scales its part of every row and adds the bias.
+/// `rowScales`, the primitives apply the weight scales only and each part
+/// then scales its rows and adds the bias.
 static qb_status runRows(qbrt_int8_linear_plan *plan, const int8_t *x_q,
                          int64_t m, float x_scale, int32_t x_zero_point,
                          const float *rowScales, float *y,
                          const char *function) {
   qbrt_context *ctx = plan->ctx;
-  // The primitives are made here, on the calling thread, so the blocks only
-  // execute.
-  const Primitive *primitive = nullptr;
+  int64_t parts = 1;
+  if (m * plan->k * plan->n >= kMinParallelMacs)
+    parts = std::max<int64_t>(
+        1, std::min<int64_t>(ctx->pool.size(), m / kMinRowsPerPart));
+  // The primitives (at most two part sizes) are made here, on the calling
+  // thread, so the parts only execute.
   bool scaledRows = rowScales != nullptr;
-  if (qb_status s = plan->primitiveFor(m, x_scale, x_zero_point, scaledRows,
-                                       primitive))
-    return s;
-  memory src(memory::desc({m, plan->k}, memory::data_type::s8,
-                          memory::format_tag::ab),
-             ctx->engine, const_cast<int8_t *>(x_q));
-  auto runBlock = [&](int64_t index) {
+  std::vector<const Primitive *> primitives(parts);
+  for (int64_t part = 0; part < parts; ++part) {
+    int64_t rows = partBegin(m, parts, part + 1) - partBegin(m, parts, part);
+    if (part > 0 && rows == partBegin(m, parts, 1)) {
+      primitives[part] = primitives[0];
+      continue;
+    }
+    if (qb_status s = plan->primitiveFor(rows, x_scale, x_zero_point,
+                                         scaledRows, primitives[part]))
+      return s;
+  }
+  auto runPart = [&](int64_t part) {
     omp_set_num_threads(1);
-    const ColumnBlock &block = plan->blocks[index];
-    const BlockPrimitive &p = primitive->blocks[index];
-    memory dst(memory::desc({m, block.width}, memory::data_type::f32,
-                            memory::dims{plan->n, 1}),
-               ctx->engine, y + block.begin);
+    int64_t begin = partBegin(m, parts, part);
+    int64_t rows = partBegin(m, parts, part + 1) - begin;
+    const Primitive &p = *primitives[part];
+    memory src(memory::desc({rows, plan->k}, memory::data_type::s8,
+                            memory::format_tag::ab),
+               ctx->engine, const_cast<int8_t *>(x_q + begin * plan->k));
+    memory dst(memory::desc({rows, plan->n}, memory::data_type::f32,
+                            memory::format_tag::ab),
+               ctx->engine, y + begin * plan->n);
     memory scratch(p.scratchpad, ctx->engine,
                    threadScratchpad.get(p.scratchpad.get_size()));
     dnnl::stream stream(ctx->engine);
     p.matmul.execute(stream, {{DNNL_ARG_SRC, src},
-                              {DNNL_ARG_WEIGHTS, block.packedWeights},
+                              {DNNL_ARG_WEIGHTS, plan->packedWeights},
                               {DNNL_ARG_BIAS, p.bias},
                               {DNNL_ARG_DST, dst},
                               {DNNL_ARG_SCRATCHPAD, scratch}});
@@ -247,33 +243,30 @@ static qb_status runRows(qbrt_int8_linear_plan *plan, const int8_t *x_q,
     if (!scaledRows)
       return;
     // y = (w_scale[n] * acc) * row_scale + bias[n], in f32.
-    int64_t end = block.begin + block.width;
-    for (int64_t r = 0; r < m; ++r) {
+    for (int64_t r = begin; r < begin + rows; ++r) {
       float *out = y + r * plan->n;
       float rowScale = rowScales[r];
       if (plan->bias.empty())
-        for (int64_t j = block.begin; j < end; ++j)
+        for (int64_t j = 0; j < plan->n; ++j)
           out[j] *= rowScale;
       else
-        for (int64_t j = block.begin; j < end; ++j)
+        for (int64_t j = 0; j < plan->n; ++j)
           out[j] = out[j] * rowScale + plan->bias[j];
     }
   };
-  int64_t blocks = static_cast<int64_t>(plan->blocks.size());
-  if (blocks == 1 || m * plan->k * plan->n < kMinParallelMacs) {
-    for (int64_t index = 0; index < blocks; ++index)
-      runBlock(index);
+  if (parts == 1) {
+    runPart(0);
     return QB_OK;
   }
-  // A block that throws (oneDNN out of memory) must not unwind through a
+  // A part that throws (oneDNN out of memory) must not unwind through a
   // worker thread: the first failure is kept and reported here.
   std::mutex failureMutex;
   std::string failure;
   qb_status failureStatus = QB_OK;
-  ctx->pool.parallelFor(blocks, 1, [&](int64_t begin, int64_t end) {
-    for (int64_t index = begin; index < end; ++index) {
+  ctx->pool.parallelFor(parts, 1, [&](int64_t begin, int64_t end) {
+    for (int64_t part = begin; part < end; ++part) {
       try {
-        runBlock(index);
+        runPart(part);
       } catch (const std::exception &e) {
         std::lock_guard<std::mutex> lock(failureMutex);
         if (failureStatus == QB_OK) {
@@ -340,22 +333,16 @@ qb_status qbrt_int8_linear_prepare(qbrt_context *ctx, const int8_t *w_q,
       plan->weightSums[j] = sum;
     }
 
-    // w_q is [N, K] row-major, i.e. oneDNN's K x N weights in "ba" order;
-    // a column block is the contiguous rows [begin, begin + width) of w_q.
-    std::vector<int64_t> bounds = blockBounds(n, ctx->pool.size());
+    // w_q is [N, K] row-major, i.e. oneDNN's K x N weights in "ba" order.
+    auto pd = makePrimitiveDesc(ctx, kLayoutProbeM, k, n,
+                                weightsDesc(k, n, memory::format_tag::any),
+                                std::vector<float>(n, 1.0f));
+    memory plain(weightsDesc(k, n, memory::format_tag::ba), ctx->engine,
+                 const_cast<int8_t *>(w_q));
+    plan->packedWeights = memory(pd.weights_desc(), ctx->engine);
     dnnl::stream stream(ctx->engine);
-    for (size_t b = 0; b + 1 < bounds.size(); ++b) {
-      int64_t begin = bounds[b], width = bounds[b + 1] - bounds[b];
-      auto pd = makePrimitiveDesc(
-          ctx, kLayoutProbeM, k, width, n,
-          weightsDesc(k, width, memory::format_tag::any),
-          std::vector<float>(width, 1.0f));
-      memory plain(weightsDesc(k, width, memory::format_tag::ba), ctx->engine,
-                   const_cast<int8_t *>(w_q + begin * k));
-      memory packed(pd.weights_desc(), ctx->engine);
-      dnnl::reorder(plain, packed).execute(stream, plain, packed);
-      plan->blocks.push_back(ColumnBlock{begin, width, packed});
-    }
+    dnnl::reorder(plain, plan->packedWeights)
+        .execute(stream, plain, plan->packedWeights);
     stream.wait();
     *out = plan.release();
     return QB_OK;

@@ -98,14 +98,17 @@ TEST(Int8Linear, MatchesExactReferenceOnEdgeShapes) {
     }
 }
 
-// The weights are packed in column blocks, one per thread, each block its
-// own oneDNN call on all rows: the result is bit for bit the one-thread one,
-// for equal and unequal blocks, 2 and 3 threads, one row and many.
-TEST(Int8Linear, ColumnSplitAcrossThreadsIsBitExact) {
+// A run splits its rows into one part per thread (at least 4 rows each),
+// each part its own oneDNN call on all the weights: the result is bit for
+// bit the one-thread one, for parts of equal and unequal sizes, 2 and 3
+// threads, runs too short to split and runs under the size worth
+// splitting (2^20 multiply-accumulates).
+TEST(Int8Linear, RowSplitAcrossThreadsIsBitExact) {
   std::mt19937 rng(11);
   ContextPtr one = makeContext(1), two = makeContext(2), three = makeContext(3);
-  for (auto [m, n] : {std::pair<int64_t, int64_t>{1, 70}, {2, 200}, {31, 70},
-                      {32, 96}, {33, 200}, {47, 31}, {128, 70}, {129, 200}}) {
+  for (auto [m, n] : {std::pair<int64_t, int64_t>{1, 70}, {2, 200}, {7, 1200},
+                      {9, 1200}, {13, 800}, {31, 70}, {32, 96}, {33, 200},
+                      {47, 31}, {128, 70}, {129, 200}}) {
     Problem p = randomProblem(rng, m, 200, n, /*withBias=*/m % 2 == 1);
     std::vector<std::vector<float>> results;
     for (qbrt_context *ctx : {one.get(), two.get(), three.get()}) {
