@@ -1,10 +1,21 @@
 //===- ThreadPool.cpp - Fork-join worker pool for the runtime kernels -----===//
 //
-// Workers poll for a new loop (a new generation) for kSpinMicroseconds,
-// then sleep on a condition variable until the owner publishes one; each
-// takes the chunks of its share from an atomic counter, then those left in
-// the others' shares. The owner waits until every worker has left the loop before
-// returning, so the body it passed stays alive for as long as it is used.
+// The hot path takes no lock. The owner publishes a loop by bumping an
+// atomic generation; workers polling it start at once, take the chunks of
+// their share from an atomic counter, then those left in the others'
+// shares, and count themselves out of busyWorkers; the owner polls that.
+// Only a side that found the other asleep touches the mutex: a worker
+// sleeps after kSpinMicroseconds without a loop, the owner after as long
+// waiting for the workers. The sleeper announces itself (sleepingWorkers,
+// ownerSleeping) before it re-checks the condition under the mutex, and the
+// waker reads the announcement after it changed the condition, both
+// sequentially consistent, so one of them always sees the other: no wake-up
+// is lost. A lock taken by a worker the instant the owner published (the
+// old design) put that worker to sleep on the mutex's futex, tens of
+// microseconds on this VM, on a loop that takes five.
+//
+// The owner waits until every worker has left the loop before returning,
+// so the body it passed stays alive for as long as it is used.
 //
 //===----------------------------------------------------------------------===//
 #include "ThreadPool.h"
@@ -21,6 +32,25 @@
 
 using namespace quantbert;
 
+namespace {
+
+/// Polls `done` for up to `microseconds`; true if it held in time.
+template <typename Done>
+bool spinUntil(Done done, int64_t microseconds) {
+  using Clock = std::chrono::steady_clock;
+  Clock::time_point deadline =
+      Clock::now() + std::chrono::microseconds(microseconds);
+  for (int64_t i = 1;; ++i) {
+    if (done())
+      return true;
+    QB_CPU_RELAX();
+    if (i % 256 == 0 && Clock::now() >= deadline)
+      return false;
+  }
+}
+
+} // namespace
+
 ThreadPool::ThreadPool(int numThreads)
     : shares(new Share[std::max(numThreads, 1)]) {
   for (int i = 1; i < numThreads; ++i)
@@ -30,7 +60,7 @@ ThreadPool::ThreadPool(int numThreads)
 ThreadPool::~ThreadPool() {
   {
     std::lock_guard<std::mutex> lock(stateMutex);
-    stopping = true;
+    stopping.store(true);
   }
   wakeWorkers.notify_all();
   for (std::thread &worker : workers)
@@ -52,27 +82,26 @@ void ThreadPool::runChunks(int self) {
 void ThreadPool::workerLoop(int self) {
   uint64_t seen = 0;
   for (;;) {
-    using Clock = std::chrono::steady_clock;
-    Clock::time_point deadline =
-        Clock::now() + std::chrono::microseconds(kSpinMicroseconds);
-    for (int64_t i = 1; generation.load(std::memory_order_acquire) == seen &&
-                        !stopping.load(std::memory_order_acquire);
-         ++i) {
-      QB_CPU_RELAX();
-      if (i % 256 == 0 && Clock::now() >= deadline)
-        break;
-    }
-    {
+    auto published = [&] {
+      return generation.load(std::memory_order_acquire) != seen ||
+             stopping.load(std::memory_order_acquire);
+    };
+    if (!spinUntil(published, kSpinMicroseconds)) {
       std::unique_lock<std::mutex> lock(stateMutex);
-      wakeWorkers.wait(lock, [&] { return stopping || generation != seen; });
-      if (stopping)
-        return;
-      seen = generation;
+      sleepingWorkers.fetch_add(1);
+      wakeWorkers.wait(lock, [&] {
+        return generation.load() != seen || stopping.load();
+      });
+      sleepingWorkers.fetch_sub(1);
     }
+    if (stopping.load(std::memory_order_acquire))
+      return;
+    seen = generation.load(std::memory_order_acquire);
     runChunks(self);
-    std::lock_guard<std::mutex> lock(stateMutex);
-    if (--busyWorkers == 0)
+    if (busyWorkers.fetch_sub(1) == 1 && ownerSleeping.load()) {
+      std::lock_guard<std::mutex> lock(stateMutex);
       workersDone.notify_one();
+    }
   }
 }
 
@@ -95,22 +124,23 @@ void ThreadPool::parallelFor(int64_t n, int64_t grain, const RangeFn &body) {
     shares[p].next.store(numChunks * p / size(), std::memory_order_relaxed);
     shares[p].end = numChunks * (p + 1) / size();
   }
-  {
+  busyWorkers.store(static_cast<int>(workers.size()),
+                    std::memory_order_relaxed);
+  // Sequentially consistent, like the sleepers' announcement below.
+  generation.fetch_add(1);
+  if (sleepingWorkers.load() != 0) {
     std::lock_guard<std::mutex> lock(stateMutex);
-    busyWorkers = static_cast<int>(workers.size());
-    ++generation;
+    wakeWorkers.notify_all();
   }
-  wakeWorkers.notify_all();
   runChunks(0);
   // The workers' last chunks usually end within microseconds of ours.
-  using Clock = std::chrono::steady_clock;
-  Clock::time_point deadline =
-      Clock::now() + std::chrono::microseconds(kSpinMicroseconds);
-  for (int64_t i = 1; busyWorkers.load(std::memory_order_acquire) != 0; ++i) {
-    QB_CPU_RELAX();
-    if (i % 256 == 0 && Clock::now() >= deadline)
-      break;
-  }
+  auto finished = [&] {
+    return busyWorkers.load(std::memory_order_acquire) == 0;
+  };
+  if (spinUntil(finished, kSpinMicroseconds))
+    return;
   std::unique_lock<std::mutex> lock(stateMutex);
-  workersDone.wait(lock, [&] { return busyWorkers == 0; });
+  ownerSleeping.store(true);
+  workersDone.wait(lock, [&] { return busyWorkers.load() == 0; });
+  ownerSleeping.store(false);
 }

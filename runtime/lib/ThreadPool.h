@@ -11,7 +11,8 @@
 // can never deadlock. After a loop, workers spin for up to kSpinMicroseconds
 // before they sleep: the loops of one forward pass (an int8 linear after the
 // compiled attention, say) come well within that, and a sleeping worker
-// costs a futex wake-up, 50-100 us, on every loop.
+// costs a futex wake-up, 50-100 us, on every loop. Publishing a loop and
+// waiting for its end take no lock while both sides are awake.
 //
 //===----------------------------------------------------------------------===//
 #ifndef QUANTBERT_RUNTIME_THREADPOOL_H
@@ -66,13 +67,19 @@ private:
   /// Held by the thread whose loop the pool is running.
   std::mutex ownerMutex;
 
+  /// Held only to sleep on, or to wake, the condition variables.
   std::mutex stateMutex;
   std::condition_variable wakeWorkers;
   std::condition_variable workersDone;
-  // Written under stateMutex; atomic so spinning workers can poll them.
+  /// Bumped by the owner to publish a loop.
   std::atomic<uint64_t> generation{0};
   std::atomic<bool> stopping{false};
+  /// Workers still in the current loop.
   std::atomic<int> busyWorkers{0};
+  /// Workers asleep on wakeWorkers, and whether the owner is asleep on
+  /// workersDone: the waker takes the mutex only then.
+  std::atomic<int> sleepingWorkers{0};
+  std::atomic<bool> ownerSleeping{false};
 
   // The current loop; written by the owner before waking the workers.
   const RangeFn *loopBody = nullptr;
