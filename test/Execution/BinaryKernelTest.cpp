@@ -6,7 +6,9 @@
 // including K not a multiple of 64, odd M and N, N not a multiple of the
 // vector width, zeros, negative zeros and NaNs. The output transform is the
 // op's exact formula, so results must match bit for bit, also when the
-// parallel loops run on three threads.
+// parallel loops run on three threads. The binary FFN's first linear,
+// packed by the next bitpack, lowers with it into one loop (N a multiple of
+// 64): its packed signs must be those of the reference outputs.
 //
 //===----------------------------------------------------------------------===//
 
@@ -80,6 +82,28 @@ std::string tensorLiteral(const std::vector<uint64_t> &values, int64_t rows,
   return text.str();
 }
 
+/// The op's outputs from the scalar reference: packedSignDot(x, w) *
+/// scale[n] (+ bias[n]), row-major [m, n].
+std::vector<float> referenceOutputs(const std::vector<float> &x,
+                                    const std::vector<uint64_t> &weight,
+                                    const std::vector<float> &scale,
+                                    const std::vector<float> *bias, int64_t m,
+                                    int64_t k, int64_t n) {
+  int64_t words = packedWordCount(k);
+  std::vector<uint64_t> packedX = packRows(x, m, k);
+  std::vector<float> y(m * n);
+  for (int64_t row = 0; row < m; ++row)
+    for (int64_t col = 0; col < n; ++col) {
+      int64_t dot = packedSignDot(packedX.data() + row * words,
+                                  weight.data() + col * words, k);
+      float value = static_cast<float>(dot) * scale[col];
+      if (bias)
+        value += (*bias)[col];
+      y[row * n + col] = value;
+    }
+  return y;
+}
+
 std::unique_ptr<JitModule> compileOrFail(const std::string &source) {
   std::string error;
   auto jit = JitModule::compile(
@@ -129,6 +153,39 @@ struct BinaryLinearCase {
   bool withBias;
 };
 
+/// The tensor types of a case's input, packed input, weight, per-output
+/// vectors and output.
+struct CaseTypes {
+  std::string x, p, w, v, y;
+  explicit CaseTypes(const BinaryLinearCase &c) {
+    std::string words = std::to_string(packedWordCount(c.k));
+    x = "tensor<?x" + std::to_string(c.k) + "xf32>";
+    p = "tensor<?x" + words + "xi64>";
+    w = "tensor<" + std::to_string(c.n) + "x" + words + "xi64>";
+    v = "tensor<" + std::to_string(c.n) + "xf32>";
+    y = "tensor<?x" + std::to_string(c.n) + "xf32>";
+  }
+};
+
+/// %xp = qb.bitpack %x, then %y = qb.binary_linear %xp, %w scale(%s)
+/// [bias(%b)].
+std::string packAndLinear(const BinaryLinearCase &c, const CaseTypes &t) {
+  std::ostringstream text;
+  text << "  %xp = qb.bitpack %x : " << t.x << " -> " << t.p << "\n"
+       << "  %y = qb.binary_linear %xp, %w scale(%s)"
+       << (c.withBias ? " bias(%b)" : "") << " {in_features = " << c.k
+       << "} : (" << t.p << ", " << t.w << ", " << t.v
+       << (c.withBias ? ", " + t.v : "") << ") -> " << t.y << "\n";
+  return text.str();
+}
+
+std::string caseName(const ::testing::TestParamInfo<BinaryLinearCase> &info) {
+  const BinaryLinearCase &c = info.param;
+  return "M" + std::to_string(c.m) + "K" + std::to_string(c.k) + "N" +
+         std::to_string(c.n) + (c.constantWeight ? "Const" : "Arg") +
+         (c.withBias ? "Bias" : "");
+}
+
 class BinaryLinearKernel : public ::testing::TestWithParam<BinaryLinearCase> {};
 
 TEST_P(BinaryLinearKernel, MatchesScalarReference) {
@@ -147,28 +204,19 @@ TEST_P(BinaryLinearKernel, MatchesScalarReference) {
   std::vector<float> x = randomActivations(c.m * c.k, rng);
 
   std::ostringstream source;
-  std::string xType = "tensor<?x" + std::to_string(c.k) + "xf32>";
-  std::string pType = "tensor<?x" + std::to_string(words) + "xi64>";
-  std::string wType =
-      "tensor<" + std::to_string(c.n) + "x" + std::to_string(words) + "xi64>";
-  std::string vType = "tensor<" + std::to_string(c.n) + "xf32>";
-  std::string yType = "tensor<?x" + std::to_string(c.n) + "xf32>";
-  source << "func.func @kernel(%x: " << xType;
+  CaseTypes t(c);
+  source << "func.func @kernel(%x: " << t.x;
   if (!c.constantWeight)
-    source << ", %w: " << wType;
-  source << ", %s: " << vType;
+    source << ", %w: " << t.w;
+  source << ", %s: " << t.v;
   if (c.withBias)
-    source << ", %b: " << vType;
-  source << ") -> " << yType << " attributes {llvm.emit_c_interface} {\n";
+    source << ", %b: " << t.v;
+  source << ") -> " << t.y << " attributes {llvm.emit_c_interface} {\n";
   if (c.constantWeight)
     source << "  %w = arith.constant " << tensorLiteral(weight, c.n, words)
-           << " : " << wType << "\n";
-  source << "  %xp = qb.bitpack %x : " << xType << " -> " << pType << "\n"
-         << "  %y = qb.binary_linear %xp, %w scale(%s)"
-         << (c.withBias ? " bias(%b)" : "") << " {in_features = " << c.k
-         << "} : (" << pType << ", " << wType << ", " << vType
-         << (c.withBias ? ", " + vType : "") << ") -> " << yType << "\n"
-         << "  return %y : " << yType << "\n}\n";
+           << " : " << t.w << "\n";
+  source << packAndLinear(c, t)
+         << "  return %y : " << t.y << "\n}\n";
   auto jit = compileOrFail(source.str());
   ASSERT_TRUE(jit);
   void *kernel = jit->lookup("kernel");
@@ -201,19 +249,17 @@ TEST_P(BinaryLinearKernel, MatchesScalarReference) {
   ASSERT_EQ(output.sizes[0], c.m);
   ASSERT_EQ(output.sizes[1], c.n);
 
-  std::vector<uint64_t> packedX = packRows(x, c.m, c.k);
+  std::vector<float> y = referenceOutputs(x, weight, scale,
+                                          c.withBias ? &bias : nullptr, c.m,
+                                          c.k, c.n);
   int64_t mismatches = 0;
   for (int64_t row = 0; row < c.m; ++row)
     for (int64_t col = 0; col < c.n; ++col) {
-      int64_t dot = packedSignDot(packedX.data() + row * words,
-                                  weight.data() + col * words, c.k);
-      float expected = static_cast<float>(dot) * scale[col];
-      if (c.withBias)
-        expected += bias[col];
+      float expected = y[row * c.n + col];
       float actual = output.data[row * output.strides[0] + col];
       if (actual != expected && ++mismatches <= 5)
         ADD_FAILURE() << "y[" << row << ", " << col << "] = " << actual
-                      << ", expected " << expected << " (dot " << dot << ")";
+                      << ", expected " << expected;
     }
   EXPECT_EQ(mismatches, 0);
   JitModule::freeResult(output.basePtr);
@@ -231,11 +277,81 @@ INSTANTIATE_TEST_SUITE_P(
         BinaryLinearCase{7, 3072, 48, false, false},
         BinaryLinearCase{13, 1000, 25, true, true},
         BinaryLinearCase{33, 256, 244, true, true}),
-    [](const ::testing::TestParamInfo<BinaryLinearCase> &info) {
-      const BinaryLinearCase &c = info.param;
-      return "M" + std::to_string(c.m) + "K" + std::to_string(c.k) + "N" +
-             std::to_string(c.n) + (c.constantWeight ? "Const" : "Arg") +
-             (c.withBias ? "Bias" : "");
-    });
+    caseName);
+
+
+/// The signs of a binary linear's outputs, packed: one fused loop when N is
+/// a multiple of 64, the two ops' own loops otherwise.
+class BinaryLinearSigns : public ::testing::TestWithParam<BinaryLinearCase> {};
+
+TEST_P(BinaryLinearSigns, MatchPackedReferenceOutputs) {
+  const BinaryLinearCase &c = GetParam();
+  int64_t words = packedWordCount(c.k), outWords = packedWordCount(c.n);
+  std::mt19937 rng(c.m * 7919 + c.k * 31 + c.n);
+  std::normal_distribution<float> normal;
+  std::vector<uint64_t> weight =
+      packRows(randomActivations(c.n * c.k, rng), c.n, c.k);
+  std::vector<float> scale(c.n), bias(c.n);
+  for (int64_t i = 0; i < c.n; ++i) {
+    scale[i] = std::fabs(normal(rng)) + 0.01f;
+    // Some outputs exactly 0 (bit set), others a hair off it.
+    bias[i] = i % 5 == 0 ? 0.0f : normal(rng);
+  }
+  std::vector<float> x = randomActivations(c.m * c.k, rng);
+
+  CaseTypes t(c);
+  std::string sType = "tensor<?x" + std::to_string(outWords) + "xi64>";
+  std::ostringstream source;
+  source << "func.func @kernel(%x: " << t.x << ", %s: " << t.v
+         << ", %b: " << t.v << ") -> " << sType
+         << " attributes {llvm.emit_c_interface} {\n"
+         << "  %w = arith.constant " << tensorLiteral(weight, c.n, words)
+         << " : " << t.w << "\n"
+         << packAndLinear(c, t)
+         << "  %yp = qb.bitpack %y : " << t.y << " -> " << sType << "\n"
+         << "  return %yp : " << sType << "\n}\n";
+  auto jit = compileOrFail(source.str());
+  ASSERT_TRUE(jit);
+  auto *kernel = reinterpret_cast<void (*)(
+      StridedMemRefType<int64_t, 2> *, StridedMemRefType<float, 2> *,
+      StridedMemRefType<float, 1> *, StridedMemRefType<float, 1> *)>(
+      jit->lookup("kernel"));
+  ASSERT_TRUE(kernel);
+
+  auto input = makeMemRef<float, 2>(x.data(), {c.m, c.k});
+  auto scaleRef = makeMemRef<float, 1>(scale.data(), {c.n});
+  auto biasRef = makeMemRef<float, 1>(bias.data(), {c.n});
+  StridedMemRefType<int64_t, 2> output;
+  test::ScopedThreads threads(3);
+  kernel(&output, &input, &scaleRef, &biasRef);
+  ASSERT_EQ(output.sizes[0], c.m);
+  ASSERT_EQ(output.sizes[1], outWords);
+
+  std::vector<uint64_t> expected = packRows(
+      referenceOutputs(x, weight, scale, c.withBias ? &bias : nullptr, c.m,
+                       c.k, c.n),
+      c.m, c.n);
+  int64_t mismatches = 0;
+  for (int64_t row = 0; row < c.m; ++row)
+    for (int64_t w = 0; w < outWords; ++w) {
+      auto actual =
+          static_cast<uint64_t>(output.data[row * output.strides[0] + w]);
+      if (actual != expected[row * outWords + w] && ++mismatches <= 5)
+        ADD_FAILURE() << "row " << row << ", word " << w << ": " << std::hex
+                      << actual << ", expected "
+                      << expected[row * outWords + w];
+    }
+  EXPECT_EQ(mismatches, 0);
+  JitModule::freeResult(output.basePtr);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Shapes, BinaryLinearSigns,
+    ::testing::Values(BinaryLinearCase{1, 64, 64, true, true},
+                      BinaryLinearCase{5, 65, 128, true, false},
+                      BinaryLinearCase{7, 768, 192, true, true},
+                      BinaryLinearCase{130, 200, 64, true, true},
+                      BinaryLinearCase{6, 130, 100, true, true}),
+    caseName);
 
 } // namespace

@@ -76,6 +76,13 @@ def ConvertQBToVector : Pass<"convert-qb-to-vector"> {
       horizontal reduction is needed. The epilogue is the op's formula,
       `sitofp(K - 2 * acc) * scale + bias`, bit for bit. Column panels are
       the parallel loop's iterations.
+    * `qb.bitpack` of a `qb.binary_linear` that has no other use, N a
+      multiple of 64 (the binary FFN's first linear, whose sign GELU keeps):
+      one loop whose iterations are output words. Per word and block of
+      `tile-m` rows, two halves of 4 vectors compute the outputs as above
+      and compare them `ule 0` as `qb.bitpack` does; each vector's 8 bits
+      go to their place in the row's word. The f32 outputs are never
+      stored.
     * `qb.attention`: Q is re-laid per head in f32 (values rounded to the
       storage type), K transposed to `[batch, heads, d, seq]` and V re-laid
       in the storage type; per batch, head and chunk of 64 query rows, four

@@ -16,6 +16,14 @@
 // The output transform is exactly the op's formula, so results match the
 // scalar reference bit for bit.
 //
+// A binary linear whose only use is a qb.bitpack (the binary FFN's first
+// linear: GELU keeps the sign, so the next binary linear reads the signs of
+// its output) lowers with that bitpack into one loop that never stores the
+// f32 output: per 64 outputs, two tiles of 4 vectors compute y as above and
+// the signs of each row's 64 values, compared exactly as qb.bitpack does,
+// become its output word. The [M, N] f32 tensor (1.5 MB at M = 128,
+// N = 3072) is neither written nor read back.
+//
 //===----------------------------------------------------------------------===//
 
 #include "quantbert/Conversion/QBToVector.h"
@@ -54,6 +62,20 @@ namespace {
 constexpr int64_t kLanes = 8; // i64 lanes in a 512-bit vector
 
 
+/// The binary linear whose output `pack` packs, if the two lower to one loop:
+/// the pack is the linear's only use, and the weight is static with N a
+/// multiple of 64 (whole output words, no padding bits).
+BinaryLinearOp signPackedProducer(BitpackOp pack) {
+  auto linear = pack.getInput().getDefiningOp<BinaryLinearOp>();
+  if (!linear || !linear->hasOneUse())
+    return {};
+  RankedTensorType weightType = linear.getWeight().getType();
+  if (!weightType.hasStaticShape() ||
+      weightType.getDimSize(0) % kBitsPerPackedWord != 0)
+    return {};
+  return linear;
+}
+
 /// qb.bitpack -> per row and word: compare 64 lanes with 0, bitcast the i1
 /// vector to an i64 (lane k is bit k), write the word.
 struct LowerBitpack : OpRewritePattern<BitpackOp> {
@@ -65,6 +87,8 @@ struct LowerBitpack : OpRewritePattern<BitpackOp> {
     int64_t k = inputType.getShape().back();
     if (ShapedType::isDynamic(k))
       return rewriter.notifyMatchFailure(op, "needs a static packed dimension");
+    if (signPackedProducer(op))
+      return rewriter.notifyMatchFailure(op, "lowered with its binary linear");
     Location loc = op.getLoc();
     int64_t words = packedWordCount(k);
     Type elementType = inputType.getElementType();
@@ -139,6 +163,266 @@ Value transposedWeight(OpBuilder &builder, Location loc, Value weight) {
       .front();
 }
 
+/// The loops of one binary linear: tiles of rows by vectors of outputs.
+struct BinaryKernel {
+  Value input;   // [M, W] i64
+  Value weightT; // [W, N] i64
+  Value scale;   // [N] f32
+  Value bias;    // [N] f32 or null
+  int64_t inFeatures;
+  int64_t words;
+
+  BinaryKernel(OpBuilder &builder, Location loc, BinaryLinearOp op)
+      : input(collapseToMatrix(builder, loc, op.getInput())),
+        weightT(transposedWeight(builder, loc, op.getWeight())),
+        scale(op.getScale()), bias(op.getBias()),
+        inFeatures(static_cast<int64_t>(op.getInFeatures())),
+        words(op.getWeight().getType().getDimSize(1)) {}
+
+  /// Rows row, row + 1, ..., row + count - 1.
+  static SmallVector<Value> consecutive(OpBuilder &b, Location loc, Value row,
+                                        int64_t count, int64_t step = 1) {
+    SmallVector<Value> values;
+    for (int64_t i = 0; i < count; ++i)
+      values.push_back(i == 0 ? row
+                              : b.create<arith::AddIOp>(
+                                    loc, row, indexConstant(b, loc, i * step)));
+    return values;
+  }
+
+  /// The mismatch counts of rows `rowsOf` against the `width` weight columns
+  /// from each of `columnsOf`: one vector accumulator per (row, column
+  /// vector), row-major.
+  SmallVector<Value> mismatches(OpBuilder &b, Location loc,
+                                ArrayRef<Value> rowsOf,
+                                ArrayRef<Value> columnsOf,
+                                int64_t width) const {
+    auto accType = VectorType::get({width}, b.getI64Type());
+    Value zeroAcc = b.create<arith::ConstantOp>(
+        loc, DenseElementsAttr::get(accType, b.getI64IntegerAttr(0)));
+    SmallVector<Value> inits(rowsOf.size() * columnsOf.size(), zeroAcc);
+    Value padding = b.create<arith::ConstantOp>(loc, b.getI64IntegerAttr(0));
+    auto wordLoop = b.create<scf::ForOp>(
+        loc, indexConstant(b, loc, 0), indexConstant(b, loc, words),
+        indexConstant(b, loc, 1), inits,
+        [&](OpBuilder &b, Location loc, Value word, ValueRange accs) {
+          SmallVector<Value> weights;
+          for (Value column : columnsOf)
+            weights.push_back(b.create<vector::TransferReadOp>(
+                loc, accType, weightT, ValueRange{word, column}, padding,
+                ArrayRef<bool>{true}));
+          SmallVector<Value> next;
+          for (auto [i, row] : llvm::enumerate(rowsOf)) {
+            Value x =
+                b.create<tensor::ExtractOp>(loc, input, ValueRange{row, word});
+            Value xs = b.create<vector::BroadcastOp>(loc, accType, x);
+            for (auto [j, w] : llvm::enumerate(weights)) {
+              Value count =
+                  b.create<math::CtPopOp>(loc, b.create<arith::XOrIOp>(loc, xs, w));
+              next.push_back(b.create<arith::AddIOp>(
+                  loc, accs[i * weights.size() + j], count));
+            }
+          }
+          b.create<scf::YieldOp>(loc, next);
+        });
+    return SmallVector<Value>(wordLoop.getResults());
+  }
+
+  /// Scales and biases (null without bias) of the `width` outputs from
+  /// `column`.
+  std::pair<Value, Value> outputParameters(OpBuilder &b, Location loc,
+                                           Value column, int64_t width) const {
+    auto outType = VectorType::get({width}, b.getF32Type());
+    Value zeroF = b.create<arith::ConstantOp>(loc, b.getF32FloatAttr(0.0f));
+    Value scales = b.create<vector::TransferReadOp>(
+        loc, outType, scale, ValueRange{column}, zeroF, ArrayRef<bool>{true});
+    Value biases =
+        bias ? b.create<vector::TransferReadOp>(loc, outType, bias,
+                                                ValueRange{column}, zeroF,
+                                                ArrayRef<bool>{true})
+             : Value();
+    return {scales, biases};
+  }
+
+  /// The op's output transform, (K - 2 * mismatches) * scale + bias, in the
+  /// op's order of operations.
+  Value output(OpBuilder &b, Location loc, Value mismatches, Value scales,
+               Value biases) const {
+    auto accType = cast<VectorType>(mismatches.getType());
+    auto outType = VectorType::get(accType.getShape(), b.getF32Type());
+    Value k = b.create<arith::ConstantOp>(
+        loc, DenseElementsAttr::get(accType, b.getI64IntegerAttr(inFeatures)));
+    Value one = b.create<arith::ConstantOp>(
+        loc, DenseElementsAttr::get(accType, b.getI64IntegerAttr(1)));
+    Value dot = b.create<arith::SubIOp>(
+        loc, k, b.create<arith::ShLIOp>(loc, mismatches, one));
+    Value y = b.create<arith::MulFOp>(
+        loc, b.create<arith::SIToFPOp>(loc, outType, dot), scales);
+    if (biases)
+      y = b.create<arith::AddFOp>(loc, y, biases);
+    return y;
+  }
+
+  /// One f32 tile: tileM rows x tileN vectors of `width` outputs, from
+  /// weight columns [column, column + tileN * width), into `target` from
+  /// column `targetColumn`.
+  Value floatTile(OpBuilder &b, Location loc, Value target, Value row,
+                  Value column, Value targetColumn, int64_t tileM,
+                  int64_t tileN, int64_t width) const {
+    SmallVector<Value> rowsOf = consecutive(b, loc, row, tileM);
+    SmallVector<Value> columnsOf = consecutive(b, loc, column, tileN, width);
+    SmallVector<Value> targetColumnsOf =
+        consecutive(b, loc, targetColumn, tileN, width);
+    SmallVector<Value> counts = mismatches(b, loc, rowsOf, columnsOf, width);
+    for (int64_t j = 0; j < tileN; ++j) {
+      auto [scales, biases] = outputParameters(b, loc, columnsOf[j], width);
+      for (int64_t i = 0; i < tileM; ++i)
+        target = b.create<vector::TransferWriteOp>(
+                      loc, output(b, loc, counts[i * tileN + j], scales, biases),
+                      target, ValueRange{rowsOf[i], targetColumnsOf[j]},
+                      ArrayRef<bool>{true})
+                     .getResult();
+    }
+    return target;
+  }
+
+  /// One packed tile: the signs of outputs [64 * word, 64 * word + 64) of
+  /// tileM rows, as qb.bitpack packs them (bit k set iff output k is not
+  /// > 0), into column `targetWord` of `target`. Two halves of 4 vectors
+  /// of 8 outputs keep 4 * tileM accumulators each.
+  Value signTile(OpBuilder &b, Location loc, Value target, Value row,
+                 Value word, Value targetWord, int64_t tileM) const {
+    constexpr int64_t kHalves = 2, kVectors = 4;
+    static_assert(kHalves * kVectors * kLanes == kBitsPerPackedWord);
+    SmallVector<Value> rowsOf = consecutive(b, loc, row, tileM);
+    Value first = b.create<arith::MulIOp>(
+        loc, word, indexConstant(b, loc, kBitsPerPackedWord));
+    auto zeroF = b.create<arith::ConstantOp>(
+        loc, DenseElementsAttr::get(VectorType::get({kLanes}, b.getF32Type()),
+                                    b.getF32FloatAttr(0.0f)));
+    Value zeroWord = b.create<arith::ConstantOp>(loc, b.getI64IntegerAttr(0));
+    SmallVector<Value> packed(tileM, zeroWord);
+    for (int64_t half = 0; half < kHalves; ++half) {
+      Value column = b.create<arith::AddIOp>(
+          loc, first, indexConstant(b, loc, half * kVectors * kLanes));
+      SmallVector<Value> columnsOf =
+          consecutive(b, loc, column, kVectors, kLanes);
+      SmallVector<Value> counts = mismatches(b, loc, rowsOf, columnsOf, kLanes);
+      for (int64_t j = 0; j < kVectors; ++j) {
+        auto [scales, biases] = outputParameters(b, loc, columnsOf[j], kLanes);
+        int64_t shift = (half * kVectors + j) * kLanes;
+        for (int64_t i = 0; i < tileM; ++i) {
+          Value y = output(b, loc, counts[i * kVectors + j], scales, biases);
+          // Bit set means -1: !(y > 0), NaN included, as qb.bitpack.
+          Value negative =
+              b.create<arith::CmpFOp>(loc, arith::CmpFPredicate::ULE, y, zeroF);
+          Value byte = b.create<vector::ExtractOp>(
+              loc,
+              b.create<vector::BitCastOp>(
+                  loc, VectorType::get({1}, b.getI8Type()), negative),
+              ArrayRef<int64_t>{0});
+          Value bits = b.create<arith::ShLIOp>(
+              loc, b.create<arith::ExtUIOp>(loc, b.getI64Type(), byte),
+              b.create<arith::ConstantOp>(loc, b.getI64IntegerAttr(shift)));
+          packed[i] = b.create<arith::OrIOp>(loc, packed[i], bits);
+        }
+      }
+    }
+    for (int64_t i = 0; i < tileM; ++i)
+      target = b.create<tensor::InsertOp>(loc, packed[i], target,
+                                          ValueRange{rowsOf[i], targetWord});
+    return target;
+  }
+
+  /// Rows [0, rows) in blocks of tileM, then one by one: `tile(b, loc,
+  /// target, row, tileRows)` computes each block into `target`.
+  static Value overRows(
+      OpBuilder &b, Location loc, Value target, Value rows, int64_t tileM,
+      function_ref<Value(OpBuilder &, Location, Value, Value, int64_t)> tile) {
+    Value tileMValue = indexConstant(b, loc, tileM);
+    Value remainder = b.create<arith::RemUIOp>(loc, rows, tileMValue);
+    Value blockedRows = b.create<arith::SubIOp>(loc, rows, remainder);
+    auto blocked = b.create<scf::ForOp>(
+        loc, indexConstant(b, loc, 0), blockedRows, tileMValue,
+        ValueRange{target},
+        [&](OpBuilder &b, Location loc, Value row, ValueRange args) {
+          b.create<scf::YieldOp>(loc, tile(b, loc, args.front(), row, tileM));
+        });
+    auto tail = b.create<scf::ForOp>(
+        loc, blockedRows, rows, indexConstant(b, loc, 1),
+        blocked.getResults(),
+        [&](OpBuilder &b, Location loc, Value row, ValueRange args) {
+          b.create<scf::YieldOp>(loc, tile(b, loc, args.front(), row, 1));
+        });
+    return tail.getResult(0);
+  }
+
+  /// `panel(b, loc, target, column, targetColumn)` for the `count` columns
+  /// begin, begin + step, ... of the result, each writing `width` columns
+  /// of `target` from `targetColumn`: as a parallel loop whose iterations
+  /// write their [rows, width] slices of `result`, or, for a single panel,
+  /// into `result` directly.
+  static Value overPanels(
+      OpBuilder &builder, Location loc, Value result, Value rows,
+      int64_t begin, int64_t count, int64_t step, int64_t width,
+      function_ref<Value(OpBuilder &, Location, Value, Value, Value)> panel) {
+    if (count == 1) {
+      Value column = indexConstant(builder, loc, begin);
+      return panel(builder, loc, result, column, column);
+    }
+    OpFoldResult rowCount = getAsOpFoldResult(rows);
+    return forallSlices(
+        builder, loc, {builder.getIndexAttr(count)}, result,
+        [&](OpBuilder &b, Location loc, ValueRange ivs, Value shared) {
+          Value column = b.create<arith::AddIOp>(
+              loc, indexConstant(b, loc, begin),
+              b.create<arith::MulIOp>(loc, ivs.front(),
+                                      indexConstant(b, loc, step)));
+          Slice slice{{b.getIndexAttr(0), column},
+                      {rowCount, b.getIndexAttr(width)}};
+          Value tile = panel(b, loc, slice.extract(b, loc, shared), column,
+                             indexConstant(b, loc, 0));
+          return std::make_pair(tile, slice);
+        });
+  }
+
+  /// for n in [begin, end) step `step`: the f32 outputs of all rows, one
+  /// column panel per parallel iteration.
+  Value floatPanels(OpBuilder &builder, Location loc, Value result, Value rows,
+                    int64_t begin, int64_t end, int64_t step, int64_t tileM,
+                    int64_t tileN, int64_t width) const {
+    return overPanels(
+        builder, loc, result, rows, begin, (end - begin) / step, step, step,
+        [&](OpBuilder &b, Location loc, Value target, Value column,
+            Value targetColumn) {
+          return overRows(b, loc, target, rows, tileM,
+                          [&](OpBuilder &b, Location loc, Value target,
+                              Value row, int64_t tileRows) {
+                            return floatTile(b, loc, target, row, column,
+                                             targetColumn, tileRows, tileN,
+                                             width);
+                          });
+        });
+  }
+
+  /// The packed signs of all outputs into `result` [M, N / 64], one output
+  /// word (a column of `result`) per parallel iteration.
+  Value signWords(OpBuilder &builder, Location loc, Value result, Value rows,
+                  int64_t outWords, int64_t tileM) const {
+    return overPanels(
+        builder, loc, result, rows, 0, outWords, 1, 1,
+        [&](OpBuilder &b, Location loc, Value target, Value word,
+            Value targetWord) {
+          return overRows(b, loc, target, rows, tileM,
+                          [&](OpBuilder &b, Location loc, Value target,
+                              Value row, int64_t tileRows) {
+                            return signTile(b, loc, target, row, word,
+                                            targetWord, tileRows);
+                          });
+        });
+  }
+};
+
 /// qb.binary_linear -> the register-blocked XNOR-popcount GEMM above.
 struct LowerBinaryLinear : OpRewritePattern<BinaryLinearOp> {
   LowerBinaryLinear(MLIRContext *context, const QBToVectorOptions &options)
@@ -149,21 +433,20 @@ struct LowerBinaryLinear : OpRewritePattern<BinaryLinearOp> {
     RankedTensorType weightType = op.getWeight().getType();
     if (!weightType.hasStaticShape())
       return rewriter.notifyMatchFailure(op, "needs a static weight shape");
+    if (op->hasOneUse())
+      if (auto pack = dyn_cast<BitpackOp>(*op->user_begin()))
+        if (signPackedProducer(pack))
+          return rewriter.notifyMatchFailure(op, "lowered with its bitpack");
     Location loc = op.getLoc();
     int64_t outFeatures = weightType.getDimSize(0);
-    int64_t words = weightType.getDimSize(1);
-    int64_t inFeatures = static_cast<int64_t>(op.getInFeatures());
 
-    Value input = collapseToMatrix(rewriter, loc, op.getInput());
-    Value weightT = transposedWeight(rewriter, loc, op.getWeight());
-    OpFoldResult rowCount = tensor::getMixedSizes(rewriter, loc, input)[0];
+    BinaryKernel kernel(rewriter, loc, op);
+    OpFoldResult rowCount = tensor::getMixedSizes(rewriter, loc, kernel.input)[0];
     Value rows = getValueOrCreateConstantIndexOp(rewriter, loc, rowCount);
     Value result = rewriter.create<tensor::EmptyOp>(
         loc, ArrayRef<OpFoldResult>{rowCount, rewriter.getIndexAttr(outFeatures)},
         rewriter.getF32Type());
 
-    Kernel kernel{rewriter, loc,  input, weightT, op.getScale(), op.getBias(),
-                  inFeatures, words};
     int64_t tileN = std::max<int64_t>(1, options.tileN);
     int64_t tileM = std::max<int64_t>(1, options.tileM);
     int64_t panel = kLanes * tileN;
@@ -172,176 +455,59 @@ struct LowerBinaryLinear : OpRewritePattern<BinaryLinearOp> {
     // narrower vector for the last N % 8 outputs.
     int64_t column = 0;
     if (fullPanels > 0) {
-      result = kernel.panelLoop(result, rows, 0, fullPanels * panel, panel,
-                                tileM, tileN, kLanes);
+      result = kernel.floatPanels(rewriter, loc, result, rows, 0,
+                                  fullPanels * panel, panel, tileM, tileN,
+                                  kLanes);
       column = fullPanels * panel;
     }
     int64_t wholeVectors = (outFeatures - column) / kLanes;
     if (wholeVectors > 0) {
-      result = kernel.panelLoop(result, rows, column,
-                                column + wholeVectors * kLanes, kLanes, tileM,
-                                1, kLanes);
+      result = kernel.floatPanels(rewriter, loc, result, rows, column,
+                                  column + wholeVectors * kLanes, kLanes,
+                                  tileM, 1, kLanes);
       column += wholeVectors * kLanes;
     }
     if (column < outFeatures)
-      result = kernel.panelLoop(result, rows, column, outFeatures,
-                                outFeatures - column, tileM, 1,
-                                outFeatures - column);
+      result = kernel.floatPanels(rewriter, loc, result, rows, column,
+                                  outFeatures, outFeatures - column, tileM, 1,
+                                  outFeatures - column);
 
     rewriter.replaceOp(op, expandFromMatrix(rewriter, loc, result, op.getType(),
                                             op.getInput()));
     return success();
   }
 
-  /// Emits the loops of one output-column range, all tiles of `width` lanes.
-  struct Kernel {
-    OpBuilder &builder;
-    Location loc;
-    Value input;   // [M, W] i64
-    Value weightT; // [W, N] i64
-    Value scale;   // [N] f32
-    Value bias;    // [N] f32 or null
-    int64_t inFeatures;
-    int64_t words;
+  QBToVectorOptions options;
+};
 
-    /// for n in [begin, end) step `step`: rows in blocks of tileM, then the
-    /// remaining rows one by one. Several panels run as a parallel loop,
-    /// each iteration writing its [rows, step] column panel of the result;
-    /// a single one writes into the result directly.
-    Value panelLoop(Value result, Value rows, int64_t begin, int64_t end,
-                    int64_t step, int64_t tileM, int64_t tileN, int64_t width) {
-      int64_t panels = (end - begin) / step;
-      if (panels == 1)
-        return panel(builder, loc, result, rows, indexConstant(builder, loc, begin),
-                     indexConstant(builder, loc, begin), tileM, tileN, width);
-      OpFoldResult rowCount = getAsOpFoldResult(rows);
-      return forallSlices(
-          builder, loc, {builder.getIndexAttr(panels)}, result,
-          [&](OpBuilder &b, Location loc, ValueRange ivs, Value shared) {
-            Value column = b.create<arith::AddIOp>(
-                loc, indexConstant(b, loc, begin),
-                b.create<arith::MulIOp>(loc, ivs.front(),
-                                        indexConstant(b, loc, step)));
-            Slice slice{{b.getIndexAttr(0), column},
-                        {rowCount, b.getIndexAttr(step)}};
-            Value tile = panel(b, loc, slice.extract(b, loc, shared), rows,
-                               column, indexConstant(b, loc, 0), tileM, tileN,
-                               width);
-            return std::make_pair(tile, slice);
-          });
-    }
+/// qb.bitpack of a qb.binary_linear -> one loop writing the packed signs.
+struct LowerSignsOfBinaryLinear : OpRewritePattern<BitpackOp> {
+  LowerSignsOfBinaryLinear(MLIRContext *context,
+                           const QBToVectorOptions &options)
+      : OpRewritePattern(context, /*benefit=*/2), options(options) {}
 
-    /// All rows of the panel of weight columns from `column`, written into
-    /// `target` from column `targetColumn`.
-    Value panel(OpBuilder &b, Location loc, Value target, Value rows,
-                Value column, Value targetColumn, int64_t tileM, int64_t tileN,
-                int64_t width) {
-      Value tileMValue = indexConstant(b, loc, tileM);
-      Value remainder = b.create<arith::RemUIOp>(loc, rows, tileMValue);
-      Value blockedRows = b.create<arith::SubIOp>(loc, rows, remainder);
-      Value zero = indexConstant(b, loc, 0);
-      Value one = indexConstant(b, loc, 1);
-      auto blocked = b.create<scf::ForOp>(
-          loc, zero, blockedRows, tileMValue, ValueRange{target},
-          [&](OpBuilder &b, Location loc, Value row, ValueRange args) {
-            b.create<scf::YieldOp>(
-                loc, emitTile(b, loc, args.front(), row, column, targetColumn,
-                              tileM, tileN, width));
-          });
-      auto tail = b.create<scf::ForOp>(
-          loc, blockedRows, rows, one, blocked.getResults(),
-          [&](OpBuilder &b, Location loc, Value row, ValueRange args) {
-            b.create<scf::YieldOp>(
-                loc, emitTile(b, loc, args.front(), row, column, targetColumn,
-                              1, tileN, width));
-          });
-      return tail.getResult(0);
-    }
+  LogicalResult matchAndRewrite(BitpackOp op,
+                                PatternRewriter &rewriter) const override {
+    BinaryLinearOp linear = signPackedProducer(op);
+    if (!linear)
+      return rewriter.notifyMatchFailure(op, "not the signs of a binary linear");
+    Location loc = op.getLoc();
+    int64_t outWords =
+        linear.getWeight().getType().getDimSize(0) / kBitsPerPackedWord;
 
-    /// One tile: tileM rows x tileN vectors of `width` outputs, from weight
-    /// columns [column, column + tileN * width), into `target` from column
-    /// `targetColumn`.
-    Value emitTile(OpBuilder &b, Location loc, Value target, Value row,
-                   Value column, Value targetColumn, int64_t tileM,
-                   int64_t tileN, int64_t width) {
-      auto accType = VectorType::get({width}, b.getI64Type());
-      Value zeroAcc = b.create<arith::ConstantOp>(
-          loc, DenseElementsAttr::get(accType, b.getI64IntegerAttr(0)));
-      SmallVector<Value> rowsOf, columnsOf;
-      for (int64_t i = 0; i < tileM; ++i)
-        rowsOf.push_back(i == 0 ? row
-                                : b.create<arith::AddIOp>(
-                                      loc, row, indexConstant(b, loc, i)));
-      SmallVector<Value> targetColumnsOf;
-      for (int64_t j = 0; j < tileN; ++j) {
-        Value offset = indexConstant(b, loc, j * width);
-        columnsOf.push_back(
-            j == 0 ? column : b.create<arith::AddIOp>(loc, column, offset));
-        targetColumnsOf.push_back(
-            j == 0 ? targetColumn
-                   : b.create<arith::AddIOp>(loc, targetColumn, offset));
-      }
-
-      SmallVector<Value> inits(tileM * tileN, zeroAcc);
-      Value padding = b.create<arith::ConstantOp>(loc, b.getI64IntegerAttr(0));
-      auto wordLoop = b.create<scf::ForOp>(
-          loc, indexConstant(b, loc, 0), indexConstant(b, loc, words),
-          indexConstant(b, loc, 1), inits,
-          [&](OpBuilder &b, Location loc, Value word, ValueRange accs) {
-            SmallVector<Value> weights;
-            for (int64_t j = 0; j < tileN; ++j)
-              weights.push_back(b.create<vector::TransferReadOp>(
-                  loc, accType, weightT, ValueRange{word, columnsOf[j]},
-                  padding, ArrayRef<bool>{true}));
-            SmallVector<Value> next;
-            for (int64_t i = 0; i < tileM; ++i) {
-              Value x = b.create<tensor::ExtractOp>(
-                  loc, input, ValueRange{rowsOf[i], word});
-              Value xs = b.create<vector::BroadcastOp>(loc, accType, x);
-              for (int64_t j = 0; j < tileN; ++j) {
-                Value mismatches = b.create<math::CtPopOp>(
-                    loc, b.create<arith::XOrIOp>(loc, xs, weights[j]));
-                next.push_back(b.create<arith::AddIOp>(
-                    loc, accs[i * tileN + j], mismatches));
-              }
-            }
-            b.create<scf::YieldOp>(loc, next);
-          });
-
-      // Output transform: (K - 2 * mismatches) * scale + bias, in the op's
-      // order of operations.
-      auto outType = VectorType::get({width}, b.getF32Type());
-      Value k = b.create<arith::ConstantOp>(
-          loc, DenseElementsAttr::get(accType, b.getI64IntegerAttr(inFeatures)));
-      Value one = b.create<arith::ConstantOp>(
-          loc, DenseElementsAttr::get(accType, b.getI64IntegerAttr(1)));
-      Value zeroF = b.create<arith::ConstantOp>(loc, b.getF32FloatAttr(0.0f));
-      for (int64_t j = 0; j < tileN; ++j) {
-        Value scales = b.create<vector::TransferReadOp>(
-            loc, outType, scale, ValueRange{columnsOf[j]}, zeroF,
-            ArrayRef<bool>{true});
-        Value biases =
-            bias ? b.create<vector::TransferReadOp>(loc, outType, bias,
-                                                    ValueRange{columnsOf[j]},
-                                                    zeroF, ArrayRef<bool>{true})
-                 : Value();
-        for (int64_t i = 0; i < tileM; ++i) {
-          Value mismatches = wordLoop.getResult(i * tileN + j);
-          Value dot = b.create<arith::SubIOp>(
-              loc, k, b.create<arith::ShLIOp>(loc, mismatches, one));
-          Value y = b.create<arith::MulFOp>(
-              loc, b.create<arith::SIToFPOp>(loc, outType, dot), scales);
-          if (biases)
-            y = b.create<arith::AddFOp>(loc, y, biases);
-          target = b.create<vector::TransferWriteOp>(
-                        loc, y, target, ValueRange{rowsOf[i], targetColumnsOf[j]},
-                        ArrayRef<bool>{true})
-                       .getResult();
-        }
-      }
-      return target;
-    }
-  };
+    BinaryKernel kernel(rewriter, loc, linear);
+    OpFoldResult rowCount = tensor::getMixedSizes(rewriter, loc, kernel.input)[0];
+    Value rows = getValueOrCreateConstantIndexOp(rewriter, loc, rowCount);
+    Value result = rewriter.create<tensor::EmptyOp>(
+        loc, ArrayRef<OpFoldResult>{rowCount, rewriter.getIndexAttr(outWords)},
+        rewriter.getI64Type());
+    result = kernel.signWords(rewriter, loc, result, rows, outWords,
+                              std::max<int64_t>(1, options.tileM));
+    rewriter.replaceOp(op, expandFromMatrix(rewriter, loc, result, op.getType(),
+                                            linear.getInput()));
+    rewriter.eraseOp(linear);
+    return success();
+  }
 
   QBToVectorOptions options;
 };
@@ -380,6 +546,7 @@ public:
 void quantbert::populateQBToVectorPatterns(RewritePatternSet &patterns,
                                            const QBToVectorOptions &options) {
   patterns.add<LowerBitpack>(patterns.getContext());
-  patterns.add<LowerBinaryLinear>(patterns.getContext(), options);
+  patterns.add<LowerBinaryLinear, LowerSignsOfBinaryLinear>(
+      patterns.getContext(), options);
   populateAttentionToVectorPatterns(patterns);
 }

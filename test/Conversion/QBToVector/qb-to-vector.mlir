@@ -95,6 +95,52 @@ func.func @binary_linear_weight_argument(%x: tensor<3x2xi64>, %w: tensor<16x2xi6
 
 // -----
 
+// A binary linear whose only use is a bitpack lowers with it into one loop
+// over output words (N = 128: 2 words), never storing the f32 outputs: per
+// word two halves of 4 vectors, each output compared ule 0 as qb.bitpack
+// does, its 8 bits shifted to their place in the word.
+// CHECK-LABEL: func.func @binary_linear_signs
+// CHECK-NOT: tensor<?x128xf32>
+// CHECK: %[[EMPTY:.*]] = tensor.empty(%{{.*}}) : tensor<?x2xi64>
+// CHECK: scf.forall (%[[WORD:[a-z0-9_]+]]) in (2) shared_outs(%[[OUT:[a-z0-9_]+]] = %[[EMPTY]]) -> (tensor<?x2xi64>)
+// CHECK: tensor.extract_slice %[[OUT]][0, %[[WORD]]] [%{{.*}}, 1] [1, 1] : tensor<?x2xi64> to tensor<?x1xi64>
+// CHECK: scf.for %{{.*}} -> (vector<8xi64>, vector<8xi64>, vector<8xi64>, vector<8xi64>, vector<8xi64>, vector<8xi64>, vector<8xi64>, vector<8xi64>, vector<8xi64>, vector<8xi64>, vector<8xi64>, vector<8xi64>, vector<8xi64>, vector<8xi64>, vector<8xi64>, vector<8xi64>)
+// CHECK: math.ctpop
+// CHECK: %[[Y:.*]] = arith.addf %{{.*}}, %{{.*}} : vector<8xf32>
+// CHECK: %[[NEG:.*]] = arith.cmpf ule, %[[Y]], %{{.*}} : vector<8xf32>
+// CHECK: %[[BYTE:.*]] = vector.bitcast %[[NEG]] : vector<8xi1> to vector<1xi8>
+// CHECK: %[[B:.*]] = vector.extract %[[BYTE]][0] : i8 from vector<1xi8>
+// CHECK: %[[WIDE:.*]] = arith.extui %[[B]] : i8 to i64
+// CHECK: %[[SHIFTED:.*]] = arith.shli %{{.*}}, %{{.*}} : i64
+// CHECK: arith.ori %[[WIDE]], %[[SHIFTED]] : i64
+// CHECK: tensor.insert %{{.*}} into %{{.*}}[%{{.*}}, %{{.*}}] : tensor<?x1xi64>
+// CHECK: tensor.parallel_insert_slice %{{.*}} into %[[OUT]][0, %[[WORD]]] [%{{.*}}, 1] [1, 1] : tensor<?x1xi64> into tensor<?x2xi64>
+// CHECK-NOT: qb.bitpack
+// CHECK-NOT: qb.binary_linear
+func.func @binary_linear_signs(%x: tensor<?x1xi64>, %w: tensor<128x1xi64>, %s: tensor<128xf32>, %b: tensor<128xf32>) -> tensor<?x2xi64> {
+  %y = qb.binary_linear %x, %w scale(%s) bias(%b) {in_features = 64} : (tensor<?x1xi64>, tensor<128x1xi64>, tensor<128xf32>, tensor<128xf32>) -> tensor<?x128xf32>
+  %p = qb.bitpack %y : tensor<?x128xf32> -> tensor<?x2xi64>
+  return %p : tensor<?x2xi64>
+}
+
+// -----
+
+// Not fused: the outputs have another use, or N = 96 is not whole words.
+// CHECK-LABEL: func.func @binary_linear_signs_not_fused
+// CHECK: tensor.empty(%{{.*}}) : tensor<?x128xf32>
+// CHECK: tensor.empty(%{{.*}}) : tensor<?x96xf32>
+// CHECK-NOT: vector<8xi1> to vector<1xi8>
+// CHECK: return
+func.func @binary_linear_signs_not_fused(%x: tensor<?x1xi64>, %w: tensor<128x1xi64>, %w2: tensor<96x1xi64>, %s: tensor<128xf32>, %s2: tensor<96xf32>) -> (tensor<?x2xi64>, tensor<?x128xf32>, tensor<?x2xi64>) {
+  %y = qb.binary_linear %x, %w scale(%s) {in_features = 64} : (tensor<?x1xi64>, tensor<128x1xi64>, tensor<128xf32>) -> tensor<?x128xf32>
+  %p = qb.bitpack %y : tensor<?x128xf32> -> tensor<?x2xi64>
+  %y2 = qb.binary_linear %x, %w2 scale(%s2) {in_features = 64} : (tensor<?x1xi64>, tensor<96x1xi64>, tensor<96xf32>) -> tensor<?x96xf32>
+  %p2 = qb.bitpack %y2 : tensor<?x96xf32> -> tensor<?x2xi64>
+  return %p, %y, %p2 : tensor<?x2xi64>, tensor<?x128xf32>, tensor<?x2xi64>
+}
+
+// -----
+
 // qb.attention, 2 heads of 16 in f16: Q re-laid in f32, K transposed by a
 // parallel loop over (batch, head, 16 keys) with lane shuffles, then a
 // parallel loop over (batch, head, 64-query chunk) whose row blocks of 4
