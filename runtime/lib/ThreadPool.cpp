@@ -126,7 +126,8 @@ void ThreadPool::parallelFor(int64_t n, int64_t grain, const RangeFn &body) {
   }
   busyWorkers.store(static_cast<int>(workers.size()),
                     std::memory_order_relaxed);
-  // Sequentially consistent, like the sleepers' announcement below.
+  // Sequentially consistent, like a sleeping worker's announcement in
+  // workerLoop.
   generation.fetch_add(1);
   if (sleepingWorkers.load() != 0) {
     std::lock_guard<std::mutex> lock(stateMutex);

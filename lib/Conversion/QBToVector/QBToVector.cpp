@@ -357,15 +357,30 @@ struct BinaryKernel {
     return tail.getResult(0);
   }
 
-  /// `panel(b, loc, target, column, targetColumn)` for the `count` columns
-  /// begin, begin + step, ... of the result, each writing `width` columns
-  /// of `target` from `targetColumn`: as a parallel loop whose iterations
-  /// write their [rows, width] slices of `result`, or, for a single panel,
-  /// into `result` directly.
-  static Value overPanels(
-      OpBuilder &builder, Location loc, Value result, Value rows,
-      int64_t begin, int64_t count, int64_t step, int64_t width,
-      function_ref<Value(OpBuilder &, Location, Value, Value, Value)> panel) {
+  /// A tile of `tileRows` rows from `row` whose outputs come from weight
+  /// panel `column`, written into `target` from column `targetColumn`.
+  using TileFn = function_ref<Value(OpBuilder &, Location, Value target,
+                                    Value row, Value column,
+                                    Value targetColumn, int64_t tileRows)>;
+
+  /// `tile` over every row (blocks of tileM, then one by one) of the
+  /// `count` panels begin, begin + step, ... of the result, each `width`
+  /// columns of it: as a parallel loop whose iterations write their
+  /// [rows, width] slices of `result`, or, for a single panel, into
+  /// `result` directly.
+  static Value overPanels(OpBuilder &builder, Location loc, Value result,
+                          Value rows, int64_t begin, int64_t count,
+                          int64_t step, int64_t width, int64_t tileM,
+                          TileFn tile) {
+    auto panel = [&](OpBuilder &b, Location loc, Value target, Value column,
+                     Value targetColumn) {
+      return overRows(b, loc, target, rows, tileM,
+                      [&](OpBuilder &b, Location loc, Value target, Value row,
+                          int64_t tileRows) {
+                        return tile(b, loc, target, row, column, targetColumn,
+                                    tileRows);
+                      });
+    };
     if (count == 1) {
       Value column = indexConstant(builder, loc, begin);
       return panel(builder, loc, result, column, column);
@@ -391,35 +406,25 @@ struct BinaryKernel {
   Value floatPanels(OpBuilder &builder, Location loc, Value result, Value rows,
                     int64_t begin, int64_t end, int64_t step, int64_t tileM,
                     int64_t tileN, int64_t width) const {
-    return overPanels(
-        builder, loc, result, rows, begin, (end - begin) / step, step, step,
-        [&](OpBuilder &b, Location loc, Value target, Value column,
-            Value targetColumn) {
-          return overRows(b, loc, target, rows, tileM,
-                          [&](OpBuilder &b, Location loc, Value target,
-                              Value row, int64_t tileRows) {
-                            return floatTile(b, loc, target, row, column,
-                                             targetColumn, tileRows, tileN,
-                                             width);
-                          });
-        });
+    return overPanels(builder, loc, result, rows, begin, (end - begin) / step,
+                      step, step, tileM,
+                      [&](OpBuilder &b, Location loc, Value target, Value row,
+                          Value column, Value targetColumn, int64_t tileRows) {
+                        return floatTile(b, loc, target, row, column,
+                                         targetColumn, tileRows, tileN, width);
+                      });
   }
 
   /// The packed signs of all outputs into `result` [M, N / 64], one output
   /// word (a column of `result`) per parallel iteration.
   Value signWords(OpBuilder &builder, Location loc, Value result, Value rows,
                   int64_t outWords, int64_t tileM) const {
-    return overPanels(
-        builder, loc, result, rows, 0, outWords, 1, 1,
-        [&](OpBuilder &b, Location loc, Value target, Value word,
-            Value targetWord) {
-          return overRows(b, loc, target, rows, tileM,
-                          [&](OpBuilder &b, Location loc, Value target,
-                              Value row, int64_t tileRows) {
-                            return signTile(b, loc, target, row, word,
-                                            targetWord, tileRows);
-                          });
-        });
+    return overPanels(builder, loc, result, rows, 0, outWords, 1, 1, tileM,
+                      [&](OpBuilder &b, Location loc, Value target, Value row,
+                          Value word, Value targetWord, int64_t tileRows) {
+                        return signTile(b, loc, target, row, word, targetWord,
+                                        tileRows);
+                      });
   }
 };
 
