@@ -132,8 +132,10 @@ private:
                                   int64_t cols);
   FailureOr<Value> layerNorm(Value input, const std::string &prefix);
   FailureOr<Value> encoderLayer(Value hidden, Value mask, int64_t index);
-  FailureOr<Value> attention(Value hidden, Value mask, const std::string &prefix);
-  FailureOr<Value> feedForward(Value hidden, const std::string &prefix);
+  FailureOr<Value> attention(Value hidden, Value mask,
+                             const std::string &prefix, int64_t layer);
+  FailureOr<Value> feedForward(Value hidden, const std::string &prefix,
+                               int64_t layer);
 
   RankedTensorType hiddenType() {
     return RankedTensorType::get(
@@ -344,13 +346,16 @@ FailureOr<Value> Importer::layerNorm(Value input, const std::string &prefix) {
 }
 
 FailureOr<Value> Importer::attention(Value hidden, Value mask,
-                                     const std::string &prefix) {
-  int64_t h = config.hiddenSize, heads = config.numAttentionHeads;
-  int64_t d = config.headSize();
+                                     const std::string &prefix, int64_t layer) {
+  // A layer with pruned heads (config.json's pruned_heads) keeps `heads` of
+  // them: Q, K and V are heads * d wide, and so is the output projection's
+  // input.
+  int64_t h = config.hiddenSize, heads = config.numHeads(layer);
+  int64_t d = config.headSize(), width = heads * d;
   std::string self = prefix + "attention.self.";
-  auto q = linear(hidden, self + "query", h, h, LinearRole::query);
-  auto k = linear(hidden, self + "key", h, h, LinearRole::key);
-  auto v = linear(hidden, self + "value", h, h, LinearRole::value);
+  auto q = linear(hidden, self + "query", width, h, LinearRole::query);
+  auto k = linear(hidden, self + "key", width, h, LinearRole::key);
+  auto v = linear(hidden, self + "value", width, h, LinearRole::value);
   if (failed(q) || failed(k) || failed(v))
     return failure();
   int64_t dyn = ShapedType::kDynamic;
@@ -372,8 +377,9 @@ FailureOr<Value> Importer::attention(Value hidden, Value mask,
   Value probs = builder.create<SoftmaxOp>(loc, scores);
   Value context = builder.create<BatchMatmulOp>(loc, headsType, probs, vh,
                                                 UnitAttr());
-  Value merged = builder.create<MergeHeadsOp>(loc, hiddenType(), context);
-  auto projected = linear(merged, prefix + "attention.output.dense", h, h,
+  auto mergedType = RankedTensorType::get({dyn, dyn, width}, f32);
+  Value merged = builder.create<MergeHeadsOp>(loc, mergedType, context);
+  auto projected = linear(merged, prefix + "attention.output.dense", h, width,
                           LinearRole::attention_output);
   if (failed(projected))
     return failure();
@@ -381,8 +387,9 @@ FailureOr<Value> Importer::attention(Value hidden, Value mask,
   return layerNorm(residual, prefix + "attention.output.LayerNorm");
 }
 
-FailureOr<Value> Importer::feedForward(Value hidden, const std::string &prefix) {
-  int64_t h = config.hiddenSize, i = config.intermediateSize;
+FailureOr<Value> Importer::feedForward(Value hidden, const std::string &prefix,
+                                       int64_t layer) {
+  int64_t h = config.hiddenSize, i = config.ffnWidth(layer);
   auto intermediate = linear(hidden, prefix + "intermediate.dense", i, h,
                              LinearRole::intermediate);
   if (failed(intermediate))
@@ -410,14 +417,14 @@ FailureOr<Value> Importer::encoderLayer(Value hidden, Value mask,
   Block *attentionBlock = builder.createBlock(&layer.getAttention());
   Value h = attentionBlock->addArgument(hiddenType(), loc);
   Value m = attentionBlock->addArgument(mask.getType(), loc);
-  auto attended = attention(h, m, prefix);
+  auto attended = attention(h, m, prefix, index);
   if (failed(attended))
     return failure();
   builder.create<YieldOp>(loc, *attended);
 
   Block *ffnBlock = builder.createBlock(&layer.getFfn());
   Value a = ffnBlock->addArgument(hiddenType(), loc);
-  auto transformed = feedForward(a, prefix);
+  auto transformed = feedForward(a, prefix, index);
   if (failed(transformed))
     return failure();
   builder.create<YieldOp>(loc, *transformed);

@@ -11,6 +11,7 @@
 #include "quantbert/Support/FileIO.h"
 #include "quantbert/Support/JsonFields.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <cmath>
 #include <cstdlib>
@@ -142,6 +143,53 @@ Expected<BertConfig> parseConfig(const Json &root, const std::string &source) {
     }
   }
 
+  if (root.contains("pruned_heads")) {
+    // transformers writes {"layer": [head, ...]} (json keys are strings) and
+    // {} when nothing is pruned.
+    const Json &pruned = root["pruned_heads"];
+    if (!pruned.is_object())
+      return fieldError(where, "pruned_heads",
+                        "must be an object mapping layer indices to lists of "
+                        "head indices",
+                        pruned);
+    for (const auto &[key, heads] : pruned.items()) {
+      int64_t layer;
+      if (!parseLabelIndex(key, layer))
+        return Error::failure(where + "field 'pruned_heads' has key '" + key +
+                              "', expected a layer index \"0\", \"1\", ...");
+      std::string field = "pruned_heads[\"" + key + "\"]";
+      if (!heads.is_array())
+        return fieldError(where, field, "must be an array of head indices",
+                          heads);
+      std::vector<int64_t> &list = config.prunedHeads[layer];
+      for (const Json &head : heads) {
+        Expected<int64_t> index = readInteger(head, where, field, 0);
+        if (!index)
+          return index.error();
+        list.push_back(*index);
+      }
+      std::sort(list.begin(), list.end());
+      if (std::adjacent_find(list.begin(), list.end()) != list.end())
+        return fieldError(where, field, "must not repeat a head", heads);
+      if (list.empty())
+        config.prunedHeads.erase(layer);
+    }
+  }
+
+  if (root.contains("intermediate_sizes")) {
+    const Json &widths = root["intermediate_sizes"];
+    if (!widths.is_array())
+      return fieldError(where, "intermediate_sizes",
+                        "must be an array of one FFN width per layer", widths);
+    for (const Json &width : widths) {
+      Expected<int64_t> value =
+          readInteger(width, where, "intermediate_sizes", 1);
+      if (!value)
+        return value.error();
+      config.intermediateSizes.push_back(*value);
+    }
+  }
+
   if (root.contains("num_labels")) {
     Expected<int64_t> numLabels =
         readInteger(root["num_labels"], where, "num_labels", 1);
@@ -217,7 +265,64 @@ Error BertConfig::validate(const std::string &source) const {
                             std::to_string(numLabels) + " but 'id2label' has " +
                             std::to_string(id2label.size()) + " entries");
   }
+  for (const auto &[layer, heads] : prunedHeads) {
+    std::string field = "pruned_heads[\"" + std::to_string(layer) + "\"]";
+    if (layer < 0 || layer >= numHiddenLayers)
+      return Error::failure(where + "field 'pruned_heads' names layer " +
+                            std::to_string(layer) + ", but the model has " +
+                            std::to_string(numHiddenLayers) + " layers");
+    for (int64_t head : heads)
+      if (head < 0 || head >= numAttentionHeads)
+        return Error::failure(where + "field '" + field + "' names head " +
+                              std::to_string(head) + ", but layers have " +
+                              std::to_string(numAttentionHeads) + " heads");
+    if (int64_t(heads.size()) >= numAttentionHeads)
+      return Error::failure(
+          where + "field '" + field +
+          "' prunes every head of the layer; quant-bert needs at least one");
+  }
+  if (!intermediateSizes.empty()) {
+    if (int64_t(intermediateSizes.size()) != numHiddenLayers)
+      return Error::failure(where + "field 'intermediate_sizes' has " +
+                            std::to_string(intermediateSizes.size()) +
+                            " entries, expected one per layer (" +
+                            std::to_string(numHiddenLayers) + ")");
+    for (int64_t width : intermediateSizes)
+      if (width <= 0)
+        return fieldError(where, "intermediate_sizes",
+                          "must hold positive integers", width);
+  }
   return Error::success();
+}
+
+int64_t BertConfig::numHeads(int64_t layer) const {
+  auto it = prunedHeads.find(layer);
+  return numAttentionHeads -
+         (it == prunedHeads.end() ? 0 : int64_t(it->second.size()));
+}
+
+std::vector<int64_t> BertConfig::keptHeads(int64_t layer) const {
+  auto it = prunedHeads.find(layer);
+  std::vector<int64_t> kept;
+  for (int64_t head = 0; head < numAttentionHeads; ++head)
+    if (it == prunedHeads.end() ||
+        !std::binary_search(it->second.begin(), it->second.end(), head))
+      kept.push_back(head);
+  return kept;
+}
+
+int64_t BertConfig::ffnWidth(int64_t layer) const {
+  return intermediateSizes.empty() ? intermediateSize
+                                   : intermediateSizes.at(size_t(layer));
+}
+
+bool BertConfig::isPruned() const {
+  if (!prunedHeads.empty())
+    return true;
+  for (int64_t width : intermediateSizes)
+    if (width != intermediateSize)
+      return true;
+  return false;
 }
 
 std::string BertConfig::labelName(int64_t index) const {
@@ -266,6 +371,17 @@ std::string BertConfig::toJson() const {
       {"use_cache", true},
       {"vocab_size", vocabSize},
   };
+  if (!prunedHeads.empty()) {
+    Json pruned = Json::object();
+    for (const auto &[layer, heads] : prunedHeads)
+      pruned[std::to_string(layer)] = heads;
+    root["pruned_heads"] = pruned;
+  }
+  bool narrowFfn = false;
+  for (int64_t width : intermediateSizes)
+    narrowFfn |= width != intermediateSize;
+  if (narrowFfn)
+    root["intermediate_sizes"] = intermediateSizes;
   return root.dump(2, ' ', false, Json::error_handler_t::replace) + "\n";
 }
 

@@ -60,14 +60,13 @@ torch::Tensor BertEmbeddingsImpl::forward(const torch::Tensor &inputIds,
   return dropout->forward(LayerNorm->forward(sum));
 }
 
-BertSelfAttentionImpl::BertSelfAttentionImpl(const BertConfig &config)
-    : numHeads(config.numAttentionHeads), headSize(config.headSize()) {
-  query = register_module(
-      "query", QuantLinear(config.hiddenSize, config.hiddenSize));
-  key = register_module("key",
-                        QuantLinear(config.hiddenSize, config.hiddenSize));
-  value = register_module(
-      "value", QuantLinear(config.hiddenSize, config.hiddenSize));
+BertSelfAttentionImpl::BertSelfAttentionImpl(const BertConfig &config,
+                                             int64_t layer)
+    : numHeads(config.numHeads(layer)), headSize(config.headSize()) {
+  int64_t width = numHeads * headSize;
+  query = register_module("query", QuantLinear(config.hiddenSize, width));
+  key = register_module("key", QuantLinear(config.hiddenSize, width));
+  value = register_module("value", QuantLinear(config.hiddenSize, width));
   dropout = register_module("dropout", torch::nn::Dropout(kAttentionDropout));
 }
 
@@ -95,13 +94,17 @@ torch::Tensor BertSelfAttentionImpl::forward(const torch::Tensor &hidden,
   trace.attentionScores = scores;
   trace.attentionProbs = probs;
   torch::Tensor context = torch::matmul(dropout->forward(probs), v);
+  if (headGate.defined())
+    context = context * headGate.view({1, numHeads, 1, 1});
   return context.permute({0, 2, 1, 3}).contiguous().view(
       {batch, seq, numHeads * headSize});
 }
 
-BertSelfOutputImpl::BertSelfOutputImpl(const BertConfig &config) {
+BertSelfOutputImpl::BertSelfOutputImpl(const BertConfig &config,
+                                       int64_t layer) {
   dense = register_module(
-      "dense", QuantLinear(config.hiddenSize, config.hiddenSize));
+      "dense", QuantLinear(config.numHeads(layer) * config.headSize(),
+                           config.hiddenSize));
   LayerNorm = register_module("LayerNorm", makeLayerNorm(config));
   dropout = register_module("dropout", torch::nn::Dropout(kHiddenDropout));
 }
@@ -111,9 +114,9 @@ torch::Tensor BertSelfOutputImpl::forward(const torch::Tensor &hidden,
   return LayerNorm->forward(dropout->forward(dense->forward(hidden)) + input);
 }
 
-BertAttentionImpl::BertAttentionImpl(const BertConfig &config) {
-  self = register_module("self", BertSelfAttention(config));
-  output = register_module("output", BertSelfOutput(config));
+BertAttentionImpl::BertAttentionImpl(const BertConfig &config, int64_t layer) {
+  self = register_module("self", BertSelfAttention(config, layer));
+  output = register_module("output", BertSelfOutput(config, layer));
 }
 
 torch::Tensor BertAttentionImpl::forward(const torch::Tensor &hidden,
@@ -124,19 +127,23 @@ torch::Tensor BertAttentionImpl::forward(const torch::Tensor &hidden,
   return trace.attentionOutput;
 }
 
-BertIntermediateImpl::BertIntermediateImpl(const BertConfig &config)
+BertIntermediateImpl::BertIntermediateImpl(const BertConfig &config,
+                                           int64_t layer)
     : act(config.hiddenAct) {
   dense = register_module(
-      "dense", QuantLinear(config.hiddenSize, config.intermediateSize));
+      "dense", QuantLinear(config.hiddenSize, config.ffnWidth(layer)));
 }
 
 torch::Tensor BertIntermediateImpl::forward(const torch::Tensor &hidden) {
-  return applyGelu(dense->forward(hidden), act);
+  torch::Tensor activation = applyGelu(dense->forward(hidden), act);
+  if (neuronGate.defined())
+    activation = activation * neuronGate;
+  return activation;
 }
 
-BertOutputImpl::BertOutputImpl(const BertConfig &config) {
+BertOutputImpl::BertOutputImpl(const BertConfig &config, int64_t layer) {
   dense = register_module(
-      "dense", QuantLinear(config.intermediateSize, config.hiddenSize));
+      "dense", QuantLinear(config.ffnWidth(layer), config.hiddenSize));
   LayerNorm = register_module("LayerNorm", makeLayerNorm(config));
   dropout = register_module("dropout", torch::nn::Dropout(kHiddenDropout));
 }
@@ -146,10 +153,11 @@ torch::Tensor BertOutputImpl::forward(const torch::Tensor &hidden,
   return LayerNorm->forward(dropout->forward(dense->forward(hidden)) + input);
 }
 
-BertLayerImpl::BertLayerImpl(const BertConfig &config) {
-  attention = register_module("attention", BertAttention(config));
-  intermediate = register_module("intermediate", BertIntermediate(config));
-  output = register_module("output", BertOutput(config));
+BertLayerImpl::BertLayerImpl(const BertConfig &config, int64_t index) {
+  attention = register_module("attention", BertAttention(config, index));
+  intermediate =
+      register_module("intermediate", BertIntermediate(config, index));
+  output = register_module("output", BertOutput(config, index));
 }
 
 torch::Tensor BertLayerImpl::forward(const torch::Tensor &hidden,
@@ -164,7 +172,7 @@ torch::Tensor BertLayerImpl::forward(const torch::Tensor &hidden,
 BertEncoderImpl::BertEncoderImpl(const BertConfig &config) {
   layer = register_module("layer", torch::nn::ModuleList());
   for (int64_t i = 0; i < config.numHiddenLayers; ++i)
-    layer->push_back(BertLayer(config));
+    layer->push_back(BertLayer(config, i));
 }
 
 torch::Tensor BertEncoderImpl::forward(torch::Tensor hidden,

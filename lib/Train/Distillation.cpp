@@ -235,11 +235,6 @@ Expected<std::unique_ptr<DistillationTask>> DistillationTask::create(
       studentConfig.hiddenSize != teacherConfig.hiddenSize)
     return mismatch("hidden size, which rep and out need equal",
                     studentConfig.hiddenSize, teacherConfig.hiddenSize);
-  if ((options.attScore || options.map) &&
-      studentConfig.numAttentionHeads != teacherConfig.numAttentionHeads)
-    return mismatch("attention heads, which attscore and map need equal",
-                    studentConfig.numAttentionHeads,
-                    teacherConfig.numAttentionHeads);
   if (!options.pred && !options.rep && !options.attScore && !options.map &&
       !options.out)
     return Error::failure("distillation: no loss term chosen");
@@ -252,6 +247,20 @@ Expected<std::unique_ptr<DistillationTask>> DistillationTask::create(
           std::to_string(studentConfig.numHiddenLayers) +
           " and a teacher of " +
           std::to_string(teacherConfig.numHiddenLayers) + " layers");
+  // Layer pair (s, t) with s, t >= 1 compares student layer s-1's attention
+  // with teacher layer t-1's (pair 0 is the embeddings): head for head, so a
+  // pruned layer cannot take these terms.
+  if (options.attScore || options.map)
+    for (const LayerPair &pair : layers)
+      if (pair.student > 0 && pair.teacher > 0 &&
+          studentConfig.numHeads(pair.student - 1) !=
+              teacherConfig.numHeads(pair.teacher - 1))
+        return mismatch("attention heads of layer pair (" +
+                            std::to_string(pair.student) + ", " +
+                            std::to_string(pair.teacher) +
+                            "), which attscore and map need equal",
+                        studentConfig.numHeads(pair.student - 1),
+                        teacherConfig.numHeads(pair.teacher - 1));
 
   teacher->eval();
   for (torch::Tensor &parameter : teacher->parameters())

@@ -20,7 +20,11 @@
 #      forms, quant-bert-compile of the float checkpoint itself with
 #      --calibrate (which runs quant-bert-train quantize) and with
 #      --dynamic-int8 (the compiler quantizes), each against the LibTorch
-#      eval of the matching quant-bert-train bundle.
+#      eval of the matching quant-bert-train bundle;
+#   7. structured pruning: quant-bert-train prune removes half the heads
+#      and half the FFN neurons of the float model of step 1 (50 steps of
+#      distillation), SensiMix QAT of the pruned model, export, and steps
+#      3-5 for its bundle (narrower Q/K/V and FFN matrices per layer).
 # Why those tolerances: both sides compute the same integer codes, sign bits
 # and scales; what differs is float rounding order (oneDNN's and LibTorch's
 # sums, the online softmax) and the compiler's polynomial exp/erf, all at the
@@ -80,6 +84,17 @@ run ptq-static "$train" quantize --model "$work/float/best" \
   --calibrator entropy --threads 2
 run ptq-dynamic "$train" quantize --model "$work/float/best" \
   --output "$work/ptq-dynamic" --dynamic --threads 2
+run prune "$train" prune "${common[@]}" --model "$work/float/best" \
+  --output "$work/pruned" --head-fraction 0.5 --ffn-fraction 0.5 \
+  --iterations 1 --max-steps 50 --lr 5e-4 --eval-every 50
+run pruned-qat "$train" finetune "${common[@]}" --model "$work/pruned/best" \
+  --output "$work/pruned-qat" --recipe sensimix --mp-layers 1 --max-steps 50 \
+  --lr 2e-4 --eval-every 50
+run pruned-export "$train" export --model "$work/pruned-qat/best" \
+  --output "$work/pruned-bundle"
+grep -q '"pruned_heads"' "$work/pruned-bundle/config.json" &&
+  grep -q '"intermediate_sizes"' "$work/pruned-bundle/config.json" ||
+  fail "the pruned bundle's config.json records no pruning"
 
 "$cmake" --install "$build" --prefix "$work/prefix" --component runtime \
   > "$work/install.log" || fail "installing the runtime (see $work/install.log)"
@@ -123,3 +138,5 @@ checkParity compile-calibrate "$work/ptq-static" "layer 1: attention i8 ffn i8" 
   "--calibrate=$work/dev.tsv --calibrator=entropy --train-tool=$train"
 checkParity compile-dynamic "$work/ptq-dynamic" "layer 1: attention i8 ffn i8" \
   "$work/float/best" "--dynamic-int8"
+checkParity pruned-sensimix "$work/pruned-bundle" \
+  "layer 0: attention i8 ffn i8.*|layer 1: attention i8 ffn binary"

@@ -117,6 +117,48 @@
 // RUN: quant-bert-translate --import-bundle %t/measured | quant-bert-opt -qb-assign-precision="policy=budget budget=0.5" 2>&1 | FileCheck %s --check-prefix=ASSIGN
 // ASSIGN: remark: qb-assign-precision: 4 modules
 //
+// A structurally pruned model (quant-bert-train prune): config.json's
+// pruned_heads leaves layer 0 two of its four heads (Q, K, V 16 wide, the
+// output projection 16 -> 32), intermediate_sizes gives each layer its own
+// FFN width; the module still lowers to LLVM.
+// RUN: %python %S/Inputs/make_bundle.py %t/pruned --heads 4 --pruned-heads "0:1,3" --ffn-widths 48,64
+// RUN: quant-bert-translate --import-bundle %t/pruned -o %t/pruned.mlir
+// RUN: FileCheck %s --check-prefix=PRUNED < %t/pruned.mlir
+// PRUNED: qb.encoder_layer layer 0
+// PRUNED: qb.linear {{.*}} role<query> : (tensor<?x?x32xf32>, tensor<16x32xf32>, tensor<16xf32>) -> tensor<?x?x16xf32>
+// PRUNED: qb.split_heads %{{.*}} {num_heads = 2 : i64} : tensor<?x?x16xf32> -> tensor<?x2x?x8xf32>
+// PRUNED: qb.merge_heads %{{.*}} : tensor<?x2x?x8xf32> -> tensor<?x?x16xf32>
+// PRUNED: qb.linear {{.*}} role<attention_output> : (tensor<?x?x16xf32>, tensor<32x16xf32>, tensor<32xf32>) -> tensor<?x?x32xf32>
+// PRUNED: qb.linear {{.*}} role<intermediate> : (tensor<?x?x32xf32>, tensor<48x32xf32>, tensor<48xf32>) -> tensor<?x?x48xf32>
+// PRUNED: qb.linear {{.*}} role<output> : (tensor<?x?x48xf32>, tensor<32x48xf32>, tensor<32xf32>) -> tensor<?x?x32xf32>
+// PRUNED: qb.encoder_layer layer 1
+// PRUNED: qb.split_heads %{{.*}} {num_heads = 4 : i64} : tensor<?x?x32xf32> -> tensor<?x4x?x8xf32>
+// PRUNED: role<intermediate> : (tensor<?x?x32xf32>, tensor<64x32xf32>, tensor<64xf32>) -> tensor<?x?x64xf32>
+// RUN: quant-bert-opt %t/pruned.mlir -qb-lower-to-llvm | mlir-translate --mlir-to-llvmir | FileCheck %s --check-prefix=LLVM
+//
+// Pruned and SensiMix together: layer 1's binary FFN of 40 neurons packs its
+// 40 activations into one word; the int8 attention of layer 0 is 16 wide.
+// RUN: %python %S/Inputs/make_bundle.py %t/pruned-sensimix --quant sensimix --heads 4 --pruned-heads "0:0,2;1:3" --ffn-widths 64,40
+// RUN: quant-bert-translate --import-bundle %t/pruned-sensimix | quant-bert-opt -qb-materialize-quant -o %t/pruned-sensimix.mlir
+// RUN: FileCheck %s --check-prefix=PRUNED-SENSIMIX < %t/pruned-sensimix.mlir
+// PRUNED-SENSIMIX: qb.encoder_layer layer 0
+// PRUNED-SENSIMIX: qb.int8_linear {{.*}} -> tensor<?x?x16xf32>
+// PRUNED-SENSIMIX: qb.encoder_layer layer 1
+// PRUNED-SENSIMIX: qb.int8_linear {{.*}} -> tensor<?x?x24xf32>
+// PRUNED-SENSIMIX: qb.bitpack %{{.*}} : tensor<?x?x40xf32> -> tensor<?x?x1xi64>
+// PRUNED-SENSIMIX: qb.binary_linear {{.*}} {in_features = 40 : i64}
+// RUN: quant-bert-opt %t/pruned-sensimix.mlir -qb-lower-to-llvm | mlir-translate --mlir-to-llvmir | FileCheck %s --check-prefix=LLVM
+//
+// A config that prunes heads the tensors still have is a shape error naming
+// the tensor.
+// RUN: %python %S/Inputs/make_bundle.py %t/unpruned --heads 4
+// RUN: sed -i 's/"num_labels"/"pruned_heads": {"1": [2]}, "num_labels"/' %t/unpruned/config.json
+// RUN: not quant-bert-translate --import-bundle %t/unpruned 2>&1 | FileCheck %s --check-prefix=UNPRUNED
+// UNPRUNED: error: bundle '{{.*}}unpruned': model.safetensors: tensor 'bert.encoder.layer.1.attention.self.query.weight' has shape [32, 32], expected [24, 32]
+// RUN: sed -i 's/"pruned_heads": {"1": \[2\]}/"pruned_heads": {"1": [0, 1, 2, 3]}/' %t/unpruned/config.json
+// RUN: not quant-bert-translate --import-bundle %t/unpruned 2>&1 | FileCheck %s --check-prefix=ALLPRUNED
+// ALLPRUNED: config.json: field 'pruned_heads["1"]' prunes every head of the layer; quant-bert needs at least one
+//
 // Bad input: an error naming the file, tensor or field, exit status 1.
 // RUN: %python %S/Inputs/make_bundle.py %t/missing --break missing-tensor
 // RUN: not quant-bert-translate --import-bundle %t/missing 2>&1 | FileCheck %s --check-prefix=MISSING

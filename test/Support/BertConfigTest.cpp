@@ -255,4 +255,69 @@ TEST(BertConfigTest, SaveValidatesAndLoadRoundTrips) {
             dir.path() + "/none.json: cannot open: No such file or directory");
 }
 
+TEST(BertConfigTest, ReadsAndWritesPruning) {
+  // transformers writes pruned_heads with string keys; quant-bert adds
+  // intermediate_sizes for per-layer FFN widths.
+  Json document = Json::parse(kBertBaseUncased);
+  document["num_hidden_layers"] = 3;
+  document["pruned_heads"] = {{"0", {5, 1}}, {"2", Json::array()}};
+  document["intermediate_sizes"] = {3072, 1024, 512};
+  Expected<BertConfig> config = BertConfig::fromJson(document.dump());
+  ASSERT_TRUE(config) << config.message();
+  EXPECT_TRUE(config->isPruned());
+  EXPECT_EQ(config->numHeads(0), 10);
+  EXPECT_EQ(config->numHeads(1), 12);
+  EXPECT_EQ(config->numHeads(2), 12) << "an empty list prunes nothing";
+  EXPECT_EQ(config->keptHeads(0),
+            (std::vector<int64_t>{0, 2, 3, 4, 6, 7, 8, 9, 10, 11}));
+  EXPECT_EQ(config->ffnWidth(1), 1024);
+  EXPECT_EQ(config->prunedHeads.size(), 1u);
+
+  Expected<BertConfig> reread = BertConfig::fromJson(config->toJson());
+  ASSERT_TRUE(reread) << reread.message();
+  EXPECT_EQ(reread->prunedHeads, config->prunedHeads);
+  EXPECT_EQ(reread->intermediateSizes, config->intermediateSizes);
+  Json written = Json::parse(config->toJson());
+  EXPECT_EQ(written["pruned_heads"], Json::parse(R"({"0": [1, 5]})"));
+
+  // An unpruned config writes neither field.
+  BertConfig plain;
+  plain.intermediateSizes.assign(12, plain.intermediateSize);
+  EXPECT_FALSE(plain.isPruned());
+  Json unpruned = Json::parse(plain.toJson());
+  EXPECT_FALSE(unpruned.contains("pruned_heads"));
+  EXPECT_FALSE(unpruned.contains("intermediate_sizes"));
+}
+
+TEST(BertConfigTest, NamesInvalidPruning) {
+  EXPECT_EQ(errorWith("pruned_heads", Json::array()),
+            "config.json: field 'pruned_heads' must be an object mapping "
+            "layer indices to lists of head indices, got []");
+  EXPECT_EQ(errorWith("pruned_heads", {{"x", {1}}}),
+            "config.json: field 'pruned_heads' has key 'x', expected a layer "
+            "index \"0\", \"1\", ...");
+  EXPECT_EQ(errorWith("pruned_heads", {{"0", 1}}),
+            "config.json: field 'pruned_heads[\"0\"]' must be an array of "
+            "head indices, got 1");
+  EXPECT_EQ(errorWith("pruned_heads", {{"0", {1, 1}}}),
+            "config.json: field 'pruned_heads[\"0\"]' must not repeat a head, "
+            "got [1,1]");
+  EXPECT_EQ(errorWith("pruned_heads", {{"12", {1}}}),
+            "config.json: field 'pruned_heads' names layer 12, but the model "
+            "has 12 layers");
+  EXPECT_EQ(errorWith("pruned_heads", {{"3", {12}}}),
+            "config.json: field 'pruned_heads[\"3\"]' names head 12, but "
+            "layers have 12 heads");
+  EXPECT_EQ(errorWith("pruned_heads",
+                      {{"3", {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11}}}),
+            "config.json: field 'pruned_heads[\"3\"]' prunes every head of "
+            "the layer; quant-bert needs at least one");
+  EXPECT_EQ(errorWith("intermediate_sizes", {3072, 3072}),
+            "config.json: field 'intermediate_sizes' has 2 entries, expected "
+            "one per layer (12)");
+  EXPECT_EQ(errorWith("intermediate_sizes", Json::array({0})),
+            "config.json: field 'intermediate_sizes' must be a positive "
+            "integer, got 0");
+}
+
 } // namespace

@@ -3,7 +3,8 @@
 #
 # quant-bert-train on bad input, as a user would meet it: malformed TSVs
 # (a missing column, a label the training set does not have, an empty file,
-# invalid UTF-8), a corrupt checkpoint, and resuming with a different
+# invalid UTF-8), a corrupt checkpoint, pruning options and a pruned
+# config.json that its tensors contradict, and resuming with a different
 # configuration. Each must fail with exit code 1 and one line naming the
 # file (and line) or the setting, and leave an earlier run's checkpoints
 # byte for byte as they were.
@@ -83,6 +84,20 @@ expect_error resume-other-seed "saved by a different run: seed is '42', this run
 expect_error resume-other-data "saved by a different run" \
   "$tool" finetune --train unknown-label.tsv --output run --max-steps 4 \
   --resume run/training-state.safetensors "${tiny[@]}"
+
+# Pruning: no fraction, a fraction out of range, a config.json whose
+# pruned_heads the tensors do not match.
+expect_error prune-no-fraction "prune needs --head-fraction F, --ffn-fraction F or both" \
+  "$tool" prune --train good.tsv --model run/final --output pruned --threads 1
+expect_error prune-fraction "--ffn-fraction: must be in \[0, 1\), got 1.5" \
+  "$tool" prune --train good.tsv --model run/final --output pruned \
+  --ffn-fraction 1.5
+cp -r run/final mispruned
+sed -i 's/"num_hidden_layers"/"pruned_heads": {"0": [1]}, "num_hidden_layers"/' \
+  mispruned/config.json
+grep -q pruned_heads mispruned/config.json
+expect_error prune-shapes "mispruned/model.safetensors: .*bert.encoder.layer.0.attention.self.query" \
+  "$tool" eval --model mispruned --data good.tsv
 
 # Nothing above touched the first run's files.
 checksums > after.sha

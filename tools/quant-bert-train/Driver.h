@@ -123,6 +123,7 @@ void addPretrainCommand(CLI::App &app);
 void addFinetuneCommand(CLI::App &app);
 void addEvalCommand(CLI::App &app);
 void addExportCommand(CLI::App &app);
+void addPruneCommand(CLI::App &app);
 void addQuantizeCommand(CLI::App &app);
 void addSensitivityCommand(CLI::App &app);
 void addBaselineBowCommand(CLI::App &app);

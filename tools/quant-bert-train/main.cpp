@@ -6,6 +6,7 @@
 //   quant-bert-train finetune     fine-tuning, QAT (--recipe), KD (--teacher)
 //   quant-bert-train eval         scores of a checkpoint or bundle
 //   quant-bert-train export       a QAT checkpoint to a bundle
+//   quant-bert-train prune        structured pruning of heads and FFN neurons
 //   quant-bert-train quantize     post-training int8 quantization
 //   quant-bert-train sensitivity  per-module quantization sensitivity
 //   quant-bert-train baseline-bow majority and bag-of-words baselines
@@ -35,6 +36,7 @@ int main(int argc, char **argv) {
   addFinetuneCommand(app);
   addEvalCommand(app);
   addExportCommand(app);
+  addPruneCommand(app);
   addQuantizeCommand(app);
   addSensitivityCommand(app);
   addBaselineBowCommand(app);

@@ -16,6 +16,12 @@
 // toJson() writes a config that transformers' BertConfig and
 // BertForSequenceClassification.from_pretrained load unchanged.
 //
+// Structurally pruned models (quant-bert-train prune) keep the full sizes in
+// the six size fields and say what was removed: `pruned_heads` is
+// transformers' own field ({"layer": [head, ...]}, original head indices),
+// and `intermediate_sizes` (a quant-bert extension, one FFN width per layer)
+// is written only when some layer's FFN is narrower than intermediate_size.
+//
 //===----------------------------------------------------------------------===//
 
 #ifndef QUANTBERT_SUPPORT_BERTCONFIG_H
@@ -57,6 +63,12 @@ struct BertConfig {
   std::map<int64_t, std::string> id2label;
   /// As read from config.json (empty when absent); written as written.
   std::vector<std::string> architectures;
+  /// transformers' pruned_heads: per layer, the removed heads' original
+  /// indices (ascending, unique, fewer than numAttentionHeads).
+  std::map<int64_t, std::vector<int64_t>> prunedHeads;
+  /// One FFN width per layer, or empty when every layer has
+  /// intermediateSize. Written as `intermediate_sizes`.
+  std::vector<int64_t> intermediateSizes;
 
   /// Parses config.json text. `source` prefixes errors (usually the path).
   static Expected<BertConfig> fromJson(std::string_view text,
@@ -66,11 +78,23 @@ struct BertConfig {
   static Expected<BertConfig> load(const std::string &path);
 
   /// Checks the cross-field rules (positive sizes, hidden_size divisible by
-  /// num_attention_heads, eps > 0, id2label consistent with numLabels).
+  /// num_attention_heads, eps > 0, id2label consistent with numLabels,
+  /// pruned_heads naming existing layers and heads and leaving each layer at
+  /// least one, one positive intermediate_sizes entry per layer).
   Error validate(const std::string &source = "config.json") const;
 
   /// hiddenSize / numAttentionHeads.
   int64_t headSize() const { return hiddenSize / numAttentionHeads; }
+  /// The attention heads layer `layer` keeps (numAttentionHeads minus its
+  /// pruned heads).
+  int64_t numHeads(int64_t layer) const;
+  /// The original indices of the heads layer `layer` keeps, ascending: the
+  /// order of their rows in the query, key and value weights.
+  std::vector<int64_t> keptHeads(int64_t layer) const;
+  /// The FFN width of layer `layer`.
+  int64_t ffnWidth(int64_t layer) const;
+  /// Whether any head or FFN neuron has been pruned.
+  bool isPruned() const;
 
   /// The label of class `index`: id2label's entry or "LABEL_<index>".
   std::string labelName(int64_t index) const;

@@ -15,6 +15,14 @@
 // (after scale and mask), attention probabilities, the attention sub-layer
 // output and the hidden states.
 //
+// Layers take their head count and FFN width from the config, so a
+// structurally pruned checkpoint (config.json's pruned_heads and
+// intermediate_sizes) builds narrower modules whose tensors load as saved.
+// For pruning's importance scores, each self-attention and each FFN can
+// multiply its per-head context or per-neuron activation by a gate vector
+// (ones by default, undefined = no gate): the gradient of a loss with
+// respect to a gate is the head's or neuron's importance (Pruning.h).
+//
 // Every linear of the encoder, pooler and classifier is a QuantLinear, and
 // the three embedding tables are QuantEmbeddings (QuantizedLinear.h): the
 // float modules, with the same parameter names, unless a quantization spec
@@ -93,7 +101,8 @@ TORCH_MODULE(BertEmbeddings);
 
 /// Multi-head scaled dot-product self-attention (Vaswani et al., eq. 1).
 struct BertSelfAttentionImpl : torch::nn::Module {
-  explicit BertSelfAttentionImpl(const BertConfig &config);
+  /// The self-attention of layer `layer`: config.numHeads(layer) heads.
+  BertSelfAttentionImpl(const BertConfig &config, int64_t layer);
   /// Returns the context [batch, seq, hidden] and fills the trace's scores
   /// and probabilities. `additiveMask` is [batch, 1, 1, seq].
   torch::Tensor forward(const torch::Tensor &hidden,
@@ -101,6 +110,9 @@ struct BertSelfAttentionImpl : torch::nn::Module {
 
   int64_t numHeads;
   int64_t headSize;
+  /// When defined, [numHeads]: head h's context is multiplied by gate[h]
+  /// (Michel et al.'s head mask xi_h).
+  torch::Tensor headGate;
   /// The type Q, K and V are rounded to before the products (float: none).
   /// Eval-time simulation of the compiler's `qb.attention` storage_type, so
   /// an exported model can be compared with its compiled form exactly; set
@@ -113,7 +125,7 @@ TORCH_MODULE(BertSelfAttention);
 
 /// Output projection of the attention, dropout, residual and LayerNorm.
 struct BertSelfOutputImpl : torch::nn::Module {
-  explicit BertSelfOutputImpl(const BertConfig &config);
+  BertSelfOutputImpl(const BertConfig &config, int64_t layer);
   torch::Tensor forward(const torch::Tensor &hidden, const torch::Tensor &input);
 
   QuantLinear dense{nullptr};
@@ -124,7 +136,7 @@ TORCH_MODULE(BertSelfOutput);
 
 /// The attention sub-layer: `self` then `output`.
 struct BertAttentionImpl : torch::nn::Module {
-  explicit BertAttentionImpl(const BertConfig &config);
+  BertAttentionImpl(const BertConfig &config, int64_t layer);
   torch::Tensor forward(const torch::Tensor &hidden,
                         const torch::Tensor &additiveMask, LayerTrace &trace);
 
@@ -135,17 +147,20 @@ TORCH_MODULE(BertAttention);
 
 /// The FFN's expansion and GELU.
 struct BertIntermediateImpl : torch::nn::Module {
-  explicit BertIntermediateImpl(const BertConfig &config);
+  /// config.ffnWidth(layer) neurons.
+  BertIntermediateImpl(const BertConfig &config, int64_t layer);
   torch::Tensor forward(const torch::Tensor &hidden);
 
   HiddenAct act;
+  /// When defined, [width]: neuron j's activation is multiplied by gate[j].
+  torch::Tensor neuronGate;
   QuantLinear dense{nullptr};
 };
 TORCH_MODULE(BertIntermediate);
 
 /// The FFN's contraction, dropout, residual and LayerNorm.
 struct BertOutputImpl : torch::nn::Module {
-  explicit BertOutputImpl(const BertConfig &config);
+  BertOutputImpl(const BertConfig &config, int64_t layer);
   torch::Tensor forward(const torch::Tensor &hidden, const torch::Tensor &input);
 
   QuantLinear dense{nullptr};
@@ -156,7 +171,8 @@ TORCH_MODULE(BertOutput);
 
 /// One encoder layer: attention, then the FFN.
 struct BertLayerImpl : torch::nn::Module {
-  explicit BertLayerImpl(const BertConfig &config);
+  /// Layer `layer` of the encoder (its index sizes its heads and FFN).
+  BertLayerImpl(const BertConfig &config, int64_t layer);
   /// Returns the layer output and fills `trace`.
   torch::Tensor forward(const torch::Tensor &hidden,
                         const torch::Tensor &additiveMask, LayerTrace &trace);

@@ -185,8 +185,9 @@ Expected<Teacher> loadTeacher(const std::string &dir,
 class DistillationTask : public TrainingTask {
 public:
   /// Checks that teacher and student fit each other and `options`: the same
-  /// number of labels; the same hidden size for rep and out; the same number
-  /// of heads for attscore and map; `layers` within both depths.
+  /// number of labels; the same hidden size for rep and out; for attscore
+  /// and map, the same number of heads in the two layers of every pair (a
+  /// pruned layer differs); `layers` within both depths.
   static Expected<std::unique_ptr<DistillationTask>>
   create(BertConfig studentConfig, BertForSequenceClassification student,
          const BertConfig &teacherConfig, BertForSequenceClassification teacher,

@@ -6,13 +6,16 @@ make_bundle.py DIR [--layers N] [--hidden H] [--heads A] [--intermediate I]
                [--quant sensimix|q8bert|ternary|index] [--mp-layers N]
                [--int8-embeddings] [--id2label default|none|tricky]
                [--sensitivity] [--latent DIR]
+               [--pruned-heads L:H,H;L:H] [--ffn-widths W,W,...]
                [--break missing-tensor|wrong-shape|bad-config|truncated]
 
 The layout is Hugging Face's BertForSequenceClassification (config.json,
 model.safetensors); --quant adds quant.json with quantized weights stored as
 docs/formats.md specifies. --latent DIR also writes the FP32 checkpoint the
 bundle was quantized from (the same values before quantization), so that
-other engines can run the same model. Python standard library only.
+other engines can run the same model. --pruned-heads and --ffn-widths write
+a structurally pruned model (config.json's pruned_heads and
+intermediate_sizes, narrower tensors). Python standard library only.
 """
 import argparse
 import json
@@ -90,6 +93,10 @@ def main():
                         "benchmarks; Python's gauss is too slow for 110M values)")
     p.add_argument("--latent", metavar="DIR",
                    help="also write the FP32 checkpoint before quantization")
+    p.add_argument("--pruned-heads", default="",
+                   help="LAYER:HEAD,HEAD;LAYER:HEAD... removed heads")
+    p.add_argument("--ffn-widths", default="",
+                   help="one FFN width per layer, comma-separated")
     p.add_argument("--break", dest="breakage",
                    choices=["missing-tensor", "wrong-shape", "bad-config", "truncated"])
     a = p.parse_args()
@@ -109,6 +116,15 @@ def main():
         config["id2label"] = {
             str(k): tricky[k % len(tricky)] if a.id2label == "tricky" else "label_%d" % k
             for k in range(a.labels)}
+    pruned = {}
+    for item in filter(None, a.pruned_heads.split(";")):
+        layer, heads = item.split(":")
+        pruned[layer] = sorted(int(x) for x in heads.split(","))
+    widths = [int(x) for x in a.ffn_widths.split(",")] if a.ffn_widths else []
+    if pruned:
+        config["pruned_heads"] = pruned
+    if widths:
+        config["intermediate_sizes"] = widths
     if a.breakage == "bad-config":
         config["num_attention_heads"] = 5
     with open(os.path.join(a.dir, "config.json"), "w") as f:
@@ -225,12 +241,14 @@ def main():
         ffn = {"sensimix": "binary" if mp_layer else "i8", "q8bert": "i8",
                "ternary": "ternary", "index": "i8", "ptq": "i8",
                "ptq-dynamic": "i8"}.get(a.quant, "f32")
+        width = (a.heads - len(pruned.get(str(layer), []))) * (h // a.heads)
+        ffn_width = widths[layer] if widths else i
         for name in ("query", "key", "value"):
-            add_linear(prefix + "attention.self." + name, h, h, attention)
-        add_linear(prefix + "attention.output.dense", h, h, attention)
+            add_linear(prefix + "attention.self." + name, width, h, attention)
+        add_linear(prefix + "attention.output.dense", h, width, attention)
         add_norm(prefix + "attention.output.LayerNorm")
-        add_linear(prefix + "intermediate.dense", i, h, ffn)
-        add_linear(prefix + "output.dense", h, i, ffn)
+        add_linear(prefix + "intermediate.dense", ffn_width, h, ffn)
+        add_linear(prefix + "output.dense", h, ffn_width, ffn)
         add_norm(prefix + "output.LayerNorm")
     add_linear("bert.pooler.dense", h, h, "f32")
     add_linear("classifier", a.labels, h, "f32")
