@@ -14,6 +14,8 @@
 // bundle stay codes behind a qb.dequantize, and each linear carries the
 // precision, quantizer and input scale quant.json gives it; binary weights
 // are unpacked to +-1 codes (qb-materialize-quant packs them again, exactly).
+// Structurally pruned layers (pruned_heads, intermediate_sizes) get their
+// own widths, and a low-rank factorized linear becomes two qb.linear ops.
 //
 //===----------------------------------------------------------------------===//
 
@@ -119,9 +121,15 @@ private:
   FailureOr<Value> constant(RankedTensorType type, const std::string &name,
                             ArrayRef<char> bytes, size_t alignment);
 
-  /// y = x W^T + b for the linear at module path `module`.
+  /// y = x W^T + b for the linear at module path `module`: one qb.linear,
+  /// or two for a low-rank factorized linear (config.json's
+  /// low_rank_linears): `<module>.down` (in -> rank, no bias), then
+  /// `<module>` (rank -> out, the bias), both with the role.
   FailureOr<Value> linear(Value input, const std::string &module, int64_t out,
                           int64_t in, LinearRole role);
+  /// One qb.linear of the tensors (and quant.json entry) of `module`.
+  FailureOr<Value> singleLinear(Value input, const std::string &module,
+                                int64_t out, int64_t in, LinearRole role);
   FailureOr<Value> quantizedWeight(const quantbert::WeightQuant &entry,
                                    const std::string &module, int64_t out,
                                    int64_t in);
@@ -293,6 +301,19 @@ FailureOr<Value> Importer::embeddingTable(const std::string &module,
 
 FailureOr<Value> Importer::linear(Value input, const std::string &module,
                                   int64_t out, int64_t in, LinearRole role) {
+  // low_rank_linears names BertForSequenceClassification's module paths.
+  int64_t rank = config.rankOf(bertPrefix.empty() ? "bert." + module : module);
+  if (rank == 0)
+    return singleLinear(input, module, out, in, role);
+  auto reduced = singleLinear(input, module + ".down", rank, in, role);
+  if (failed(reduced))
+    return failure();
+  return singleLinear(*reduced, module, out, rank, role);
+}
+
+FailureOr<Value> Importer::singleLinear(Value input, const std::string &module,
+                                        int64_t out, int64_t in,
+                                        LinearRole role) {
   const LinearQuant *entry = nullptr;
   if (quant)
     if (auto it = quant->linears.find(module); it != quant->linears.end())

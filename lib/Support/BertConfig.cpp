@@ -190,6 +190,21 @@ Expected<BertConfig> parseConfig(const Json &root, const std::string &source) {
     }
   }
 
+  if (root.contains("low_rank_linears")) {
+    const Json &linears = root["low_rank_linears"];
+    if (!linears.is_object())
+      return fieldError(where, "low_rank_linears",
+                        "must be an object mapping module paths to ranks",
+                        linears);
+    for (const auto &[module, rank] : linears.items()) {
+      Expected<int64_t> value = readInteger(
+          rank, where, "low_rank_linears[\"" + module + "\"]", 1);
+      if (!value)
+        return value.error();
+      config.lowRank[module] = *value;
+    }
+  }
+
   if (root.contains("num_labels")) {
     Expected<int64_t> numLabels =
         readInteger(root["num_labels"], where, "num_labels", 1);
@@ -292,7 +307,38 @@ Error BertConfig::validate(const std::string &source) const {
         return fieldError(where, "intermediate_sizes",
                           "must hold positive integers", width);
   }
+  for (const auto &[module, rank] : lowRank) {
+    // bert.encoder.layer.N.<one of the six encoder linears>
+    const std::string prefix = "bert.encoder.layer.";
+    size_t dot = module.find('.', prefix.size());
+    bool known = module.rfind(prefix, 0) == 0 && dot != std::string::npos;
+    int64_t layer = -1;
+    if (known) {
+      std::string digits = module.substr(prefix.size(), dot - prefix.size());
+      known = parseLabelIndex(digits, layer) && layer < numHiddenLayers;
+      std::string linear = module.substr(dot + 1);
+      known &= linear == "attention.self.query" ||
+               linear == "attention.self.key" ||
+               linear == "attention.self.value" ||
+               linear == "attention.output.dense" ||
+               linear == "intermediate.dense" || linear == "output.dense";
+    }
+    if (!known)
+      return Error::failure(
+          where + "field 'low_rank_linears' names '" + module +
+          "', not an encoder linear (bert.encoder.layer.N.attention.self."
+          "query, ..., output.dense) of a layer below " +
+          std::to_string(numHiddenLayers));
+    if (rank <= 0)
+      return fieldError(where, "low_rank_linears[\"" + module + "\"]",
+                        "must be a positive integer", rank);
+  }
   return Error::success();
+}
+
+int64_t BertConfig::rankOf(const std::string &module) const {
+  auto it = lowRank.find(module);
+  return it == lowRank.end() ? 0 : it->second;
 }
 
 int64_t BertConfig::numHeads(int64_t layer) const {
@@ -382,6 +428,8 @@ std::string BertConfig::toJson() const {
     narrowFfn |= width != intermediateSize;
   if (narrowFfn)
     root["intermediate_sizes"] = intermediateSizes;
+  if (!lowRank.empty())
+    root["low_rank_linears"] = lowRank;
   return root.dump(2, ' ', false, Json::error_handler_t::replace) + "\n";
 }
 

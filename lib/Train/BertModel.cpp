@@ -158,6 +158,18 @@ BertLayerImpl::BertLayerImpl(const BertConfig &config, int64_t index) {
   intermediate =
       register_module("intermediate", BertIntermediate(config, index));
   output = register_module("output", BertOutput(config, index));
+  // Low-rank factorized linears (config.json's low_rank_linears).
+  std::string prefix = "bert.encoder.layer." + std::to_string(index) + ".";
+  const std::pair<const char *, QuantLinearImpl *> linears[] = {
+      {"attention.self.query", attention->self->query.get()},
+      {"attention.self.key", attention->self->key.get()},
+      {"attention.self.value", attention->self->value.get()},
+      {"attention.output.dense", attention->output->dense.get()},
+      {"intermediate.dense", intermediate->dense.get()},
+      {"output.dense", output->dense.get()}};
+  for (const auto &[name, linear] : linears)
+    if (int64_t rank = config.rankOf(prefix + name))
+      linear->setRank(rank);
 }
 
 torch::Tensor BertLayerImpl::forward(const torch::Tensor &hidden,

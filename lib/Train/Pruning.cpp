@@ -21,9 +21,12 @@ BertLayerImpl &layerAt(BertModel &bert, int64_t layer) {
 }
 
 /// Replaces `linear`'s weight and bias (in place, keeping the parameter
-/// objects) with the rows (dim 0) or columns (dim 1) at `keep`.
+/// objects) with the rows (dim 0, outputs) or columns (dim 1, inputs) at
+/// `keep`. A factorized linear's inputs are those of its down factor.
 void sliceLinear(QuantLinearImpl &linear, const torch::Tensor &keep,
                  int64_t dim) {
+  if (dim == 1 && linear.down)
+    return sliceLinear(*linear.down, keep, 1);
   torch::NoGradGuard noGrad;
   // A gradient of the old shape would meet the new one in the next
   // backward pass.
@@ -65,7 +68,7 @@ Expected<std::vector<int64_t>> keptIndices(std::vector<int64_t> removed,
 }
 
 Error checkFloat(QuantLinearImpl &linear, const std::string &name) {
-  if (linear.spec())
+  if (linear.spec() || (linear.down && linear.down->spec()))
     return Error::failure(name + " has a quantization spec: prune the float "
                                  "model, then quantize it");
   return Error::success();

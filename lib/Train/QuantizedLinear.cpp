@@ -141,9 +141,21 @@ void DeployedWeight::reset() {
 // QuantLinear
 //===----------------------------------------------------------------------===//
 
-QuantLinearImpl::QuantLinearImpl(int64_t inFeatures, int64_t outFeatures)
-    : LinearImpl(torch::nn::LinearOptions(inFeatures, outFeatures)) {
+QuantLinearImpl::QuantLinearImpl(int64_t inFeatures, int64_t outFeatures,
+                                 bool bias)
+    : LinearImpl(torch::nn::LinearOptions(inFeatures, outFeatures).bias(bias)) {
   inputRange_ = register_buffer("input_range", torch::full({}, -1.0f));
+}
+
+void QuantLinearImpl::setRank(int64_t rank) {
+  TORCH_CHECK(!down && !spec_ && rank > 0,
+              "setRank needs a float linear that is not factorized");
+  int64_t in = options.in_features(), out = options.out_features();
+  down = register_module("down",
+                         std::make_shared<QuantLinearImpl>(in, rank, false));
+  torch::NoGradGuard noGrad;
+  weight.set_data(torch::empty({out, rank}));
+  options.in_features(rank);
 }
 
 void QuantLinearImpl::setSpec(std::optional<LinearQuantSpec> spec) {
@@ -187,6 +199,12 @@ void QuantLinearImpl::freeze(QuantizedMatrix matrix,
 }
 
 torch::Tensor QuantLinearImpl::forward(const torch::Tensor &input) {
+  if (down)
+    return forwardFactor(down->forward(input));
+  return forwardFactor(input);
+}
+
+torch::Tensor QuantLinearImpl::forwardFactor(const torch::Tensor &input) {
   if (inputObserver)
     inputObserver(input);
   if (!spec_)

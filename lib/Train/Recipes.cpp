@@ -252,6 +252,14 @@ Expected<ResolvedRecipe> resolveRecipe(const RecipeOptions &options,
                                                           Granularity::PerRow};
     break;
   }
+  // A low-rank factorized linear's two factors get the same spec, each
+  // quantized on its own (the down factor is the child module "down").
+  std::vector<std::pair<std::string, LinearQuantSpec>> factors;
+  for (const auto &[module, linearSpec] : spec.linears)
+    if (config.rankOf(module) > 0)
+      factors.emplace_back(module + ".down", linearSpec);
+  for (auto &[module, linearSpec] : factors)
+    spec.linears[module] = linearSpec;
   if (Error err = spec.validate("recipe " + spec.recipe))
     return err;
   return recipe;
@@ -282,8 +290,12 @@ void applyMpSchedule(BertModel &bert, const std::vector<int64_t> &mpLayers,
     BertLayer layer = encoderLayer(bert, mpLayers[i]);
     for (QuantLinear linear :
          {layer->intermediate->dense, layer->output->dense}) {
-      linear->binarizeInputsInTraining = phases[i].binaryInputs;
-      linear->binarizeWeightsInTraining = phases[i].binaryWeights;
+      for (QuantLinearImpl *factor : {linear.get(), linear->down.get()}) {
+        if (!factor)
+          continue;
+        factor->binarizeInputsInTraining = phases[i].binaryInputs;
+        factor->binarizeWeightsInTraining = phases[i].binaryWeights;
+      }
     }
   }
 }
@@ -293,8 +305,11 @@ torch::Tensor abwrLoss(BertModel &bert, const std::vector<int64_t> &layers) {
   for (int64_t index : layers) {
     BertLayer layer = encoderLayer(bert, index);
     for (QuantLinear linear :
-         {layer->intermediate->dense, layer->output->dense})
+         {layer->intermediate->dense, layer->output->dense}) {
       loss = loss + (linear->weight.abs() - 1.0).pow(2).mean();
+      if (linear->down) // each factor of a low-rank linear is binarized
+        loss = loss + (linear->down->weight.abs() - 1.0).pow(2).mean();
+    }
   }
   return loss;
 }

@@ -24,7 +24,11 @@
 #   7. structured pruning: quant-bert-train prune removes half the heads
 #      and half the FFN neurons of the float model of step 1 (50 steps of
 #      distillation), SensiMix QAT of the pruned model, export, and steps
-#      3-5 for its bundle (narrower Q/K/V and FFN matrices per layer).
+#      3-5 for its bundle (narrower Q/K/V and FFN matrices per layer);
+#   8. low-rank factorization of that pruned model (quant-bert-train
+#      factorize, every encoder linear to half its weights by truncated SVD,
+#      50 steps of distillation), post-training static int8 of it, steps
+#      3-5: each linear is two int8 linears.
 # Why those tolerances: both sides compute the same integer codes, sign bits
 # and scales; what differs is float rounding order (oneDNN's and LibTorch's
 # sums, the online softmax) and the compiler's polynomial exp/erf, all at the
@@ -92,6 +96,14 @@ run pruned-qat "$train" finetune "${common[@]}" --model "$work/pruned/best" \
   --lr 2e-4 --eval-every 50
 run pruned-export "$train" export --model "$work/pruned-qat/best" \
   --output "$work/pruned-bundle"
+run factorize "$train" factorize "${common[@]}" --model "$work/pruned/best" \
+  --output "$work/low-rank" --linears all --budget 0.5 --max-steps 50 \
+  --lr 5e-4 --eval-every 50
+run low-rank-ptq "$train" quantize --model "$work/low-rank/best" \
+  --output "$work/low-rank-ptq" --calibration "$work/dev.tsv" \
+  --calibrator entropy --threads 2
+grep -q '"low_rank_linears"' "$work/low-rank-ptq/config.json" ||
+  fail "the factorized bundle's config.json lists no low-rank linears"
 grep -q '"pruned_heads"' "$work/pruned-bundle/config.json" &&
   grep -q '"intermediate_sizes"' "$work/pruned-bundle/config.json" ||
   fail "the pruned bundle's config.json records no pruning"
@@ -140,3 +152,5 @@ checkParity compile-dynamic "$work/ptq-dynamic" "layer 1: attention i8 ffn i8" \
   "$work/float/best" "--dynamic-int8"
 checkParity pruned-sensimix "$work/pruned-bundle" \
   "layer 0: attention i8 ffn i8.*|layer 1: attention i8 ffn binary"
+checkParity pruned-low-rank-int8 "$work/low-rank-ptq" \
+  "layer 1: attention i8 ffn i8"

@@ -149,6 +149,32 @@
 // PRUNED-SENSIMIX: qb.binary_linear {{.*}} {in_features = 40 : i64}
 // RUN: quant-bert-opt %t/pruned-sensimix.mlir -qb-lower-to-llvm | mlir-translate --mlir-to-llvmir | FileCheck %s --check-prefix=LLVM
 //
+// Low-rank factorized linears (quant-bert-train factorize): each is two
+// qb.linear ops with its role, the down factor without a bias.
+// RUN: %python %S/Inputs/make_bundle.py %t/low-rank --low-rank 0.attention.self.query:4,1.intermediate.dense:8
+// RUN: quant-bert-translate --import-bundle %t/low-rank -o %t/low-rank.mlir
+// RUN: FileCheck %s --check-prefix=LOWRANK < %t/low-rank.mlir
+// LOWRANK: qb.encoder_layer layer 0
+// LOWRANK: %[[Q1:.*]] = qb.linear %{{.*}}, %{{.*}} role<query> : (tensor<?x?x32xf32>, tensor<4x32xf32>) -> tensor<?x?x4xf32>
+// LOWRANK: qb.linear %[[Q1]], %{{.*}} bias(%{{.*}}) role<query> : (tensor<?x?x4xf32>, tensor<32x4xf32>, tensor<32xf32>) -> tensor<?x?x32xf32>
+// LOWRANK: qb.encoder_layer layer 1
+// LOWRANK: role<intermediate> : (tensor<?x?x32xf32>, tensor<8x32xf32>) -> tensor<?x?x8xf32>
+// LOWRANK: role<intermediate> : (tensor<?x?x8xf32>, tensor<64x8xf32>, tensor<64xf32>) -> tensor<?x?x64xf32>
+// RUN: quant-bert-opt %t/low-rank.mlir -qb-lower-to-llvm | mlir-translate --mlir-to-llvmir | FileCheck %s --check-prefix=LLVM
+//
+// Low-rank, pruned and int8 together: each factor an int8 linear with its
+// own input scale; layer 0's query factor reads the layer input with key
+// and value, so qb-merge-int8-linears makes one matmul of 4 + 16 + 16 rows.
+// RUN: %python %S/Inputs/make_bundle.py %t/low-rank-int8 --quant q8bert --heads 4 --pruned-heads "0:1,3" --ffn-widths 48,64 --low-rank 0.attention.self.query:4,0.output.dense:8
+// RUN: quant-bert-translate --import-bundle %t/low-rank-int8 | quant-bert-opt -qb-materialize-quant -cse -qb-merge-int8-linears -o %t/low-rank-int8.mlir
+// RUN: FileCheck %s --check-prefix=LOWRANK-INT8 < %t/low-rank-int8.mlir
+// LOWRANK-INT8: qb.encoder_layer layer 0
+// LOWRANK-INT8: qb.int8_linear {{.*}} : (tensor<?x?x32xi8>, tensor<36x32xi8>, tensor<36xf32>, tensor<36xf32>) -> tensor<?x?x36xf32>
+// LOWRANK-INT8: qb.int8_linear {{.*}} : (tensor<?x?x4xi8>, tensor<16x4xi8>, tensor<16xf32>, tensor<16xf32>) -> tensor<?x?x16xf32>
+// LOWRANK-INT8: qb.int8_linear {{.*}} : (tensor<?x?x48xi8>, tensor<8x48xi8>, tensor<8xf32>) -> tensor<?x?x8xf32>
+// LOWRANK-INT8: qb.int8_linear {{.*}} : (tensor<?x?x8xi8>, tensor<32x8xi8>, tensor<32xf32>, tensor<32xf32>) -> tensor<?x?x32xf32>
+// RUN: quant-bert-opt %t/low-rank-int8.mlir -qb-lower-to-llvm | mlir-translate --mlir-to-llvmir | FileCheck %s --check-prefix=LLVM
+//
 // A config that prunes heads the tensors still have is a shape error naming
 // the tensor.
 // RUN: %python %S/Inputs/make_bundle.py %t/unpruned --heads 4

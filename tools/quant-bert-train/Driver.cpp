@@ -266,4 +266,44 @@ void ProgressPrinter::operator()(const ProgressEvent &event) {
   }
 }
 
+void RecoveryFlags::add(CLI::App *command) {
+  command->add_option("--teacher", teacher,
+                      "The uncompressed model to distil from (default: "
+                      "--model)");
+  command->add_option("--kd", kd,
+                      "Distillation terms: any of pred,rep,attscore,map,out "
+                      "(the attention terms need the teacher's head counts)");
+  command->add_option("--kd-temperature", kdTemperature)->check(positive());
+  command->add_option("--max-seq-length", maxSeqLength)->check(atLeast(2));
+  command->add_option("--eval-every", evalEvery,
+                      "Evaluate every N steps (0: each epoch's end)")
+      ->check(nonNegative());
+}
+
+DistillationOptions RecoveryFlags::distillation() const {
+  DistillationOptions options;
+  if (Error err = options.setTerms(kd))
+    fail("--kd: " + err.message());
+  options.temperature = kdTemperature;
+  return options;
+}
+
+void recoverByDistillation(const BertConfig &config,
+                           BertForSequenceClassification model,
+                           const Teacher &teacher,
+                           const DistillationOptions &kd,
+                           const Tokenizer &tokenizer,
+                           const std::string &vocabPath,
+                           const TextDataset &trainSet,
+                           const std::optional<TextDataset> &devSet,
+                           int64_t maxSeqLength, const TrainOptions &options) {
+  std::vector<LayerPair> layers =
+      orFail(mapLayers(LayerMapKind::Full, config.numHiddenLayers,
+                       teacher.config.numHiddenLayers));
+  std::unique_ptr<DistillationTask> task = orFail(DistillationTask::create(
+      config, std::move(model), teacher.config, teacher.model, layers, kd,
+      tokenizer, vocabPath, trainSet, devSet, maxSeqLength));
+  reportTraining(orFail(runTraining(*task, options)), options);
+}
+
 } // namespace quantbert::train::cli

@@ -14,6 +14,7 @@
 
 #include "quantbert/Support/Error.h"
 #include "quantbert/Train/DataParallel.h"
+#include "quantbert/Train/Distillation.h"
 #include "quantbert/Train/Trainer.h"
 
 #include <CLI/CLI.hpp>
@@ -102,6 +103,30 @@ struct TrainFlags {
 /// DIR" on stderr (by rank 0 only in a data-parallel run).
 void reportTraining(const TrainResult &result, const TrainOptions &options);
 
+/// The options of prune's and factorize's recovery: --teacher, --kd,
+/// --kd-temperature, --max-seq-length, --eval-every.
+struct RecoveryFlags {
+  std::string teacher, kd = "pred,rep";
+  double kdTemperature = 1.0;
+  int64_t maxSeqLength = 128, evalEvery = 0;
+  void add(CLI::App *command);
+  /// The --kd terms at --kd-temperature (fails on an unknown term).
+  DistillationOptions distillation() const;
+};
+
+/// The recovery training of prune and factorize: distillation into
+/// `model` (built for `config`) from `teacher` with the `kd` terms, written
+/// to options.outputDir; reports the run.
+void recoverByDistillation(const BertConfig &config,
+                           BertForSequenceClassification model,
+                           const Teacher &teacher,
+                           const DistillationOptions &kd,
+                           const Tokenizer &tokenizer,
+                           const std::string &vocabPath,
+                           const TextDataset &trainSet,
+                           const std::optional<TextDataset> &devSet,
+                           int64_t maxSeqLength, const TrainOptions &options);
+
 /// Draws ProgressEvents: on a terminal one bar redrawn in place (at most
 /// five times a second, and at the end), otherwise a line per logging
 /// window; dev scores and resumption on lines of their own.
@@ -124,6 +149,7 @@ void addFinetuneCommand(CLI::App &app);
 void addEvalCommand(CLI::App &app);
 void addExportCommand(CLI::App &app);
 void addPruneCommand(CLI::App &app);
+void addFactorizeCommand(CLI::App &app);
 void addQuantizeCommand(CLI::App &app);
 void addSensitivityCommand(CLI::App &app);
 void addBaselineBowCommand(CLI::App &app);

@@ -28,10 +28,11 @@ namespace {
 
 struct PruneOptions {
   TrainFlags flags;
-  std::string trainPath, devPath, model, teacher, kd = "pred,rep";
-  int64_t maxSeqLength = 128, evalEvery = 0, iterations = 4,
-          ffnMultiple = 64, importanceExamples = 1024, importanceBatch = 32;
-  double heads = 0, ffn = 0, kdTemperature = 1.0;
+  RecoveryFlags recovery;
+  std::string trainPath, devPath, model;
+  int64_t iterations = 4, ffnMultiple = 64, importanceExamples = 1024,
+          importanceBatch = 32;
+  double heads = 0, ffn = 0;
 };
 
 /// "6/12 heads, 1536/3072 FFN neurons, 4.2M encoder parameters".
@@ -58,7 +59,7 @@ void runPrune(const PruneOptions &o, const CLI::App &command) {
   if (std::filesystem::exists(o.model + "/qat.json"))
     fail(o.model + " is a quantization-aware checkpoint: prune the float "
                    "model, then quantize the pruned one");
-  std::string teacherDir = o.teacher.empty() ? o.model : o.teacher;
+  std::string teacherDir = o.recovery.teacher.empty() ? o.model : o.recovery.teacher;
   TextDataset trainSet = orFail(readTsv(o.trainPath));
   std::optional<TextDataset> devSet;
   if (given(command, "--dev"))
@@ -73,13 +74,10 @@ void runPrune(const PruneOptions &o, const CLI::App &command) {
          ": prune a model fine-tuned on this task");
   Teacher teacher =
       orFail(loadTeacher(teacherDir, trainSet.labelNames, vocabPath));
-  DistillationOptions kd;
-  if (Error err = kd.setTerms(o.kd))
-    fail("--kd: " + err.message());
-  kd.temperature = o.kdTemperature;
+  DistillationOptions kd = o.recovery.distillation();
 
   TrainOptions options = o.flags.options();
-  options.evalEvery = o.evalEvery;
+  options.evalEvery = o.recovery.evalEvery;
   torch::manual_seed(options.seed);
   BertForSequenceClassification model(config);
   orFail(loadCheckpointWeights(o.model, *model, LoadPolicy{}));
@@ -98,7 +96,7 @@ void runPrune(const PruneOptions &o, const CLI::App &command) {
     // Importance under the task loss: the distillation loss of a student
     // equal to its teacher (the first step) has zero gradient.
     ClassificationTask scoring(config, model, tokenizer, vocabPath, trainSet,
-                               std::nullopt, o.maxSeqLength);
+                               std::nullopt, o.recovery.maxSeqLength);
     Importance importance =
         orFail(measureImportance(scoring, model->bert, importanceOptions));
     PruningPlan plan = orFail(planPruning(importance, config, target));
@@ -106,18 +104,13 @@ void runPrune(const PruneOptions &o, const CLI::App &command) {
     std::cerr << "prune: step " << step << "/" << o.iterations << ": "
               << describe(config, model->bert) << "\n";
 
-    std::vector<LayerPair> layers = orFail(mapLayers(
-        LayerMapKind::Full, config.numHiddenLayers,
-        teacher.config.numHiddenLayers));
-    std::unique_ptr<DistillationTask> task = orFail(DistillationTask::create(
-        config, model, teacher.config, teacher.model, layers, kd, tokenizer,
-        vocabPath, trainSet, devSet, o.maxSeqLength));
     TrainOptions stepOptions = options;
     stepOptions.outputDir =
         step == o.iterations
             ? outputDir
             : outputDir + "/iteration-" + std::to_string(step);
-    reportTraining(orFail(runTraining(*task, stepOptions)), stepOptions);
+    recoverByDistillation(config, model, teacher, kd, tokenizer, vocabPath,
+                          trainSet, devSet, o.recovery.maxSeqLength, stepOptions);
   }
 }
 
@@ -162,18 +155,7 @@ void addPruneCommand(CLI::App &app) {
       ->check(nonNegative());
   command->add_option("--importance-batch", o->importanceBatch)
       ->check(positive());
-  command->add_option("--teacher", o->teacher,
-                      "The unpruned model to distil from (default: --model)");
-  command->add_option("--kd", o->kd,
-                      "Distillation terms: any of pred,rep,out (default "
-                      "pred,rep)");
-  command->add_option("--kd-temperature", o->kdTemperature)
-      ->check(positive());
-  command->add_option("--max-seq-length", o->maxSeqLength)
-      ->check(atLeast(2));
-  command->add_option("--eval-every", o->evalEvery,
-                      "Evaluate every N steps (0: each epoch's end)")
-      ->check(nonNegative());
+  o->recovery.add(command);
   o->flags.train.epochs = 1;
   o->flags.add(command);
   command->callback([o, command] { runPrune(*o, *command); });

@@ -7,6 +7,7 @@
 //   quant-bert-train eval         scores of a checkpoint or bundle
 //   quant-bert-train export       a QAT checkpoint to a bundle
 //   quant-bert-train prune        structured pruning of heads and FFN neurons
+//   quant-bert-train factorize    low-rank factorization of encoder linears
 //   quant-bert-train quantize     post-training int8 quantization
 //   quant-bert-train sensitivity  per-module quantization sensitivity
 //   quant-bert-train baseline-bow majority and bag-of-words baselines
@@ -37,6 +38,7 @@ int main(int argc, char **argv) {
   addEvalCommand(app);
   addExportCommand(app);
   addPruneCommand(app);
+  addFactorizeCommand(app);
   addQuantizeCommand(app);
   addSensitivityCommand(app);
   addBaselineBowCommand(app);

@@ -21,6 +21,10 @@
 // transformers' own field ({"layer": [head, ...]}, original head indices),
 // and `intermediate_sizes` (a quant-bert extension, one FFN width per layer)
 // is written only when some layer's FFN is narrower than intermediate_size.
+// Low-rank factorized linears (quant-bert-train factorize) are listed in
+// `low_rank_linears` (quant-bert's, {"module path": rank}): such a linear
+// W x + b is stored as two, `<module>.down` (rank x in, no bias) and
+// `<module>` itself (out x rank, with the bias).
 //
 //===----------------------------------------------------------------------===//
 
@@ -69,6 +73,9 @@ struct BertConfig {
   /// One FFN width per layer, or empty when every layer has
   /// intermediateSize. Written as `intermediate_sizes`.
   std::vector<int64_t> intermediateSizes;
+  /// Module path of each low-rank factorized encoder linear
+  /// ("bert.encoder.layer.N.intermediate.dense", ...) -> its rank.
+  std::map<std::string, int64_t> lowRank;
 
   /// Parses config.json text. `source` prefixes errors (usually the path).
   static Expected<BertConfig> fromJson(std::string_view text,
@@ -80,7 +87,9 @@ struct BertConfig {
   /// Checks the cross-field rules (positive sizes, hidden_size divisible by
   /// num_attention_heads, eps > 0, id2label consistent with numLabels,
   /// pruned_heads naming existing layers and heads and leaving each layer at
-  /// least one, one positive intermediate_sizes entry per layer).
+  /// least one, one positive intermediate_sizes entry per layer,
+  /// low_rank_linears naming encoder linears of existing layers with
+  /// positive ranks).
   Error validate(const std::string &source = "config.json") const;
 
   /// hiddenSize / numAttentionHeads.
@@ -95,6 +104,9 @@ struct BertConfig {
   int64_t ffnWidth(int64_t layer) const;
   /// Whether any head or FFN neuron has been pruned.
   bool isPruned() const;
+  /// The rank of the factorized linear at module path `module`, or 0 when
+  /// it is not factorized.
+  int64_t rankOf(const std::string &module) const;
 
   /// The label of class `index`: id2label's entry or "LABEL_<index>".
   std::string labelName(int64_t index) const;

@@ -18,7 +18,8 @@
 // Layers take their head count and FFN width from the config, so a
 // structurally pruned checkpoint (config.json's pruned_heads and
 // intermediate_sizes) builds narrower modules whose tensors load as saved.
-// For pruning's importance scores, each self-attention and each FFN can
+// Linears listed in config.json's low_rank_linears are built factorized
+// (QuantLinearImpl::setRank). For pruning's importance scores, each self-attention and each FFN can
 // multiply its per-head context or per-neuron activation by a gate vector
 // (ones by default, undefined = no gate): the gradient of a loss with
 // respect to a gate is the head's or neuron's importance (Pruning.h).

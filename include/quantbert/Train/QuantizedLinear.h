@@ -24,6 +24,11 @@
 //     with the weight codes and scales from WeightQuantizers.h, computed
 //     once per weight version (or frozen, for an imported bundle).
 //
+// A QuantLinear can also be low-rank factorized (setRank, LowRank.h): it
+// then holds a child QuantLinear `down` (in -> rank, no bias) that runs
+// first, and its own weight is the up factor (rank -> out) with the bias.
+// Each factor has its own spec, so each is quantized on its own.
+//
 // LayerNorm, GELU, softmax and everything outside these modules stay f32.
 // The specs, and QatSpec (a whole model's, saved as qat.json), are in
 // QatSpec.h.
@@ -113,9 +118,24 @@ private:
 /// torch::nn::Linear with a deployed-quantization spec (see the top).
 class QuantLinearImpl : public torch::nn::LinearImpl {
 public:
-  QuantLinearImpl(int64_t inFeatures, int64_t outFeatures);
+  QuantLinearImpl(int64_t inFeatures, int64_t outFeatures, bool bias = true);
 
+  /// down's forward first when factorized, then this linear's.
   torch::Tensor forward(const torch::Tensor &input);
+
+  /// Factorizes this in -> out linear into `down` (in -> rank, registered
+  /// as the child "down", no bias) and itself (rank -> out, keeping the
+  /// bias); both weights are left uninitialized (initBertWeights or a
+  /// checkpoint fills them). Needs a float linear that is not factorized.
+  void setRank(int64_t rank);
+  /// The rank, or 0 when not factorized.
+  int64_t rank() const { return down ? options.in_features() : 0; }
+  /// The number of inputs of the (possibly factorized) linear as a whole.
+  int64_t inFeatures() const {
+    return down ? down->options.in_features() : options.in_features();
+  }
+  /// The first factor when factorized, else null.
+  std::shared_ptr<QuantLinearImpl> down;
 
   /// Sets the deployed quantization (nullopt: a float linear); forgets any
   /// frozen form and, when the spec changes, the activation range.
@@ -153,6 +173,8 @@ public:
   void freeze(QuantizedMatrix matrix, std::optional<float> inputScale);
 
 private:
+  /// This linear's own product (the up factor when factorized).
+  torch::Tensor forwardFactor(const torch::Tensor &input);
   torch::Tensor trainingForward(const torch::Tensor &input);
   torch::Tensor deployedForward(const torch::Tensor &input);
 

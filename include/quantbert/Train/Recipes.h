@@ -136,7 +136,8 @@ void applyMpSchedule(BertModel &bert, const std::vector<int64_t> &mpLayers,
                      const std::vector<FfnPhase> &phases);
 
 /// ABWR (SensiMix): sum over `layers` of mean((|W_int| - 1)^2) +
-/// mean((|W_out| - 1)^2) of their FFN's intermediate and output weights.
+/// mean((|W_out| - 1)^2) of their FFN's intermediate and output weights
+/// (both factors of each, when low-rank factorized).
 torch::Tensor abwrLoss(BertModel &bert, const std::vector<int64_t> &layers);
 
 /// --keep-layers: `config` cut to its first `keep` layers (0 or the full

@@ -7,6 +7,7 @@ make_bundle.py DIR [--layers N] [--hidden H] [--heads A] [--intermediate I]
                [--int8-embeddings] [--id2label default|none|tricky]
                [--sensitivity] [--latent DIR]
                [--pruned-heads L:H,H;L:H] [--ffn-widths W,W,...]
+               [--low-rank LAYER.LINEAR:RANK,...]
                [--break missing-tensor|wrong-shape|bad-config|truncated]
 
 The layout is Hugging Face's BertForSequenceClassification (config.json,
@@ -15,7 +16,9 @@ docs/formats.md specifies. --latent DIR also writes the FP32 checkpoint the
 bundle was quantized from (the same values before quantization), so that
 other engines can run the same model. --pruned-heads and --ffn-widths write
 a structurally pruned model (config.json's pruned_heads and
-intermediate_sizes, narrower tensors). Python standard library only.
+intermediate_sizes, narrower tensors); --low-rank factorizes linears
+(low_rank_linears: <module>.down without bias, then <module>). Python
+standard library only.
 """
 import argparse
 import json
@@ -97,6 +100,8 @@ def main():
                    help="LAYER:HEAD,HEAD;LAYER:HEAD... removed heads")
     p.add_argument("--ffn-widths", default="",
                    help="one FFN width per layer, comma-separated")
+    p.add_argument("--low-rank", default="",
+                   help="LAYER.LINEAR:RANK,... e.g. 1.intermediate.dense:8")
     p.add_argument("--break", dest="breakage",
                    choices=["missing-tensor", "wrong-shape", "bad-config", "truncated"])
     a = p.parse_args()
@@ -125,6 +130,12 @@ def main():
         config["pruned_heads"] = pruned
     if widths:
         config["intermediate_sizes"] = widths
+    low_rank = {}
+    for item in filter(None, a.low_rank.split(",")):
+        name, rank = item.split(":")
+        low_rank["bert.encoder.layer." + name] = int(rank)
+    if low_rank:
+        config["low_rank_linears"] = low_rank
     if a.breakage == "bad-config":
         config["num_attention_heads"] = 5
     with open(os.path.join(a.dir, "config.json"), "w") as f:
@@ -157,12 +168,17 @@ def main():
 
     quant = {"format_version": 1, "recipe": a.quant or "float", "linears": {}}
 
-    def add_linear(module, out, inp, precision):
+    def add_linear(module, out, inp, precision, bias=True):
+        if module in low_rank:
+            add_linear(module + ".down", low_rank[module], inp, precision, bias=False)
+            inp = low_rank[module]
         values = randn(out * inp, 0.5 / math.sqrt(inp))
-        add_both(module + ".bias", [out], randn(out, 0.02))
         add_latent(module + ".weight", [out, inp], values)
         entry = {"precision": precision, "in_features": inp, "out_features": out,
-                 "weight": module + ".weight", "bias": module + ".bias"}
+                 "weight": module + ".weight"}
+        if bias:
+            add_both(module + ".bias", [out], randn(out, 0.02))
+            entry["bias"] = module + ".bias"
         if precision == "f32":
             w.add(module + ".weight", "F32", [out, inp], values)
             return
