@@ -254,6 +254,10 @@ def main():
     with open(os.path.join(src, "config.json")) as f:
         cfg = json.load(f)
     cfg.setdefault("num_labels", len(cfg.get("id2label", {})) or 2)
+    for field in ("pruned_heads", "intermediate_sizes", "low_rank_linears"):
+        if cfg.get(field):
+            sys.exit("onnx_bert.py: %s: config.json has '%s': this writer builds "
+                     "unpruned, unfactorized BERTs only" % (src, field))
     weights = read_safetensors(os.path.join(src, "model.safetensors"))
     os.makedirs(out, exist_ok=True)
     for fused in (False, True):

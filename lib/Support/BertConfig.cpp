@@ -303,9 +303,12 @@ Error BertConfig::validate(const std::string &source) const {
                             " entries, expected one per layer (" +
                             std::to_string(numHiddenLayers) + ")");
     for (int64_t width : intermediateSizes)
-      if (width <= 0)
+      if (width <= 0 || width > intermediateSize)
         return fieldError(where, "intermediate_sizes",
-                          "must hold positive integers", width);
+                          "must hold positive integers up to "
+                          "intermediate_size (" +
+                              std::to_string(intermediateSize) + ")",
+                          width);
   }
   for (const auto &[module, rank] : lowRank) {
     // bert.encoder.layer.N.<one of the six encoder linears>
@@ -313,15 +316,26 @@ Error BertConfig::validate(const std::string &source) const {
     size_t dot = module.find('.', prefix.size());
     bool known = module.rfind(prefix, 0) == 0 && dot != std::string::npos;
     int64_t layer = -1;
+    // The linear's (out, in), from the layer's heads and FFN width.
+    int64_t out = 0, in = 0;
     if (known) {
       std::string digits = module.substr(prefix.size(), dot - prefix.size());
-      known = parseLabelIndex(digits, layer) && layer < numHiddenLayers;
+      known = parseLabelIndex(digits, layer) && layer < numHiddenLayers &&
+              digits == std::to_string(layer);
       std::string linear = module.substr(dot + 1);
-      known &= linear == "attention.self.query" ||
-               linear == "attention.self.key" ||
-               linear == "attention.self.value" ||
-               linear == "attention.output.dense" ||
-               linear == "intermediate.dense" || linear == "output.dense";
+      int64_t heads = known ? numHeads(layer) * headSize() : 0;
+      int64_t ffn = known ? ffnWidth(layer) : 0;
+      if (linear == "attention.self.query" || linear == "attention.self.key" ||
+          linear == "attention.self.value")
+        out = heads, in = hiddenSize;
+      else if (linear == "attention.output.dense")
+        out = hiddenSize, in = heads;
+      else if (linear == "intermediate.dense")
+        out = ffn, in = hiddenSize;
+      else if (linear == "output.dense")
+        out = hiddenSize, in = ffn;
+      else
+        known = false;
     }
     if (!known)
       return Error::failure(
@@ -332,6 +346,11 @@ Error BertConfig::validate(const std::string &source) const {
     if (rank <= 0)
       return fieldError(where, "low_rank_linears[\"" + module + "\"]",
                         "must be a positive integer", rank);
+    if (rank > std::min(out, in))
+      return fieldError(where, "low_rank_linears[\"" + module + "\"]",
+                        "must be at most the linear's smaller side (" +
+                            std::to_string(std::min(out, in)) + ")",
+                        rank);
   }
   return Error::success();
 }

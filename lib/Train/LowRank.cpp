@@ -79,8 +79,13 @@ chooseRanks(const std::map<std::string, Spectrum> &spectra,
   // Budget: every linear starts at rank 1, then the singular value with
   // the most energy per weight anywhere is added while the budget allows
   // (a linear stops at its largest useful rank).
+  // A linear too small for any useful rank stays whole, outside the budget.
   double allowed = 0, used = 0;
   for (const auto &[module, s] : spectra) {
+    if (largestUsefulRank(s.out, s.in) < 1 || s.values.empty()) {
+      ranks[module] = 0;
+      continue;
+    }
     allowed += *policy.budget * double(s.in * s.out);
     used += double(s.in + s.out);
     ranks[module] = 1;
@@ -105,7 +110,8 @@ chooseRanks(const std::map<std::string, Spectrum> &spectra,
                   &module});
   };
   for (const auto &item : spectra)
-    push(item.first);
+    if (ranks[item.first] > 0)
+      push(item.first);
   while (!queue.empty()) {
     Candidate best = queue.top();
     queue.pop();

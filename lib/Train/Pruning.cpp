@@ -284,7 +284,8 @@ Expected<PruningPlan> planPruning(const Importance &importance,
                             " fraction must lie in [0, 1), got " +
                             std::to_string(value));
   int64_t multiple = target.neuronMultiple;
-  if (multiple <= 0 || config.intermediateSize % multiple != 0)
+  if (multiple <= 0 ||
+      (target.neuronFraction > 0 && config.intermediateSize % multiple != 0))
     return Error::failure("prune: the FFN width multiple " +
                           std::to_string(multiple) +
                           " must divide intermediate_size (" +
@@ -335,6 +336,8 @@ Expected<PruningPlan> planPruning(const Importance &importance,
     // Round the layer's width to a multiple (nearest; at least one
     // multiple kept).
     int64_t width = config.ffnWidth(layer);
+    if (neuronShares[size_t(layer)] == 0)
+      continue; // nothing of this layer is among the lowest: no rounding
     int64_t kept = width - neuronShares[size_t(layer)];
     int64_t rounded =
         std::max(multiple, (kept + multiple / 2) / multiple * multiple);

@@ -153,8 +153,9 @@ void QuantLinearImpl::setRank(int64_t rank) {
   int64_t in = options.in_features(), out = options.out_features();
   down = register_module("down",
                          std::make_shared<QuantLinearImpl>(in, rank, false));
+  down->to(weight.device(), weight.scalar_type());
   torch::NoGradGuard noGrad;
-  weight.set_data(torch::empty({out, rank}));
+  weight.set_data(torch::empty({out, rank}, weight.options()));
   options.in_features(rank);
 }
 

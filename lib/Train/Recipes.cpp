@@ -324,8 +324,16 @@ Expected<BertConfig> keepFirstLayers(const BertConfig &config, int64_t keep,
   if (keep == 0)
     return kept;
   kept.numHiddenLayers = keep;
-  for (int64_t layer = keep; layer < config.numHiddenLayers; ++layer)
+  for (int64_t layer = keep; layer < config.numHiddenLayers; ++layer) {
     policy.ignoredPrefixes.push_back(layerPrefix(layer));
+    // The dropped layers' pruning and factorization go with them.
+    kept.prunedHeads.erase(layer);
+    for (auto it = kept.lowRank.begin(); it != kept.lowRank.end();)
+      it = it->first.rfind(layerPrefix(layer), 0) == 0 ? kept.lowRank.erase(it)
+                                                      : std::next(it);
+  }
+  if (!kept.intermediateSizes.empty())
+    kept.intermediateSizes.resize(size_t(keep));
   return kept;
 }
 

@@ -180,6 +180,11 @@ measureSensitivity(BertForSequenceClassification &model,
           return Error::failure("sensitivity: the model has no parameter '" +
                                 name + "'");
         module.weights.push_back(parameters[name]);
+        // A low-rank factorized linear: its down factor is quantized too.
+        std::string down = "bert.encoder.layer." + std::to_string(layer) +
+                           "." + linear + ".down.weight";
+        if (parameters.contains(down))
+          module.weights.push_back(parameters[down]);
       }
       modules.push_back(std::move(module));
     }

@@ -318,6 +318,12 @@ TEST(BertConfigTest, NamesInvalidPruning) {
   EXPECT_EQ(errorWith("intermediate_sizes", Json::array({0})),
             "config.json: field 'intermediate_sizes' must be a positive "
             "integer, got 0");
+  Json wide = Json::array();
+  for (int i = 0; i < 12; ++i)
+    wide.push_back(i == 5 ? 4000 : 3072);
+  EXPECT_EQ(errorWith("intermediate_sizes", wide),
+            "config.json: field 'intermediate_sizes' must hold positive "
+            "integers up to intermediate_size (3072), got 4000");
 }
 
 } // namespace

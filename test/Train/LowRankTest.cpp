@@ -227,6 +227,16 @@ TEST(LowRankTest, ConfigNamesBadEntries) {
   config.lowRank["bert.pooler.dense"] = 4;
   EXPECT_FALSE(config.validate().message().empty());
   config.lowRank.clear();
+  config.lowRank["bert.encoder.layer.01.output.dense"] = 4;
+  EXPECT_FALSE(config.validate().message().empty())
+      << "a layer number other than rankOf's spelling would be ignored";
+  config.lowRank.clear();
+  config.lowRank["bert.encoder.layer.1.attention.self.query"] = 33;
+  EXPECT_EQ(config.validate().message(),
+            "config.json: field "
+            "'low_rank_linears[\"bert.encoder.layer.1.attention.self.query\"]' "
+            "must be at most the linear's smaller side (32), got 33");
+  config.lowRank.clear();
   config.lowRank["bert.encoder.layer.0.output.dense"] = 0;
   EXPECT_EQ(config.validate().message(),
             "config.json: field "

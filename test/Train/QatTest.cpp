@@ -301,6 +301,18 @@ TEST(RecipeTest, KeepLayersDropsTheUpperLayers) {
             (std::vector<std::string>{"bert.encoder.layer.2.",
                                       "bert.encoder.layer.3."}));
   EXPECT_FALSE(keepFirstLayers(config, 5, policy));
+
+  // The dropped layers' pruning and factorization go with them.
+  config.prunedHeads = {{1, {0}}, {3, {1}}};
+  config.intermediateSizes = {64, 32, 64, 16};
+  config.lowRank = {{"bert.encoder.layer.0.output.dense", 8},
+                    {"bert.encoder.layer.2.output.dense", 8}};
+  kept = keepFirstLayers(config, 2, policy);
+  ASSERT_TRUE(kept) << kept.message();
+  EXPECT_FALSE(kept->validate()) << kept->validate().message();
+  EXPECT_EQ(kept->prunedHeads.size(), 1u);
+  EXPECT_EQ(kept->intermediateSizes, (std::vector<int64_t>{64, 32}));
+  EXPECT_EQ(kept->lowRank.size(), 1u);
 }
 
 //===----------------------------------------------------------------------===//

@@ -8,6 +8,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "quantbert/Train/LowRank.h"
 #include "quantbert/Train/Sensitivity.h"
 
 #include "quantbert/Train/Trainer.h"
@@ -177,6 +178,31 @@ TEST(SensitivityTest, TinyModelReportIsReadableAndSane) {
   EXPECT_DOUBLE_EQ(loaded->baselineLoss, report->baselineLoss);
   EXPECT_EQ(loaded->parameterCounts.total, report->parameterCounts.total);
   std::filesystem::remove_all(dir);
+}
+
+TEST(SensitivityTest, FactorizedModulesCountBothFactors) {
+  torch::set_num_threads(1);
+  BertConfig config = tinyConfig(2);
+  torch::manual_seed(12);
+  BertForSequenceClassification model(config);
+  initBertWeights(*model);
+  RankPolicy policy;
+  policy.rank = 8;
+  ASSERT_TRUE(factorizeModel(model->bert, config, LowRankScope::Ffn, policy));
+  Expected<Tokenizer> tokenizer = Tokenizer::open(QB_BERT_VOCAB);
+  ASSERT_TRUE(tokenizer);
+  SensitivityOptions options;
+  options.precisions = {Precision::Binary};
+  options.hessianSamples = 0;
+  options.batchSize = 8;
+  options.maxSeqLength = 16;
+  Expected<SensitivityReport> report =
+      measureSensitivity(model, *tokenizer, sentimentData(8), options);
+  ASSERT_TRUE(report) << report.message();
+  for (const ModuleSensitivity &module : report->modules)
+    if (module.module == BertModule::Ffn)
+      // intermediate: [8, 32] + [64, 8]; output: [8, 64] + [32, 8].
+      EXPECT_EQ(module.params, 8 * 32 + 64 * 8 + 8 * 64 + 32 * 8);
 }
 
 TEST(SensitivityTest, EmptyDevSetIsAnError) {

@@ -76,7 +76,12 @@ void runPrune(const PruneOptions &o, const CLI::App &command) {
       orFail(loadTeacher(teacherDir, trainSet.labelNames, vocabPath));
   DistillationOptions kd = o.recovery.distillation();
 
+  if (!o.flags.train.resumeFrom.empty())
+    fail("prune does not resume a training state: restart from "
+         "OUTPUT/iteration-k/final with --teacher (docs/training.md)");
   TrainOptions options = o.flags.options();
+  if (options.parallel)
+    fail("prune runs in one process (each step changes the model's shapes)");
   options.evalEvery = o.recovery.evalEvery;
   torch::manual_seed(options.seed);
   BertForSequenceClassification model(config);
