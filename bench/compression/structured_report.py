@@ -1,0 +1,230 @@
+#!/usr/bin/env python3
+"""structured_report.py: the pruning / low-rank table of compression.md.
+
+    structured_report.py OUTPUT_DIR TEACHER_DIR RESULTS_DIR SEEDS
+
+Reads bench/compression/structured's results in OUTPUT_DIR and
+  - replaces the text between `<!-- structured:begin -->` and
+    `<!-- structured:end -->` in RESULTS_DIR/compression.md,
+  - writes RESULTS_DIR/compression-structured.svg (test accuracy against
+    encoder bytes, one point per configuration, bars for the seeds' spread),
+  - replaces its rows (recipes prune-*, lowrank-*, fp32-control-structured)
+    in RESULTS_DIR/compression.json, {"results": [{"recipe", "seeds",
+    "test_acc_mean", "test_acc_std", "delta_vs_teacher", "bytes"}]}.
+Python standard library only.
+"""
+
+import json
+import os
+import statistics
+import struct
+import sys
+
+CONFIGS = [
+    ("fp32-control", "distillation alone, no cut (control)"),
+    ("prune-25", "25% of heads and FFN neurons pruned"),
+    ("prune-50", "50% of heads and FFN neurons pruned"),
+    ("prune-75", "75% of heads and FFN neurons pruned"),
+    ("lowrank-75", "low-rank, factors 75% of the linears' weights"),
+    ("lowrank-50", "low-rank, factors 50%"),
+    ("lowrank-25", "low-rank, factors 25%"),
+    ("prune-50+sensimix", "prune-50, then SensiMix QAT (top 2 layers 1-bit FFN)"),
+    ("lowrank-50+int8", "lowrank-50, then static int8 (PTQ, entropy)"),
+]
+
+
+def accuracy(path):
+    with open(path) as f:
+        for line in f:
+            if line.startswith("accuracy"):
+                return float(line.split()[1])
+    raise SystemExit(f"structured_report.py: no accuracy line in {path}")
+
+
+def tensor_bytes(directory):
+    """(all tensors' bytes, bert.encoder.* tensors' bytes) of model.safetensors."""
+    with open(os.path.join(directory, "model.safetensors"), "rb") as f:
+        (length,) = struct.unpack("<Q", f.read(8))
+        header = json.loads(f.read(length))
+    total = encoder = 0
+    for name, info in header.items():
+        if name == "__metadata__":
+            continue
+        begin, end = info["data_offsets"]
+        total += end - begin
+        if name.startswith("bert.encoder."):
+            encoder += end - begin
+    return total, encoder
+
+
+def svg(points, teacher, path, width=720, height=420):
+    """Accuracy (y) against encoder bytes (x, log scale)."""
+    import math
+    left, right, top, bottom = 70, 230, 20, 50
+    xs = [p["encoder"] for p in points] + [teacher["encoder"]]
+    ys = [p["mean"] - p["std"] for p in points] + \
+         [p["mean"] + p["std"] for p in points] + [teacher["acc"]]
+    x0, x1 = math.log10(min(xs)) - 0.05, math.log10(max(xs)) + 0.05
+    y0, y1 = min(ys) - 0.01, max(ys) + 0.01
+    w, h = width - left - right, height - top - bottom
+
+    def px(x):
+        return left + (math.log10(x) - x0) / (x1 - x0) * w
+
+    def py(y):
+        return top + (1 - (y - y0) / (y1 - y0)) * h
+
+    colors = {"fp32": "#444444", "prune": "#1f77b4", "lowrank": "#2ca02c",
+              "combo": "#d62728"}
+    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" '
+           f'height="{height}" font-family="sans-serif" font-size="12">',
+           f'<rect x="{left}" y="{top}" width="{w}" height="{h}" '
+           'fill="none" stroke="#999"/>']
+    for i in range(5):
+        y = y0 + (y1 - y0) * i / 4
+        out.append(f'<text x="{left - 6}" y="{py(y) + 4:.1f}" '
+                   f'text-anchor="end">{y:.3f}</text>')
+    for exponent in range(int(math.floor(x0)), int(math.ceil(x1)) + 1):
+        for mantissa in (1, 2, 5):
+            x = mantissa * 10 ** exponent
+            if x0 <= math.log10(x) <= x1:
+                out.append(f'<text x="{px(x):.1f}" y="{top + h + 16}" '
+                           f'text-anchor="middle">{x / 1e6:g} MB</text>')
+    out.append(f'<text x="{left + w / 2}" y="{height - 8}" '
+               'text-anchor="middle">encoder bytes (log scale)</text>')
+    out.append(f'<text x="14" y="{top + h / 2}" text-anchor="middle" '
+               f'transform="rotate(-90 14 {top + h / 2})">test accuracy '
+               '(mean ± sd of the seeds)</text>')
+    ty = py(teacher["acc"])
+    out.append(f'<line x1="{left}" x2="{left + w}" y1="{ty:.1f}" '
+               f'y2="{ty:.1f}" stroke="#444" stroke-dasharray="4 3"/>')
+    out.append(f'<circle cx="{px(teacher["encoder"]):.1f}" cy="{ty:.1f}" '
+               'r="5" fill="#444"/>')
+
+    legend = [("teacher (FP32; dashed: its", "#444444"),
+              ("accuracy)", None)]
+    for p in points:
+        kind = ("combo" if "+" in p["name"] else "fp32" if p["name"].startswith("fp32")
+                else p["name"].split("-")[0])
+        color = colors[kind]
+        cx, cy = px(p["encoder"]), py(p["mean"])
+        out.append(f'<line x1="{cx:.1f}" x2="{cx:.1f}" '
+                   f'y1="{py(p["mean"] - p["std"]):.1f}" '
+                   f'y2="{py(p["mean"] + p["std"]):.1f}" stroke="{color}"/>')
+        out.append(f'<circle cx="{cx:.1f}" cy="{cy:.1f}" r="4" fill="{color}"/>')
+        # Pruning labels below their point, the others above, so that
+        # points of equal bytes keep their labels apart.
+        dy = 16 if kind == "prune" else -6
+        out.append(f'<text x="{cx + 6:.1f}" y="{cy + dy:.1f}" '
+                   f'fill="{color}">{p["name"]}</text>')
+    for i, (label, color) in enumerate(
+            legend + [("pruning", colors["prune"]),
+                      ("low-rank", colors["lowrank"]),
+                      ("with quantization", colors["combo"])]):
+        y = top + 10 + 18 * i
+        if color:
+            out.append(f'<circle cx="{width - right + 20}" cy="{y}" r="4" '
+                       f'fill="{color}"/>')
+        out.append(f'<text x="{width - right + 30}" y="{y + 4}">{label}</text>')
+    out.append("</svg>")
+    with open(path + ".tmp", "w") as f:
+        f.write("\n".join(out) + "\n")
+    os.replace(path + ".tmp", path)
+
+
+def main():
+    out, teacher_dir, results, seeds = sys.argv[1:5]
+    seeds = seeds.split()
+    teacher_acc = accuracy(os.path.join(out, "teacher.txt"))
+    teacher_total, teacher_encoder = tensor_bytes(teacher_dir)
+    latency = {}
+    path = os.path.join(out, "latency.tsv")
+    if os.path.exists(path):
+        for line in open(path):
+            name, _, ms = line.split("\t")
+            if ms.strip():
+                latency.setdefault(name, []).append(float(ms))
+    load = ""
+    if os.path.exists(os.path.join(out, "loadavg.txt")):
+        load = open(os.path.join(out, "loadavg.txt")).read().split()[0]
+
+    def ms(name):
+        values = latency.get(name)
+        return f"{statistics.median(values):.2f}" if values else "—"
+
+    teacher_ms = statistics.median(latency["teacher"]) if "teacher" in latency else None
+    control = [accuracy(os.path.join(out, f"fp32-control-seed{s}.txt"))
+               for s in seeds
+               if os.path.exists(os.path.join(out, f"fp32-control-seed{s}.txt"))]
+    control_acc = statistics.mean(control) if control else None
+    rows = [f"| teacher (FP32) | the main job's fine-tuned model | "
+            f"{teacher_acc:.4f} | — | — | {teacher_total / 1e6:.1f} | "
+            f"{teacher_encoder / 1e6:.2f} (100%) | {ms('teacher')} | — |"]
+    points, records = [], []
+    for name, what in CONFIGS:
+        runs = [s for s in seeds
+                if os.path.exists(os.path.join(out, f"{name}-seed{s}.txt"))]
+        if not runs:
+            continue
+        accs = [accuracy(os.path.join(out, f"{name}-seed{s}.txt")) for s in runs]
+        sizes = [tensor_bytes(os.path.join(out, f"{name}-seed{s}", "best"))
+                 for s in runs]
+        total = statistics.mean(t for t, _ in sizes)
+        encoder = statistics.mean(e for _, e in sizes)
+        mean = statistics.mean(accs)
+        std = statistics.stdev(accs) if len(accs) > 1 else 0.0
+        speed = "—"
+        if teacher_ms and name in latency:
+            speed = f"{teacher_ms / statistics.median(latency[name]):.2f}x"
+        versus = (f"{100 * (mean - control_acc):+.1f}"
+                  if control_acc is not None and name != "fp32-control" else "—")
+        rows.append(f"| {name} | {what} | {mean:.4f} ± {std:.4f} | "
+                    f"{100 * (mean - teacher_acc):+.1f} | {versus} | "
+                    f"{total / 1e6:.1f} | "
+                    f"{encoder / 1e6:.2f} ({100 * encoder / teacher_encoder:.0f}%) | "
+                    f"{ms(name)} | {speed} |")
+        points.append({"name": name, "mean": mean, "std": std,
+                       "encoder": encoder})
+        records.append({"recipe": name if name != "fp32-control"
+                        else "fp32-control-structured",
+                        "seeds": len(runs), "test_acc_mean": round(mean, 4),
+                        "test_acc_std": round(std, 4),
+                        "delta_vs_teacher": round(100 * (mean - teacher_acc), 2),
+                        "bytes": int(total)})
+
+    table = "\n".join(
+        ["| configuration | what | test accuracy | vs teacher (points) | "
+         "vs control (points) | bytes (MB) | encoder bytes (MB) | "
+         "compiled ms | speed-up |",
+         "|---|---|---|---|---|---|---|---|---|"] + rows)
+    if load:
+        table += (f"\n\nCompiled latency: seed 1's models, batch 1, one thread, "
+                  f"500 test sentences, median of 3 round-robin passes; load "
+                  f"average {load} at the end of the timing.")
+    page = os.path.join(results, "compression.md")
+    begin, end = "<!-- structured:begin -->", "<!-- structured:end -->"
+    text = open(page).read()
+    head, rest = text.split(begin, 1)
+    _, tail = rest.split(end, 1)
+    with open(page + ".tmp", "w") as f:
+        f.write(head + begin + "\n" + table + "\n" + end + tail)
+    os.replace(page + ".tmp", page)
+
+    svg(points, {"acc": teacher_acc, "encoder": teacher_encoder},
+        os.path.join(results, "compression-structured.svg"))
+
+    path = os.path.join(results, "compression.json")
+    document = {"results": []}
+    if os.path.exists(path):
+        document = json.load(open(path))
+    owned = {r["recipe"] for r in records}
+    document["results"] = [r for r in document["results"]
+                           if r["recipe"] not in owned] + records
+    with open(path + ".tmp", "w") as f:
+        json.dump(document, f, indent=2)
+        f.write("\n")
+    os.replace(path + ".tmp", path)
+
+
+if __name__ == "__main__":
+    main()
