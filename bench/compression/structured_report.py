@@ -30,6 +30,7 @@ CONFIGS = [
     ("lowrank-25", "low-rank, factors 25%"),
     ("prune-50+sensimix", "prune-50, then SensiMix QAT (top 2 layers 1-bit FFN)"),
     ("lowrank-50+int8", "lowrank-50, then static int8 (PTQ, entropy)"),
+    ("lowrank-50+q8bert", "lowrank-50, then Q8BERT QAT (int8, 3 epochs)"),
 ]
 
 
