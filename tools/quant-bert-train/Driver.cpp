@@ -2,7 +2,10 @@
 
 #include "Driver.h"
 
+#include "quantbert/Train/Checkpoint.h"
+
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <functional>
 #include <sstream>
@@ -267,6 +270,13 @@ void ProgressPrinter::operator()(const ProgressEvent &event) {
 }
 
 void RecoveryFlags::add(CLI::App *command) {
+  command->add_option("--model", model,
+                      "A float checkpoint fine-tuned on the task")
+      ->required();
+  command->add_option("--train", trainPath, "Training TSV (text, label)")
+      ->required();
+  command->add_option("--dev", devPath,
+                      "Dev TSV: evaluated, the best kept in OUTPUT/best");
   command->add_option("--teacher", teacher,
                       "The uncompressed model to distil from (default: "
                       "--model)");
@@ -280,29 +290,48 @@ void RecoveryFlags::add(CLI::App *command) {
       ->check(nonNegative());
 }
 
-DistillationOptions RecoveryFlags::distillation() const {
-  DistillationOptions options;
-  if (Error err = options.setTerms(kd))
+RecoveryRun startRecovery(const RecoveryFlags &flags, const CLI::App &command,
+                          const std::string &verb, const std::string &cut,
+                          uint64_t seed) {
+  if (std::filesystem::exists(flags.model + "/qat.json"))
+    fail(flags.model + " is a quantization-aware checkpoint: " + verb +
+         " the float model, then quantize the " + cut + " one");
+  TextDataset trainSet = orFail(readTsv(flags.trainPath));
+  std::optional<TextDataset> devSet;
+  if (given(command, "--dev"))
+    devSet = orFail(readTsv(flags.devPath, &trainSet.labelNames));
+  std::string vocabPath = flags.model + "/vocab.txt";
+  Tokenizer tokenizer = orFail(Tokenizer::open(vocabPath));
+  BertConfig config = orFail(loadCheckpointConfig(flags.model));
+  if (config.numLabels != int64_t(trainSet.labelNames.size()))
+    fail(flags.model + " classifies " + std::to_string(config.numLabels) +
+         " labels, " + flags.trainPath + " has " +
+         std::to_string(trainSet.labelNames.size()) + ": " + verb +
+         " a model fine-tuned on this task");
+  Teacher teacher =
+      orFail(loadTeacher(flags.teacher.empty() ? flags.model : flags.teacher,
+                         trainSet.labelNames, vocabPath));
+  DistillationOptions kd;
+  if (Error err = kd.setTerms(flags.kd))
     fail("--kd: " + err.message());
-  options.temperature = kdTemperature;
-  return options;
+  kd.temperature = flags.kdTemperature;
+  torch::manual_seed(seed);
+  BertForSequenceClassification model(config);
+  orFail(loadCheckpointWeights(flags.model, *model, LoadPolicy{}));
+  return RecoveryRun{std::move(trainSet), std::move(devSet),
+                     std::move(vocabPath), std::move(tokenizer),
+                     std::move(config), std::move(teacher), kd,
+                     std::move(model), flags.maxSeqLength};
 }
 
-void recoverByDistillation(const BertConfig &config,
-                           BertForSequenceClassification model,
-                           const Teacher &teacher,
-                           const DistillationOptions &kd,
-                           const Tokenizer &tokenizer,
-                           const std::string &vocabPath,
-                           const TextDataset &trainSet,
-                           const std::optional<TextDataset> &devSet,
-                           int64_t maxSeqLength, const TrainOptions &options) {
+void recoverByDistillation(const RecoveryRun &run, const TrainOptions &options) {
   std::vector<LayerPair> layers =
-      orFail(mapLayers(LayerMapKind::Full, config.numHiddenLayers,
-                       teacher.config.numHiddenLayers));
+      orFail(mapLayers(LayerMapKind::Full, run.config.numHiddenLayers,
+                       run.teacher.config.numHiddenLayers));
   std::unique_ptr<DistillationTask> task = orFail(DistillationTask::create(
-      config, std::move(model), teacher.config, teacher.model, layers, kd,
-      tokenizer, vocabPath, trainSet, devSet, maxSeqLength));
+      run.config, run.model, run.teacher.config, run.teacher.model, layers,
+      run.kd, run.tokenizer, run.vocabPath, run.trainSet, run.devSet,
+      run.maxSeqLength));
   reportTraining(orFail(runTraining(*task, options)), options);
 }
 

@@ -103,29 +103,44 @@ struct TrainFlags {
 /// DIR" on stderr (by rank 0 only in a data-parallel run).
 void reportTraining(const TrainResult &result, const TrainOptions &options);
 
-/// The options of prune's and factorize's recovery: --teacher, --kd,
-/// --kd-temperature, --max-seq-length, --eval-every.
+/// The options prune and factorize share: the float checkpoint they cut
+/// (--model), the data (--train, --dev) and the distillation that recovers
+/// accuracy afterwards (--teacher, --kd, --kd-temperature,
+/// --max-seq-length, --eval-every).
 struct RecoveryFlags {
-  std::string teacher, kd = "pred,rep";
+  std::string model, trainPath, devPath, teacher, kd = "pred,rep";
   double kdTemperature = 1.0;
   int64_t maxSeqLength = 128, evalEvery = 0;
   void add(CLI::App *command);
-  /// The --kd terms at --kd-temperature (fails on an unknown term).
-  DistillationOptions distillation() const;
 };
 
-/// The recovery training of prune and factorize: distillation into
-/// `model` (built for `config`) from `teacher` with the `kd` terms, written
-/// to options.outputDir; reports the run.
-void recoverByDistillation(const BertConfig &config,
-                           BertForSequenceClassification model,
-                           const Teacher &teacher,
-                           const DistillationOptions &kd,
-                           const Tokenizer &tokenizer,
-                           const std::string &vocabPath,
-                           const TextDataset &trainSet,
-                           const std::optional<TextDataset> &devSet,
-                           int64_t maxSeqLength, const TrainOptions &options);
+/// What a prune or factorize run starts from.
+struct RecoveryRun {
+  TextDataset trainSet;
+  std::optional<TextDataset> devSet;
+  std::string vocabPath;
+  Tokenizer tokenizer;
+  /// --model's config; the command updates it as it cuts the model.
+  BertConfig config;
+  Teacher teacher;
+  DistillationOptions kd;
+  /// --model's weights, in the model the command cuts and trains.
+  BertForSequenceClassification model;
+  int64_t maxSeqLength;
+};
+
+/// Refuses a quantization-aware --model or one fine-tuned on other labels
+/// (messages name `verb`, e.g. "prune", and `cut`, e.g. "pruned"), reads the
+/// data, the tokenizer, the config and the teacher (default --model), then
+/// seeds LibTorch with `seed` and loads --model.
+RecoveryRun startRecovery(const RecoveryFlags &flags, const CLI::App &command,
+                          const std::string &verb, const std::string &cut,
+                          uint64_t seed);
+
+/// The recovery training: distillation into run.model (built for
+/// run.config) from run.teacher with the --kd terms, written to
+/// options.outputDir; reports the run.
+void recoverByDistillation(const RecoveryRun &run, const TrainOptions &options);
 
 /// Draws ProgressEvents: on a terminal one bar redrawn in place (at most
 /// five times a second, and at the end), otherwise a line per logging

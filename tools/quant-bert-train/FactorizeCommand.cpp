@@ -11,11 +11,9 @@
 
 #include "Driver.h"
 
-#include "quantbert/Train/Checkpoint.h"
 #include "quantbert/Train/LowRank.h"
 
 #include <cstdio>
-#include <filesystem>
 #include <iostream>
 
 namespace quantbert::train::cli {
@@ -25,7 +23,7 @@ namespace {
 struct FactorizeOptions {
   TrainFlags flags;
   RecoveryFlags recovery;
-  std::string trainPath, devPath, model, linears = "ffn";
+  std::string linears = "ffn";
   int64_t rank = 0;
   double energy = 0, budget = 0;
 };
@@ -52,28 +50,14 @@ void runFactorize(const FactorizeOptions &o, const CLI::App &command) {
       1)
     fail("factorize needs exactly one of --energy, --fixed-rank and --budget");
   LowRankScope scope = orFail(parseLowRankScope(o.linears));
-  if (std::filesystem::exists(o.model + "/qat.json"))
-    fail(o.model + " is a quantization-aware checkpoint: factorize the "
-                   "float model, then quantize the factorized one");
-  TextDataset trainSet = orFail(readTsv(o.trainPath));
-  std::optional<TextDataset> devSet;
-  if (given(command, "--dev"))
-    devSet = orFail(readTsv(o.devPath, &trainSet.labelNames));
-  std::string vocabPath = o.model + "/vocab.txt";
-  Tokenizer tokenizer = orFail(Tokenizer::open(vocabPath));
-  BertConfig config = orFail(loadCheckpointConfig(o.model));
-  Teacher teacher = orFail(loadTeacher(o.recovery.teacher.empty() ? o.model : o.recovery.teacher,
-                                       trainSet.labelNames, vocabPath));
-  DistillationOptions kd = o.recovery.distillation();
-
   TrainOptions options = o.flags.options();
   options.evalEvery = o.recovery.evalEvery;
-  torch::manual_seed(options.seed);
-  BertForSequenceClassification model(config);
-  orFail(loadCheckpointWeights(o.model, *model, LoadPolicy{}));
+  RecoveryRun run = startRecovery(o.recovery, command, "factorize",
+                                  "factorized", options.seed);
+  BertForSequenceClassification &model = run.model;
   int64_t before = encoderWeights(model->bert);
   std::vector<FactorizedLinear> report =
-      orFail(factorizeModel(model->bert, config, scope, policy));
+      orFail(factorizeModel(model->bert, run.config, scope, policy));
   for (const FactorizedLinear &linear : report) {
     char error[32];
     std::snprintf(error, sizeof error, "%.4f", linear.relativeError);
@@ -88,8 +72,7 @@ void runFactorize(const FactorizeOptions &o, const CLI::App &command) {
   int64_t after = encoderWeights(model->bert);
   std::cerr << "factorize: encoder weights " << before << " -> " << after
             << " (" << (100.0 * double(after) / double(before)) << "%)\n";
-  recoverByDistillation(config, model, teacher, kd, tokenizer, vocabPath,
-                        trainSet, devSet, o.recovery.maxSeqLength, options);
+  recoverByDistillation(run, options);
 }
 
 } // namespace
@@ -100,13 +83,7 @@ void addFactorizeCommand(CLI::App &app) {
       "factorize", "Low-rank factorization of encoder linears by truncated "
                    "SVD, then distillation from the unfactorized model "
                    "(docs/training.md)");
-  command->add_option("--model", o->model,
-                      "A float checkpoint fine-tuned on the task")
-      ->required();
-  command->add_option("--train", o->trainPath, "Training TSV (text, label)")
-      ->required();
-  command->add_option("--dev", o->devPath,
-                      "Dev TSV: evaluated, the best kept in OUTPUT/best");
+  o->recovery.add(command);
   command->add_option("--linears", o->linears,
                       "Which encoder linears: ffn, attention or all");
   command->add_option("--energy", o->energy,
@@ -120,7 +97,6 @@ void addFactorizeCommand(CLI::App &app) {
                       "Rank: the factors hold at most this fraction of the "
                       "chosen linears' weights, in (0, 1)")
       ->check(positive());
-  o->recovery.add(command);
   o->flags.train.epochs = 1;
   o->flags.add(command);
   command->callback([o, command] { runFactorize(*o, *command); });

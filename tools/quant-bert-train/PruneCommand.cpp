@@ -15,11 +15,9 @@
 
 #include "Driver.h"
 
-#include "quantbert/Train/Checkpoint.h"
 #include "quantbert/Train/Distillation.h"
 #include "quantbert/Train/Pruning.h"
 
-#include <filesystem>
 #include <iostream>
 
 namespace quantbert::train::cli {
@@ -29,7 +27,6 @@ namespace {
 struct PruneOptions {
   TrainFlags flags;
   RecoveryFlags recovery;
-  std::string trainPath, devPath, model;
   int64_t iterations = 4, ffnMultiple = 64, importanceExamples = 1024,
           importanceBatch = 32;
   double heads = 0, ffn = 0;
@@ -56,26 +53,6 @@ void runPrune(const PruneOptions &o, const CLI::App &command) {
   o.flags.threads.apply();
   if (!given(command, "--head-fraction") && !given(command, "--ffn-fraction"))
     fail("prune needs --head-fraction F, --ffn-fraction F or both");
-  if (std::filesystem::exists(o.model + "/qat.json"))
-    fail(o.model + " is a quantization-aware checkpoint: prune the float "
-                   "model, then quantize the pruned one");
-  std::string teacherDir = o.recovery.teacher.empty() ? o.model : o.recovery.teacher;
-  TextDataset trainSet = orFail(readTsv(o.trainPath));
-  std::optional<TextDataset> devSet;
-  if (given(command, "--dev"))
-    devSet = orFail(readTsv(o.devPath, &trainSet.labelNames));
-  std::string vocabPath = o.model + "/vocab.txt";
-  Tokenizer tokenizer = orFail(Tokenizer::open(vocabPath));
-  BertConfig config = orFail(loadCheckpointConfig(o.model));
-  if (config.numLabels != int64_t(trainSet.labelNames.size()))
-    fail(o.model + " classifies " + std::to_string(config.numLabels) +
-         " labels, " + o.trainPath + " has " +
-         std::to_string(trainSet.labelNames.size()) +
-         ": prune a model fine-tuned on this task");
-  Teacher teacher =
-      orFail(loadTeacher(teacherDir, trainSet.labelNames, vocabPath));
-  DistillationOptions kd = o.recovery.distillation();
-
   if (!o.flags.train.resumeFrom.empty())
     fail("prune does not resume a training state: restart from "
          "OUTPUT/iteration-k/final with --teacher (docs/training.md)");
@@ -83,9 +60,10 @@ void runPrune(const PruneOptions &o, const CLI::App &command) {
   if (options.parallel)
     fail("prune runs in one process (each step changes the model's shapes)");
   options.evalEvery = o.recovery.evalEvery;
-  torch::manual_seed(options.seed);
-  BertForSequenceClassification model(config);
-  orFail(loadCheckpointWeights(o.model, *model, LoadPolicy{}));
+  RecoveryRun run =
+      startRecovery(o.recovery, command, "prune", "pruned", options.seed);
+  BertConfig &config = run.config;
+  BertForSequenceClassification &model = run.model;
   std::cerr << "prune: start " << describe(config, model->bert) << "\n";
 
   PruningTarget target;
@@ -100,8 +78,8 @@ void runPrune(const PruneOptions &o, const CLI::App &command) {
     importanceOptions.seed = options.seed + uint64_t(step);
     // Importance under the task loss: the distillation loss of a student
     // equal to its teacher (the first step) has zero gradient.
-    ClassificationTask scoring(config, model, tokenizer, vocabPath, trainSet,
-                               std::nullopt, o.recovery.maxSeqLength);
+    ClassificationTask scoring(config, model, run.tokenizer, run.vocabPath,
+                               run.trainSet, std::nullopt, run.maxSeqLength);
     Importance importance =
         orFail(measureImportance(scoring, model->bert, importanceOptions));
     PruningPlan plan = orFail(planPruning(importance, config, target));
@@ -114,8 +92,7 @@ void runPrune(const PruneOptions &o, const CLI::App &command) {
         step == o.iterations
             ? outputDir
             : outputDir + "/iteration-" + std::to_string(step);
-    recoverByDistillation(config, model, teacher, kd, tokenizer, vocabPath,
-                          trainSet, devSet, o.recovery.maxSeqLength, stepOptions);
+    recoverByDistillation(run, stepOptions);
   }
 }
 
@@ -136,13 +113,7 @@ void addPruneCommand(CLI::App &app) {
       "prune", "Structured pruning of attention heads and FFN neurons, "
                "iterated with distillation from the unpruned model "
                "(docs/training.md)");
-  command->add_option("--model", o->model,
-                      "A float checkpoint fine-tuned on the task")
-      ->required();
-  command->add_option("--train", o->trainPath, "Training TSV (text, label)")
-      ->required();
-  command->add_option("--dev", o->devPath,
-                      "Dev TSV: evaluated, the best kept in OUTPUT/best");
+  o->recovery.add(command);
   command->add_option("--head-fraction", o->heads,
                       "Fraction of all attention heads to remove, in [0, 1)")
       ->check(fraction);
@@ -160,7 +131,6 @@ void addPruneCommand(CLI::App &app) {
       ->check(nonNegative());
   command->add_option("--importance-batch", o->importanceBatch)
       ->check(positive());
-  o->recovery.add(command);
   o->flags.train.epochs = 1;
   o->flags.add(command);
   command->callback([o, command] { runPrune(*o, *command); });
