@@ -16,6 +16,11 @@
 // are unpacked to +-1 codes (qb-materialize-quant packs them again, exactly).
 // Structurally pruned layers (pruned_heads, intermediate_sizes) get their
 // own widths, and a low-rank factorized linear becomes two qb.linear ops.
+// A weight-shared model (num_hidden_groups) runs its group's tensors in each
+// of the group's layers: every tensor of model.safetensors becomes one
+// dense_resource blob however many ops use it, so the compiled object stores
+// it once. Narrower embeddings (embedding_size) are normalized at their width
+// and projected by embedding_hidden_mapping_in, a qb.linear with no role.
 //
 //===----------------------------------------------------------------------===//
 
@@ -39,6 +44,7 @@
 #include "mlir/IR/DialectResourceBlobManager.h"
 #include "mlir/IR/Verifier.h"
 #include "llvm/ADT/StringExtras.h"
+#include "llvm/ADT/StringMap.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/Path.h"
 
@@ -129,7 +135,8 @@ private:
                           int64_t in, LinearRole role);
   /// One qb.linear of the tensors (and quant.json entry) of `module`.
   FailureOr<Value> singleLinear(Value input, const std::string &module,
-                                int64_t out, int64_t in, LinearRole role);
+                                int64_t out, int64_t in,
+                                std::optional<LinearRole> role);
   FailureOr<Value> quantizedWeight(const quantbert::WeightQuant &entry,
                                    const std::string &module, int64_t out,
                                    int64_t in);
@@ -138,7 +145,9 @@ private:
   /// then gathers codes, so the table stays 8-bit in the object).
   FailureOr<Value> embeddingTable(const std::string &module, int64_t rows,
                                   int64_t cols);
-  FailureOr<Value> layerNorm(Value input, const std::string &prefix);
+  /// LayerNorm over the last dimension, `width` wide (hidden_size when 0).
+  FailureOr<Value> layerNorm(Value input, const std::string &prefix,
+                             int64_t width = 0);
   FailureOr<Value> encoderLayer(Value hidden, Value mask, int64_t index);
   FailureOr<Value> attention(Value hidden, Value mask,
                              const std::string &prefix, int64_t layer);
@@ -162,6 +171,9 @@ private:
   std::optional<QuantConfig> quant;
   std::optional<SensitivityReport> sensitivity;
   std::string bertPrefix = "bert.";
+  /// The blob of each tensor made a constant so far, by tensor name: a
+  /// tensor several layers share is one blob.
+  llvm::StringMap<DenseResourceElementsAttr> blobs;
 };
 
 LogicalResult Importer::load() {
@@ -207,9 +219,12 @@ LogicalResult Importer::load() {
 FailureOr<Value> Importer::constant(RankedTensorType type,
                                     const std::string &name,
                                     ArrayRef<char> bytes, size_t alignment) {
-  AsmResourceBlob blob =
-      HeapAsmResourceBlob::allocateAndCopyWithAlign(bytes, alignment);
-  auto attr = DenseResourceElementsAttr::get(type, name, std::move(blob));
+  DenseResourceElementsAttr &attr = blobs[name];
+  if (!attr || attr.getType() != type) {
+    AsmResourceBlob blob =
+        HeapAsmResourceBlob::allocateAndCopyWithAlign(bytes, alignment);
+    attr = DenseResourceElementsAttr::get(type, name, std::move(blob));
+  }
   return builder.create<arith::ConstantOp>(loc, attr).getResult();
 }
 
@@ -313,7 +328,7 @@ FailureOr<Value> Importer::linear(Value input, const std::string &module,
 
 FailureOr<Value> Importer::singleLinear(Value input, const std::string &module,
                                         int64_t out, int64_t in,
-                                        LinearRole role) {
+                                        std::optional<LinearRole> role) {
   const LinearQuant *entry = nullptr;
   if (quant)
     if (auto it = quant->linears.find(module); it != quant->linears.end())
@@ -343,7 +358,8 @@ FailureOr<Value> Importer::singleLinear(Value input, const std::string &module,
   auto op = builder.create<LinearOp>(
       loc, resultType, input, *weight, bias,
       PrecisionAttr::get(context, Precision::f32), QuantizerAttr(),
-      LinearRoleAttr::get(context, role), FloatAttr());
+      role ? LinearRoleAttr::get(context, *role) : LinearRoleAttr(),
+      FloatAttr());
   if (entry) {
     op.setPrecisionAttr(PrecisionAttr::get(context, toDialect(entry->precision)));
     if (entry->quantizer)
@@ -354,8 +370,9 @@ FailureOr<Value> Importer::singleLinear(Value input, const std::string &module,
   return op.getResult();
 }
 
-FailureOr<Value> Importer::layerNorm(Value input, const std::string &prefix) {
-  int64_t hidden = config.hiddenSize;
+FailureOr<Value> Importer::layerNorm(Value input, const std::string &prefix,
+                                     int64_t width) {
+  int64_t hidden = width ? width : config.hiddenSize;
   auto gamma = floatTensorAnyOf({prefix + ".weight", prefix + ".gamma"}, {hidden});
   auto beta = floatTensorAnyOf({prefix + ".bias", prefix + ".beta"}, {hidden});
   if (failed(gamma) || failed(beta))
@@ -430,7 +447,9 @@ FailureOr<Value> Importer::feedForward(Value hidden, const std::string &prefix,
 
 FailureOr<Value> Importer::encoderLayer(Value hidden, Value mask,
                                         int64_t index) {
-  std::string prefix = bertName("encoder.layer." + std::to_string(index) + ".");
+  // A weight-shared layer reads its group's tensors.
+  std::string prefix = bertName("encoder.layer." +
+                                std::to_string(config.groupOf(index)) + ".");
   auto layer = builder.create<EncoderLayerOp>(
       loc, hiddenType(), hidden, mask, builder.getI64IntegerAttr(index));
   OpBuilder::InsertionGuard guard(builder);
@@ -473,17 +492,17 @@ OwningOpRef<ModuleOp> Importer::run() {
   Value ids = entry->getArgument(0), types = entry->getArgument(1),
         mask = entry->getArgument(2);
 
-  int64_t h = config.hiddenSize;
+  int64_t h = config.hiddenSize, e = config.embeddingWidth();
   auto words = embeddingTable(bertName("embeddings.word_embeddings"),
-                              config.vocabSize, h);
+                              config.vocabSize, e);
   if (failed(words))
     return nullptr;
   auto positions = embeddingTable(bertName("embeddings.position_embeddings"),
-                                  config.maxPositionEmbeddings, h);
+                                  config.maxPositionEmbeddings, e);
   if (failed(positions))
     return nullptr;
   auto tokenTypes = embeddingTable(bertName("embeddings.token_type_embeddings"),
-                                   config.typeVocabSize, h);
+                                   config.typeVocabSize, e);
   if (failed(tokenTypes))
     return nullptr;
   // precision<i8> says both the word and the position table are int8 codes
@@ -497,13 +516,22 @@ OwningOpRef<ModuleOp> Importer::run() {
   PrecisionAttr tablePrecision;
   if (isInt8Table(*words) && isInt8Table(*positions))
     tablePrecision = PrecisionAttr::get(context, Precision::i8);
-  Value hidden = builder.create<EmbeddingOp>(loc, hiddenType(), ids, types,
+  auto embeddedType = RankedTensorType::get({dyn, dyn, e}, builder.getF32Type());
+  Value hidden = builder.create<EmbeddingOp>(loc, embeddedType, ids, types,
                                              *words, *positions, *tokenTypes,
                                              tablePrecision);
-  auto normed = layerNorm(hidden, bertName("embeddings.LayerNorm"));
+  auto normed = layerNorm(hidden, bertName("embeddings.LayerNorm"), e);
   if (failed(normed))
     return nullptr;
   hidden = *normed;
+  if (config.hasEmbeddingProjection()) {
+    auto projected =
+        singleLinear(hidden, bertName("encoder.embedding_hidden_mapping_in"),
+                     h, e, std::nullopt);
+    if (failed(projected))
+      return nullptr;
+    hidden = *projected;
+  }
   for (int64_t layer = 0; layer < config.numHiddenLayers; ++layer) {
     auto next = encoderLayer(hidden, mask, layer);
     if (failed(next))
@@ -532,10 +560,23 @@ OwningOpRef<ModuleOp> Importer::run() {
     return nullptr;
   builder.create<func::ReturnOp>(loc, *logits);
 
-  // Sensitivity data for qb-assign-precision.
-  if (sensitivity)
+  // Sensitivity data for qb-assign-precision, keyed by qb.encoder_layer's
+  // index: a weight-shared model's report measures its groups, so each
+  // layer gets its group's figures.
+  if (sensitivity) {
+    SensitivityReport byLayer = *sensitivity;
+    if (config.isShared()) {
+      byLayer.modules.clear();
+      for (int64_t layer = 0; layer < config.numHiddenLayers; ++layer)
+        for (const quantbert::ModuleSensitivity &entry : sensitivity->modules)
+          if (entry.layer == config.groupOf(layer)) {
+            byLayer.modules.push_back(entry);
+            byLayer.modules.back().layer = layer;
+          }
+    }
     (*module)->setAttr(kSensitivityAttrName,
-                       buildSensitivityAttr(context, *sensitivity));
+                       buildSensitivityAttr(context, byLayer));
+  }
   // config.json's label names, in class order (absent without id2label:
   // quant-bert-compile then names them LABEL_0, ... as transformers does).
   ArrayAttr labels;

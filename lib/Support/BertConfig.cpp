@@ -205,6 +205,18 @@ Expected<BertConfig> parseConfig(const Json &root, const std::string &source) {
     }
   }
 
+  // ALBERT's weight-sharing fields (BertConfig.h).
+  for (auto [key, value] : {std::pair{"embedding_size", &config.embeddingSize},
+                            std::pair{"num_hidden_groups",
+                                      &config.numHiddenGroups}}) {
+    if (!root.contains(key))
+      continue;
+    Expected<int64_t> read = readInteger(root[key], where, key, 1);
+    if (!read)
+      return read.error();
+    *value = *read;
+  }
+
   if (root.contains("num_labels")) {
     Expected<int64_t> numLabels =
         readInteger(root["num_labels"], where, "num_labels", 1);
@@ -280,6 +292,19 @@ Error BertConfig::validate(const std::string &source) const {
                             std::to_string(numLabels) + " but 'id2label' has " +
                             std::to_string(id2label.size()) + " entries");
   }
+  if (embeddingSize < 0)
+    return fieldError(where, "embedding_size", "must be a positive integer",
+                      embeddingSize);
+  if (numHiddenGroups < 0 || numHiddenGroups > numHiddenLayers)
+    return fieldError(where, "num_hidden_groups",
+                      "must be a positive integer up to num_hidden_layers (" +
+                          std::to_string(numHiddenLayers) + ")",
+                      numHiddenGroups);
+  if (isShared() && (!prunedHeads.empty() || !intermediateSizes.empty()))
+    return Error::failure(where + "field 'num_hidden_groups' (" +
+                          std::to_string(numHiddenGroups) +
+                          " groups of layers sharing weights) cannot be "
+                          "combined with pruned_heads or intermediate_sizes");
   for (const auto &[layer, heads] : prunedHeads) {
     std::string field = "pruned_heads[\"" + std::to_string(layer) + "\"]";
     if (layer < 0 || layer >= numHiddenLayers)
@@ -320,7 +345,7 @@ Error BertConfig::validate(const std::string &source) const {
     int64_t out = 0, in = 0;
     if (known) {
       std::string digits = module.substr(prefix.size(), dot - prefix.size());
-      known = parseLabelIndex(digits, layer) && layer < numHiddenLayers &&
+      known = parseLabelIndex(digits, layer) && layer < storedLayers() &&
               digits == std::to_string(layer);
       std::string linear = module.substr(dot + 1);
       int64_t heads = known ? numHeads(layer) * headSize() : 0;
@@ -341,8 +366,8 @@ Error BertConfig::validate(const std::string &source) const {
       return Error::failure(
           where + "field 'low_rank_linears' names '" + module +
           "', not an encoder linear (bert.encoder.layer.N.attention.self."
-          "query, ..., output.dense) of a layer below " +
-          std::to_string(numHiddenLayers));
+          "query, ..., output.dense) of a stored layer below " +
+          std::to_string(storedLayers()));
     if (rank <= 0)
       return fieldError(where, "low_rank_linears[\"" + module + "\"]",
                         "must be a positive integer", rank);
@@ -353,6 +378,15 @@ Error BertConfig::validate(const std::string &source) const {
                         rank);
   }
   return Error::success();
+}
+
+int64_t BertConfig::groupOf(int64_t layer) const {
+  if (!isShared())
+    return layer;
+  // modeling_albert.py: int(i / (num_hidden_layers / num_hidden_groups)),
+  // in double precision as Python computes it.
+  return int64_t(double(layer) /
+                 (double(numHiddenLayers) / double(numHiddenGroups)));
 }
 
 int64_t BertConfig::rankOf(const std::string &module) const {
@@ -449,6 +483,10 @@ std::string BertConfig::toJson() const {
     root["intermediate_sizes"] = intermediateSizes;
   if (!lowRank.empty())
     root["low_rank_linears"] = lowRank;
+  if (hasEmbeddingProjection())
+    root["embedding_size"] = embeddingSize;
+  if (isShared())
+    root["num_hidden_groups"] = numHiddenGroups;
   return root.dump(2, ' ', false, Json::error_handler_t::replace) + "\n";
 }
 

@@ -14,9 +14,13 @@ namespace quantbert::train {
 
 namespace {
 
-torch::nn::LayerNorm makeLayerNorm(const BertConfig &config) {
+torch::nn::LayerNorm makeLayerNorm(const BertConfig &config, int64_t width) {
   return torch::nn::LayerNorm(
-      torch::nn::LayerNormOptions({config.hiddenSize}).eps(config.layerNormEps));
+      torch::nn::LayerNormOptions({width}).eps(config.layerNormEps));
+}
+
+torch::nn::LayerNorm makeLayerNorm(const BertConfig &config) {
+  return makeLayerNorm(config, config.hiddenSize);
 }
 
 torch::Tensor applyGelu(const torch::Tensor &x, HiddenAct act) {
@@ -27,19 +31,20 @@ torch::Tensor applyGelu(const torch::Tensor &x, HiddenAct act) {
 } // namespace
 
 BertEmbeddingsImpl::BertEmbeddingsImpl(const BertConfig &config) {
+  // config.embeddingWidth() wide: hidden_size, or ALBERT's embedding_size.
   // [PAD] (id 0) is transformers' pad_token_id: its row gets no gradient.
   word_embeddings = register_module(
       "word_embeddings",
       QuantEmbedding(
-          torch::nn::EmbeddingOptions(config.vocabSize, config.hiddenSize)
+          torch::nn::EmbeddingOptions(config.vocabSize, config.embeddingWidth())
               .padding_idx(0)));
   position_embeddings = register_module(
       "position_embeddings",
-      QuantEmbedding(config.maxPositionEmbeddings, config.hiddenSize));
+      QuantEmbedding(config.maxPositionEmbeddings, config.embeddingWidth()));
   token_type_embeddings = register_module(
       "token_type_embeddings",
-      QuantEmbedding(config.typeVocabSize, config.hiddenSize));
-  LayerNorm = register_module("LayerNorm", makeLayerNorm(config));
+      QuantEmbedding(config.typeVocabSize, config.embeddingWidth()));
+  LayerNorm = register_module("LayerNorm", makeLayerNorm(config, config.embeddingWidth()));
   dropout = register_module("dropout", torch::nn::Dropout(kHiddenDropout));
 }
 
@@ -182,18 +187,32 @@ torch::Tensor BertLayerImpl::forward(const torch::Tensor &hidden,
 }
 
 BertEncoderImpl::BertEncoderImpl(const BertConfig &config) {
+  if (config.hasEmbeddingProjection())
+    embedding_hidden_mapping_in = register_module(
+        "embedding_hidden_mapping_in",
+        QuantLinear(config.embeddingWidth(), config.hiddenSize));
+  // One module per stored layer; a weight-shared model's layers run their
+  // group's module (ALBERT's AlbertTransformer).
   layer = register_module("layer", torch::nn::ModuleList());
-  for (int64_t i = 0; i < config.numHiddenLayers; ++i)
+  for (int64_t i = 0; i < config.storedLayers(); ++i)
     layer->push_back(BertLayer(config, i));
+  for (int64_t i = 0; i < config.numHiddenLayers; ++i)
+    groups.push_back(config.groupOf(i));
+}
+
+torch::Tensor BertEncoderImpl::project(const torch::Tensor &embeddings) {
+  return embedding_hidden_mapping_in
+             ? embedding_hidden_mapping_in->forward(embeddings)
+             : embeddings;
 }
 
 torch::Tensor BertEncoderImpl::forward(torch::Tensor hidden,
                                        const torch::Tensor &additiveMask,
                                        std::vector<LayerTrace> &traces) {
-  for (const auto &module : *layer) {
+  for (int64_t group : groups) {
     traces.emplace_back();
-    hidden = module->as<BertLayer>()->forward(hidden, additiveMask,
-                                              traces.back());
+    hidden = layer->ptr<BertLayerImpl>(size_t(group))
+                 ->forward(hidden, additiveMask, traces.back());
   }
   return hidden;
 }
@@ -221,8 +240,10 @@ EncoderOutputs BertModelImpl::forward(const EncoderInputs &inputs) {
   torch::Tensor additiveMask =
       (1.0 - inputs.attentionMask.to(torch::kFloat32)).unsqueeze(1).unsqueeze(2) *
       kMaskedScore;
-  out.embeddingOutput =
-      embeddings->forward(inputs.inputIds, inputs.tokenTypeIds);
+  // Hidden state 0 is H wide: after embedding_hidden_mapping_in when the
+  // embeddings are narrower (as ALBERT's hidden_states[0]).
+  out.embeddingOutput = encoder->project(
+      embeddings->forward(inputs.inputIds, inputs.tokenTypeIds));
   out.lastHiddenState =
       encoder->forward(out.embeddingOutput, additiveMask, out.layers);
   if (pooler)
@@ -252,9 +273,12 @@ BertForSequenceClassificationImpl::forward(const EncoderInputs &inputs,
 BertPredictionHeadTransformImpl::BertPredictionHeadTransformImpl(
     const BertConfig &config)
     : act(config.hiddenAct) {
+  // Down to the (tied) word embeddings' width, as ALBERT's MLM head does
+  // when embedding_size < hidden_size.
   dense = register_module(
-      "dense", torch::nn::Linear(config.hiddenSize, config.hiddenSize));
-  LayerNorm = register_module("LayerNorm", makeLayerNorm(config));
+      "dense", torch::nn::Linear(config.hiddenSize, config.embeddingWidth()));
+  LayerNorm = register_module("LayerNorm",
+                              makeLayerNorm(config, config.embeddingWidth()));
 }
 
 torch::Tensor

@@ -429,15 +429,10 @@ Error exportModel(LoadedModel &loaded, const std::string &sourceDir,
   return copySensitivity(sourceDir, bundleDir);
 }
 
-Error exportDequantized(const std::string &checkpointDir,
-                        const std::string &dir) {
-  Expected<LoadedModel> loaded = loadModelForEval(checkpointDir);
-  if (!loaded)
-    return loaded.error();
-  if (loaded->kind == "float")
-    return Error::failure(checkpointDir + ": neither a bundle (quant.json) "
-                                          "nor a quantization-aware "
-                                          "checkpoint (qat.json)");
+Expected<LoadedModel> loadDequantized(const std::string &dir) {
+  Expected<LoadedModel> loaded = loadModelForEval(dir);
+  if (!loaded || loaded->kind == "float")
+    return loaded;
   torch::nn::Module &model = *loaded->model;
   {
     torch::NoGradGuard noGrad;
@@ -456,9 +451,21 @@ Error exportDequantized(const std::string &checkpointDir,
   floatSpec.recipe = "float";
   if (Error err = applyQatSpec(model, floatSpec))
     return err;
+  return loaded;
+}
+
+Error exportDequantized(const std::string &checkpointDir,
+                        const std::string &dir) {
+  Expected<LoadedModel> loaded = loadDequantized(checkpointDir);
+  if (!loaded)
+    return loaded.error();
+  if (loaded->kind == "float")
+    return Error::failure(checkpointDir + ": neither a bundle (quant.json) "
+                                          "nor a quantization-aware "
+                                          "checkpoint (qat.json)");
   if (Error err = createDirectory(dir))
     return err;
-  if (Error err = saveCheckpoint(dir, loaded->config, model,
+  if (Error err = saveCheckpoint(dir, loaded->config, *loaded->model,
                                  checkpointDir + "/vocab.txt"))
     return err;
   return copySensitivity(checkpointDir, dir);

@@ -142,7 +142,7 @@ Expected<std::vector<FactorizedLinear>>
 factorizeModel(BertModel &bert, BertConfig &config, LowRankScope scope,
                const RankPolicy &policy) {
   std::map<std::string, QuantLinearImpl *> linears;
-  for (int64_t layer = 0; layer < config.numHiddenLayers; ++layer) {
+  for (int64_t layer = 0; layer < config.storedLayers(); ++layer) {
     auto &l = *bert->encoder->layer[size_t(layer)]->as<BertLayer>();
     std::string prefix = "bert.encoder.layer." + std::to_string(layer) + ".";
     if (scope != LowRankScope::Ffn) {

@@ -201,7 +201,8 @@ Expected<ResolvedRecipe> resolveRecipe(const RecipeOptions &options,
   recipe.options = options;
   QatSpec &spec = recipe.spec;
   spec.recipe = std::string(recipeName(*options.kind));
-  int64_t layers = config.numHiddenLayers;
+  // The stored layers: a weight-shared model quantizes each group once.
+  int64_t layers = config.storedLayers();
   switch (*options.kind) {
   case RecipeKind::Q8Bert:
     for (int64_t layer = 0; layer < layers; ++layer) {
@@ -323,6 +324,10 @@ Expected<BertConfig> keepFirstLayers(const BertConfig &config, int64_t keep,
   BertConfig kept = config;
   if (keep == 0)
     return kept;
+  if (config.isShared())
+    return Error::failure("--keep-layers does not apply to a weight-shared "
+                          "model (num_hidden_groups " +
+                          std::to_string(config.numHiddenGroups) + ")");
   kept.numHiddenLayers = keep;
   for (int64_t layer = keep; layer < config.numHiddenLayers; ++layer) {
     policy.ignoredPrefixes.push_back(layerPrefix(layer));

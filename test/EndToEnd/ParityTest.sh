@@ -28,7 +28,11 @@
 #   8. low-rank factorization of that pruned model (quant-bert-train
 #      factorize, every encoder linear to half its weights by truncated SVD,
 #      50 steps of distillation), post-training static int8 of it, steps
-#      3-5: each linear is two int8 linears.
+#      3-5: each linear is two int8 linears;
+#   9. ALBERT-style weight sharing of the float model of step 1
+#      (quant-bert-train share: both layers one group, embeddings 64 wide
+#      with a projection, 50 steps of distillation), post-training static
+#      int8 of it, steps 3-5: both layers run the group's int8 weights.
 # Why those tolerances: both sides compute the same integer codes, sign bits
 # and scales; what differs is float rounding order (oneDNN's and LibTorch's
 # sums, the online softmax) and the compiler's polynomial exp/erf, all at the
@@ -102,6 +106,15 @@ run factorize "$train" factorize "${common[@]}" --model "$work/pruned/best" \
 run low-rank-ptq "$train" quantize --model "$work/low-rank/best" \
   --output "$work/low-rank-ptq" --calibration "$work/dev.tsv" \
   --calibrator entropy --threads 2
+run share "$train" share "${common[@]}" --model "$work/float/best" \
+  --output "$work/shared" --groups 1 --embedding-size 64 --max-steps 50 \
+  --lr 5e-4 --eval-every 50
+run shared-ptq "$train" quantize --model "$work/shared/best" \
+  --output "$work/shared-ptq" --calibration "$work/dev.tsv" \
+  --calibrator entropy --threads 2
+grep -q '"num_hidden_groups": 1' "$work/shared-ptq/config.json" &&
+  grep -q '"embedding_size": 64' "$work/shared-ptq/config.json" ||
+  fail "the shared bundle's config.json records no sharing"
 grep -q '"low_rank_linears"' "$work/low-rank-ptq/config.json" ||
   fail "the factorized bundle's config.json lists no low-rank linears"
 grep -q '"pruned_heads"' "$work/pruned-bundle/config.json" &&
@@ -154,3 +167,4 @@ checkParity pruned-sensimix "$work/pruned-bundle" \
   "layer 0: attention i8 ffn i8.*|layer 1: attention i8 ffn binary"
 checkParity pruned-low-rank-int8 "$work/low-rank-ptq" \
   "layer 1: attention i8 ffn i8"
+checkParity shared-int8 "$work/shared-ptq" "layer 1: attention i8 ffn i8"

@@ -3,8 +3,8 @@
 #
 # quant-bert-train on bad input, as a user would meet it: malformed TSVs
 # (a missing column, a label the training set does not have, an empty file,
-# invalid UTF-8), a corrupt checkpoint, pruning options and a pruned
-# config.json that its tensors contradict, and resuming with a different
+# invalid UTF-8), a corrupt checkpoint, pruning and sharing options and a
+# pruned or shared config.json that its tensors contradict, and resuming with a different
 # configuration. Each must fail with exit code 1 and one line naming the
 # file (and line) or the setting, and leave an earlier run's checkpoints
 # byte for byte as they were.
@@ -98,6 +98,19 @@ sed -i 's/"num_hidden_layers"/"pruned_heads": {"0": [1]}, "num_hidden_layers"/' 
 grep -q pruned_heads mispruned/config.json
 expect_error prune-shapes "mispruned/model.safetensors: .*bert.encoder.layer.0.attention.self.query" \
   "$tool" eval --model mispruned --data good.tsv
+
+# Weight sharing: nothing to share, more groups than layers, a config.json
+# whose embedding_size the tensors do not match.
+expect_error share-nothing "share: nothing to share" \
+  "$tool" share --train good.tsv --model run/final --output shared --threads 1
+expect_error share-groups "share: 3 groups for 1 layers" \
+  "$tool" share --train good.tsv --model run/final --output shared --groups 3 \
+  --threads 1
+cp -r run/final misshared
+sed -i 's/"num_hidden_layers"/"embedding_size": 16, "num_hidden_layers"/' \
+  misshared/config.json
+expect_error share-shapes "misshared/model.safetensors: .*bert.embeddings.word_embeddings" \
+  "$tool" eval --model misshared --data good.tsv
 
 # Nothing above touched the first run's files.
 checksums > after.sha

@@ -222,7 +222,7 @@ TEST(LowRankTest, ConfigNamesBadEntries) {
             "config.json: field 'low_rank_linears' names "
             "'bert.encoder.layer.2.output.dense', not an encoder linear "
             "(bert.encoder.layer.N.attention.self.query, ..., output.dense) "
-            "of a layer below 2");
+            "of a stored layer below 2");
   config.lowRank.clear();
   config.lowRank["bert.pooler.dense"] = 4;
   EXPECT_FALSE(config.validate().message().empty());

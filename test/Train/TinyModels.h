@@ -50,19 +50,27 @@ inline TextDataset sentimentData(int64_t n) {
   return data;
 }
 
-/// `model`'s logits (eval mode, no gradients) on every sentence of `data`,
-/// one batch of at most 16 tokens, tokenized with the bert-base-uncased
-/// vocabulary (QB_BERT_VOCAB).
-inline torch::Tensor logitsOf(BertForSequenceClassification &model,
-                              const TextDataset &data) {
+/// Every sentence of `data` as one batch of at most 16 tokens, tokenized
+/// with the bert-base-uncased vocabulary (QB_BERT_VOCAB).
+inline EncoderInputs encodeAll(const TextDataset &data) {
   Expected<Tokenizer> tokenizer = Tokenizer::open(QB_BERT_VOCAB);
   std::vector<const TextExample *> batch;
   for (const TextExample &example : data.examples)
     batch.push_back(&example);
   Expected<EncoderInputs> inputs = tokenizer->encode(batch, 16);
+  TORCH_CHECK(inputs, inputs.message());
+  return *inputs;
+}
+
+/// `model`'s logits (eval mode, no gradients) on every sentence of `data`,
+/// one batch of at most 16 tokens, tokenized with the bert-base-uncased
+/// vocabulary (QB_BERT_VOCAB).
+inline torch::Tensor logitsOf(BertForSequenceClassification &model,
+                              const TextDataset &data) {
+  EncoderInputs inputs = encodeAll(data);
   torch::NoGradGuard noGrad;
   model->eval();
-  return model->forward(*inputs);
+  return model->forward(inputs);
 }
 
 /// A fresh, empty directory name under the system's temporary directory.

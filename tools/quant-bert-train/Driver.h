@@ -114,7 +114,7 @@ struct RecoveryFlags {
   void add(CLI::App *command);
 };
 
-/// What a prune or factorize run starts from.
+/// What a prune, factorize or share run starts from.
 struct RecoveryRun {
   TextDataset trainSet;
   std::optional<TextDataset> devSet;
@@ -165,6 +165,7 @@ void addEvalCommand(CLI::App &app);
 void addExportCommand(CLI::App &app);
 void addPruneCommand(CLI::App &app);
 void addFactorizeCommand(CLI::App &app);
+void addShareCommand(CLI::App &app);
 void addQuantizeCommand(CLI::App &app);
 void addSensitivityCommand(CLI::App &app);
 void addBaselineBowCommand(CLI::App &app);

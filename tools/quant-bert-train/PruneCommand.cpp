@@ -64,6 +64,10 @@ void runPrune(const PruneOptions &o, const CLI::App &command) {
       startRecovery(o.recovery, command, "prune", "pruned", options.seed);
   BertConfig &config = run.config;
   BertForSequenceClassification &model = run.model;
+  if (config.isShared())
+    fail("prune does not apply to a weight-shared model (num_hidden_groups " +
+         std::to_string(config.numHiddenGroups) +
+         "): prune the unshared model, then share");
   std::cerr << "prune: start " << describe(config, model->bert) << "\n";
 
   PruningTarget target;

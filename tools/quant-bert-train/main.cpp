@@ -39,6 +39,7 @@ int main(int argc, char **argv) {
   addExportCommand(app);
   addPruneCommand(app);
   addFactorizeCommand(app);
+  addShareCommand(app);
   addQuantizeCommand(app);
   addSensitivityCommand(app);
   addBaselineBowCommand(app);

@@ -26,6 +26,16 @@
 // W x + b is stored as two, `<module>.down` (rank x in, no bias) and
 // `<module>` itself (out x rank, with the bias).
 //
+// Weight-shared models (quant-bert-train share) take two of ALBERT's
+// fields. `num_hidden_groups` G < num_hidden_layers L: the layers form G
+// groups, layer i running group floor(i / (L / G)) (ALBERT's formula), and
+// the checkpoint stores one layer per group, `bert.encoder.layer.<g>`.
+// `embedding_size` E != hidden_size: the three embedding tables and their
+// LayerNorm are E wide and `bert.encoder.embedding_hidden_mapping_in`
+// (H x E, with bias) projects the normalized embeddings to H. Both are
+// written only when they change something; transformers' BertConfig does
+// not know them (export such a model in ALBERT's layout, AlbertExport.h).
+//
 //===----------------------------------------------------------------------===//
 
 #ifndef QUANTBERT_SUPPORT_BERTCONFIG_H
@@ -76,6 +86,10 @@ struct BertConfig {
   /// Module path of each low-rank factorized encoder linear
   /// ("bert.encoder.layer.N.intermediate.dense", ...) -> its rank.
   std::map<std::string, int64_t> lowRank;
+  /// ALBERT's embedding_size; 0 when absent (= hiddenSize).
+  int64_t embeddingSize = 0;
+  /// ALBERT's num_hidden_groups; 0 when absent (every layer its own).
+  int64_t numHiddenGroups = 0;
 
   /// Parses config.json text. `source` prefixes errors (usually the path).
   static Expected<BertConfig> fromJson(std::string_view text,
@@ -88,8 +102,9 @@ struct BertConfig {
   /// num_attention_heads, eps > 0, id2label consistent with numLabels,
   /// pruned_heads naming existing layers and heads and leaving each layer at
   /// least one, one positive intermediate_sizes entry per layer,
-  /// low_rank_linears naming encoder linears of existing layers with
-  /// positive ranks).
+  /// low_rank_linears naming encoder linears of stored layers with
+  /// positive ranks, num_hidden_groups between 1 and num_hidden_layers and
+  /// not combined with pruning).
   Error validate(const std::string &source = "config.json") const;
 
   /// hiddenSize / numAttentionHeads.
@@ -107,6 +122,23 @@ struct BertConfig {
   /// The rank of the factorized linear at module path `module`, or 0 when
   /// it is not factorized.
   int64_t rankOf(const std::string &module) const;
+
+  /// The width of the embedding tables (embedding_size, else hidden_size).
+  int64_t embeddingWidth() const {
+    return embeddingSize > 0 ? embeddingSize : hiddenSize;
+  }
+  /// Whether embedding_hidden_mapping_in projects the embeddings to H.
+  bool hasEmbeddingProjection() const { return embeddingWidth() != hiddenSize; }
+  /// The encoder layers the checkpoint stores: the number of groups of a
+  /// weight-shared model, else numHiddenLayers.
+  int64_t storedLayers() const {
+    return numHiddenGroups > 0 ? numHiddenGroups : numHiddenLayers;
+  }
+  /// Whether some stored layer runs more than once.
+  bool isShared() const { return storedLayers() < numHiddenLayers; }
+  /// The stored layer (group) that layer `layer` runs: ALBERT's
+  /// int(layer / (num_hidden_layers / num_hidden_groups)).
+  int64_t groupOf(int64_t layer) const;
 
   /// The label of class `index`: id2label's entry or "LABEL_<index>".
   std::string labelName(int64_t index) const;

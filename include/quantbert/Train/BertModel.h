@@ -19,7 +19,10 @@
 // structurally pruned checkpoint (config.json's pruned_heads and
 // intermediate_sizes) builds narrower modules whose tensors load as saved.
 // Linears listed in config.json's low_rank_linears are built factorized
-// (QuantLinearImpl::setRank). For pruning's importance scores, each self-attention and each FFN can
+// (QuantLinearImpl::setRank). A weight-shared model (num_hidden_groups)
+// holds one layer module per group and runs it for each of the group's
+// layers; with embedding_size < hidden_size the embeddings are that narrow
+// and the encoder projects them (ALBERT's factorized embedding). For pruning's importance scores, each self-attention and each FFN can
 // multiply its per-head context or per-neuron activation by a gate vector
 // (ones by default, undefined = no gate): the gradient of a loss with
 // respect to a gate is the head's or neuron's importance (Pruning.h).
@@ -184,14 +187,25 @@ struct BertLayerImpl : torch::nn::Module {
 };
 TORCH_MODULE(BertLayer);
 
-/// The stack of layers (`encoder.layer.N`).
+/// The stack of layers (`encoder.layer.N`), and ALBERT's projection of
+/// narrower embeddings.
 struct BertEncoderImpl : torch::nn::Module {
   explicit BertEncoderImpl(const BertConfig &config);
+  /// embedding_hidden_mapping_in(embeddings), or the embeddings themselves
+  /// when they are hidden_size wide.
+  torch::Tensor project(const torch::Tensor &embeddings);
   /// Runs every layer, appending one trace each to `traces`.
   torch::Tensor forward(torch::Tensor hidden, const torch::Tensor &additiveMask,
                         std::vector<LayerTrace> &traces);
 
+  /// The stored layers: one per group of a weight-shared model
+  /// (config.storedLayers()), so `layer.<g>` holds group g's weights.
   torch::nn::ModuleList layer{nullptr};
+  /// The stored layer each of the numHiddenLayers layers runs, bottom to
+  /// top (config.groupOf).
+  std::vector<int64_t> groups;
+  /// E -> H; undefined unless config.hasEmbeddingProjection().
+  QuantLinear embedding_hidden_mapping_in{nullptr};
 };
 TORCH_MODULE(BertEncoder);
 

@@ -64,6 +64,11 @@ Error exportBundle(const std::string &checkpointDir,
 Error exportModel(LoadedModel &loaded, const std::string &sourceDir,
                   const std::string &bundleDir);
 
+/// loadModelForEval, then for a bundle or QAT checkpoint the dequantized
+/// weights as the model's float weights and no quantization: the float
+/// model the quantized one computes with.
+Expected<LoadedModel> loadDequantized(const std::string &dir);
+
 /// Writes a Hugging Face FP32 checkpoint whose weights are the dequantized
 /// quantized weights of `checkpointDir` (a QAT checkpoint or a bundle).
 /// It has no activation quantization: a float model for tools that cannot

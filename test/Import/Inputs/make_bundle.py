@@ -102,6 +102,10 @@ def main():
                    help="one FFN width per layer, comma-separated")
     p.add_argument("--low-rank", default="",
                    help="LAYER.LINEAR:RANK,... e.g. 1.intermediate.dense:8")
+    p.add_argument("--groups", type=int, default=0,
+                   help="num_hidden_groups: layers sharing weights (ALBERT)")
+    p.add_argument("--embedding-size", type=int, default=0,
+                   help="embedding_size E < hidden (ALBERT's factorized embedding)")
     p.add_argument("--break", dest="breakage",
                    choices=["missing-tensor", "wrong-shape", "bad-config", "truncated"])
     a = p.parse_args()
@@ -130,6 +134,12 @@ def main():
         config["pruned_heads"] = pruned
     if widths:
         config["intermediate_sizes"] = widths
+    stored = a.groups or a.layers
+    e = a.embedding_size or h
+    if a.groups:
+        config["num_hidden_groups"] = a.groups
+    if a.embedding_size:
+        config["embedding_size"] = a.embedding_size
     low_rank = {}
     for item in filter(None, a.low_rank.split(",")):
         name, rank = item.split(":")
@@ -162,9 +172,9 @@ def main():
     def add_f32(name, shape, std=0.1):
         add_both(name, shape, randn(math.prod(shape), std))
 
-    def add_norm(prefix):
-        add_both(prefix + ".weight", [h], [1.0 + x for x in randn(h, 0.05)])
-        add_both(prefix + ".bias", [h], randn(h, 0.05))
+    def add_norm(prefix, width=h):
+        add_both(prefix + ".weight", [width], [1.0 + x for x in randn(width, 0.05)])
+        add_both(prefix + ".bias", [width], randn(width, 0.05))
 
     quant = {"format_version": 1, "recipe": a.quant or "float", "linears": {}}
 
@@ -227,31 +237,33 @@ def main():
 
     def add_embedding(module, rows):
         if not (a.int8_embeddings or a.quant in ("ptq", "ptq-dynamic")):
-            add_f32(module + ".weight", [rows, h])
+            add_f32(module + ".weight", [rows, e])
             return
         codes, scales, table = [], [], []
         for _ in range(rows):
-            values = randn(h)
+            values = randn(e)
             table += values
             scale = max(abs(v) for v in values) / 127.0 or 1.0
             scales.append(scale)
             codes += [max(-127, min(127, round_half_even(v / scale))) for v in values]
-        w.add(module + ".weight", "I8", [rows, h], codes)
+        w.add(module + ".weight", "I8", [rows, e], codes)
         w.add(module + ".weight_scale", "F32", [rows], scales)
-        add_latent(module + ".weight", [rows, h], table)
+        add_latent(module + ".weight", [rows, e], table)
         quant.setdefault("embeddings", {})[module] = {
             "precision": "i8", "quantizer": "symmetric-ema",
-            "num_embeddings": rows, "embedding_dim": h,
+            "num_embeddings": rows, "embedding_dim": e,
             "weight": module + ".weight", "scale": module + ".weight_scale"}
 
     add_embedding("bert.embeddings.word_embeddings", a.vocab)
     add_embedding("bert.embeddings.position_embeddings", a.positions)
-    add_f32("bert.embeddings.token_type_embeddings.weight", [2, h])
-    add_norm("bert.embeddings.LayerNorm")
-    for layer in range(a.layers):
+    add_f32("bert.embeddings.token_type_embeddings.weight", [2, e])
+    add_norm("bert.embeddings.LayerNorm", e)
+    if a.embedding_size:
+        add_linear("bert.encoder.embedding_hidden_mapping_in", h, e, "f32")
+    for layer in range(stored):
         prefix = "bert.encoder.layer.%d." % layer
-        mp_layers = a.layers - a.layers // 2 if a.mp_layers is None else a.mp_layers
-        mp_layer = layer >= a.layers - mp_layers
+        mp_layers = stored - stored // 2 if a.mp_layers is None else a.mp_layers
+        mp_layer = layer >= stored - mp_layers
         attention = {"sensimix": "i8", "q8bert": "i8", "ternary": "ternary",
                      "index": "i8", "ptq": "i8", "ptq-dynamic": "i8"}.get(a.quant, "f32")
         ffn = {"sensimix": "binary" if mp_layer else "i8", "q8bert": "i8",
@@ -289,14 +301,14 @@ def main():
             json.dump(quant, f, indent=2)
     if a.sensitivity:
         modules = []
-        for layer in range(a.layers):
-            depth = (a.layers - layer) / a.layers
+        for layer in range(stored):
+            depth = (stored - layer) / stored
             modules.append({"layer": layer, "module": "attention", "params": 4 * h * h,
                             "sensitivity": {"i8": 0.01 * depth, "binary": 0.5 * depth}})
             modules.append({"layer": layer, "module": "ffn", "params": 2 * h * i,
                             "sensitivity": {"i8": 0.005 * depth, "binary": 0.2 * depth}})
-        embeddings = (a.vocab + a.positions + 2) * h + 2 * h
-        encoder = a.layers * (4 * h * h + 4 * h + 2 * h * i + i + h + 4 * h)
+        embeddings = (a.vocab + a.positions + 2) * e + 2 * e
+        encoder = stored * (4 * h * h + 4 * h + 2 * h * i + i + h + 4 * h)
         head = h * h + h + a.labels * h + a.labels
         report = {"format_version": 1, "metric": "dev_loss_increase", "baseline_loss": 0.5,
                   "modules": modules,
