@@ -20,7 +20,10 @@ std::optional<LayerPosition> getLayerPosition(Operation *op) {
       continue;
     LayerModule module = region == &layer.getAttention() ? LayerModule::attention
                                                          : LayerModule::ffn;
-    return LayerPosition{static_cast<int64_t>(layer.getLayer()), module};
+    int64_t index = static_cast<int64_t>(layer.getLayer()), group = index;
+    if (auto attr = layer->getAttrOfType<IntegerAttr>(kLayerGroupAttrName))
+      group = attr.getInt();
+    return LayerPosition{index, module, group};
   }
   return std::nullopt;
 }

@@ -6,6 +6,7 @@
 
 #include "QuantBert/QBAttrs.h"
 #include "QuantBert/QBDialect.h"
+#include "QuantBert/QBOps.h"
 
 #include "quantbert/Support/QuantConfig.h"
 #include "quantbert/Support/SensitivityReport.h"
@@ -121,6 +122,16 @@ ModuleSensitivityAttr::verify(function_ref<InFlightDiagnostic()> emitError,
 LogicalResult QBDialect::verifyOperationAttribute(Operation *op,
                                                   NamedAttribute attribute) {
   StringRef name = attribute.getName().getValue();
+  if (name == kLayerGroupAttrName) {
+    auto group = dyn_cast<IntegerAttr>(attribute.getValue());
+    if (!isa<EncoderLayerOp>(op))
+      return op->emitError() << "'" << name << "' belongs on a qb.encoder_layer";
+    if (!group || group.getInt() < 0)
+      return op->emitError() << "'" << name
+                             << "' must be a non-negative integer, got "
+                             << attribute.getValue();
+    return success();
+  }
   if (name != kModelAttrName && name != kSensitivityAttrName)
     return success();
   if (!isa<ModuleOp>(op))

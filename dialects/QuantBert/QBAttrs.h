@@ -27,6 +27,10 @@ namespace quantbert::qb {
 /// #qb.sensitivity (QBDialect::verifyOperationAttribute checks both).
 constexpr llvm::StringLiteral kModelAttrName = "qb.model";
 constexpr llvm::StringLiteral kSensitivityAttrName = "qb.sensitivity";
+/// On a qb.encoder_layer of a weight-shared model: the stored layer (group)
+/// whose weights it runs, a non-negative integer. Layers of one group are
+/// one unit for precision assignment, and sensitivity data is per group.
+constexpr llvm::StringLiteral kLayerGroupAttrName = "qb.layer_group";
 
 /// sensitivity.json (quantbert/Support/SensitivityReport.h) as the
 /// `qb.sensitivity` array: the one translation, used by the importer and by

@@ -51,10 +51,13 @@ private:
   }
 };
 
-/// Where an operation sits inside the encoder: its layer index and module.
+/// Where an operation sits inside the encoder: its layer index and module,
+/// and the stored layer (group) whose weights the layer runs: its
+/// qb.layer_group, else the layer itself.
 struct LayerPosition {
   int64_t layer;
   LayerModule module;
+  int64_t group;
 };
 
 /// The elements of a constant float tensor attribute (dense or

@@ -106,6 +106,12 @@ def QB_EncoderLayerOp : QB_Op<"encoder_layer", [RecursiveMemoryEffects]> {
     The regions are not isolated from above: weights may be defined outside
     the layer (function arguments, constants) or inside it.
 
+    In a weight-shared model (ALBERT-style groups) each layer carries the
+    discardable attribute `qb.layer_group`, the stored layer whose weights
+    it runs: its weight constants are the group's (one attribute each, so
+    stored once), and `qb-assign-precision` treats the group's linears in
+    all its layers as one unit with the group's sensitivity.
+
     Example:
 
     ```mlir

@@ -49,6 +49,7 @@
 #include "llvm/Support/Path.h"
 
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 
 using namespace mlir;
@@ -212,6 +213,31 @@ LogicalResult Importer::load() {
     if (!loadedSensitivity)
       return error() << loadedSensitivity.message();
     sensitivity = std::move(*loadedSensitivity);
+    // A weight-shared model's report measures its groups; one measured on
+    // the unshared model would be read as the wrong layers. (An unshared
+    // model may carry its teacher's report of more layers: those entries
+    // are ignored, as for a truncated student.)
+    for (const quantbert::ModuleSensitivity &entry : sensitivity->modules)
+      if (config.isShared() && entry.layer >= config.storedLayers())
+        return error() << "sensitivity.json measures layer " << entry.layer
+                       << ", but the weight-shared model stores "
+                       << config.storedLayers()
+                       << " layer groups (measure the shared model)";
+  }
+  // A weight-shared config over a checkpoint with a tensor per layer would
+  // silently run only the first groups' layers.
+  if (config.isShared()) {
+    std::string prefix = bertName("encoder.layer.");
+    for (const std::string &name : weights->names()) {
+      if (name.rfind(prefix, 0) != 0)
+        continue;
+      int64_t layer = std::atoll(name.c_str() + prefix.size());
+      if (layer >= config.storedLayers())
+        return error() << "model.safetensors has tensor '" << name
+                       << "', but config.json's num_hidden_groups ("
+                       << config.numHiddenGroups << ") stores layers 0 to "
+                       << config.storedLayers() - 1;
+    }
   }
   return success();
 }
@@ -452,6 +478,9 @@ FailureOr<Value> Importer::encoderLayer(Value hidden, Value mask,
                                 std::to_string(config.groupOf(index)) + ".");
   auto layer = builder.create<EncoderLayerOp>(
       loc, hiddenType(), hidden, mask, builder.getI64IntegerAttr(index));
+  if (config.isShared())
+    layer->setAttr(kLayerGroupAttrName,
+                   builder.getI64IntegerAttr(config.groupOf(index)));
   OpBuilder::InsertionGuard guard(builder);
 
   Block *attentionBlock = builder.createBlock(&layer.getAttention());
@@ -560,23 +589,11 @@ OwningOpRef<ModuleOp> Importer::run() {
     return nullptr;
   builder.create<func::ReturnOp>(loc, *logits);
 
-  // Sensitivity data for qb-assign-precision, keyed by qb.encoder_layer's
-  // index: a weight-shared model's report measures its groups, so each
-  // layer gets its group's figures.
-  if (sensitivity) {
-    SensitivityReport byLayer = *sensitivity;
-    if (config.isShared()) {
-      byLayer.modules.clear();
-      for (int64_t layer = 0; layer < config.numHiddenLayers; ++layer)
-        for (const quantbert::ModuleSensitivity &entry : sensitivity->modules)
-          if (entry.layer == config.groupOf(layer)) {
-            byLayer.modules.push_back(entry);
-            byLayer.modules.back().layer = layer;
-          }
-    }
+  // Sensitivity data for qb-assign-precision, per stored layer (the groups
+  // of a weight-shared model, which qb.layer_group names).
+  if (sensitivity)
     (*module)->setAttr(kSensitivityAttrName,
-                       buildSensitivityAttr(context, byLayer));
-  }
+                       buildSensitivityAttr(context, *sensitivity));
   // config.json's label names, in class order (absent without id2label:
   // quant-bert-compile then names them LABEL_0, ... as transformers does).
   ArrayAttr labels;

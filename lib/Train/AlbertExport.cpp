@@ -149,13 +149,14 @@ Error exportAlbert(const std::string &checkpointDir, const std::string &dir) {
                                size_t(value.numel()) * sizeof(float)))
       return err;
 
+  // Everything is read before the directory is made.
+  Expected<std::string> vocab = readFile(checkpointDir + "/vocab.txt");
+  if (!vocab)
+    return vocab.error();
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
   if (ec)
     return Error::failure(dir + ": cannot create directory: " + ec.message());
-  Expected<std::string> vocab = readFile(checkpointDir + "/vocab.txt");
-  if (!vocab)
-    return vocab.error();
   if (Error err = writer.writeAtomically(dir + "/model.safetensors"))
     return err;
   if (Error err = writeFileAtomically(dir + "/vocab.txt", *vocab))

@@ -218,6 +218,20 @@ Expected<ResolvedRecipe> resolveRecipe(const RecipeOptions &options,
     break;
   case RecipeKind::SensiMix: {
     int64_t count = options.mpLayers >= 0 ? options.mpLayers : layers / 2;
+    if (config.isShared() && count == 0 && options.mpLayers < 0)
+      return Error::failure(
+          "the sensimix recipe's default MP layers (half of the model's " +
+          std::to_string(layers) +
+          " stored layer groups) is none: give --mp-layers (1 makes the "
+          "group's FFN 1-bit)");
+    if (config.isShared() && sensitivity)
+      for (const ModuleSensitivity &entry : sensitivity->modules)
+        if (entry.layer >= layers)
+          return Error::failure(
+              "sensitivity.json measures layer " +
+              std::to_string(entry.layer) + ", but the weight-shared model "
+              "stores " + std::to_string(layers) +
+              " layer groups (measure the shared model)");
     Expected<std::vector<int64_t>> mp =
         chooseMpLayers(layers, count, sensitivity);
     if (!mp)

@@ -28,15 +28,17 @@ Expected<GroupInit> parseGroupInit(const std::string &name) {
     return GroupInit::Mean;
   if (name == "first")
     return GroupInit::First;
-  return Error::failure("unknown group start '" + name +
+  return Error::failure("--group-init: unknown value '" + name +
                         "' (expected mean or first)");
 }
 
 Expected<BertConfig> sharedConfig(const BertConfig &config,
                                   const SharingOptions &options) {
-  if (options.groups == 0 && options.embeddingSize == 0)
-    return Error::failure("share: nothing to share (give the number of layer "
-                          "groups, a smaller embedding size or both)");
+  if ((options.groups == 0 || options.groups == config.numHiddenLayers) &&
+      options.embeddingSize == 0)
+    return Error::failure("share: nothing to share (give --groups below the "
+                          "number of layers, --embedding-size below "
+                          "hidden_size, or both)");
   if (config.isShared() || config.hasEmbeddingProjection())
     return Error::failure("share: the model already shares weights "
                           "(num_hidden_groups or embedding_size in its "
@@ -46,12 +48,12 @@ Expected<BertConfig> sharedConfig(const BertConfig &config,
                           "first, then factorize (layers with different "
                           "shapes or ranks cannot share one module)");
   if (options.groups < 0 || options.groups > config.numHiddenLayers)
-    return Error::failure("share: " + std::to_string(options.groups) +
-                          " groups for " +
+    return Error::failure("share: --groups " + std::to_string(options.groups) +
+                          " for " +
                           std::to_string(config.numHiddenLayers) +
                           " layers (expected 1 to the number of layers)");
   if (options.embeddingSize < 0 || options.embeddingSize >= config.hiddenSize)
-    return Error::failure("share: embedding size " +
+    return Error::failure("share: --embedding-size " +
                           std::to_string(options.embeddingSize) +
                           " (expected 1 to hidden_size - 1 = " +
                           std::to_string(config.hiddenSize - 1) + ")");

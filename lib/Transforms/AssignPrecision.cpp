@@ -11,6 +11,7 @@
 
 #include "quantbert/Support/SensitivityReport.h"
 
+#include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/IR/Diagnostics.h"
 #include "llvm/ADT/DenseSet.h"
 #include "llvm/ADT/MapVector.h"
@@ -103,8 +104,11 @@ int64_t tableBits(Value table, bool toInt8) {
   return numElements(table) * 32;
 }
 
-/// One assignable unit: the linears of one layer's attention or FFN.
+/// One assignable unit: the linears of one layer's attention or FFN; in a
+/// weight-shared model, of one group's (qb.layer_group), in every layer
+/// that runs the group, so the group gets one precision.
 struct ModuleSlot {
+  /// The layer, or the group of a weight-shared model.
   int64_t layer;
   LayerModule module;
   SmallVector<LinearOp> linears;
@@ -117,8 +121,17 @@ struct ModuleSlot {
     return params * bitsPerWeight(precision) +
            (isQuantized(precision) ? outChannels * 32 : 0);
   }
+  /// The layers whose linears these are (one, unless weights are shared).
+  SmallVector<int64_t> runBy;
+
   std::string name() const {
-    return llvm::formatv("layer {0} {1}", layer, stringifyLayerModule(module));
+    if (runBy.size() == 1 && runBy.front() == layer)
+      return llvm::formatv("layer {0} {1}", layer, stringifyLayerModule(module));
+    std::string layers;
+    for (int64_t index : runBy)
+      layers += (layers.empty() ? "" : ", ") + std::to_string(index);
+    return llvm::formatv("layer group {0} {1} (layers {2})", layer,
+                         stringifyLayerModule(module), layers);
   }
 };
 
@@ -156,10 +169,21 @@ private:
 
 LogicalResult AssignPrecisionPass::collectSlots(ModuleOp module) {
   std::map<std::pair<int64_t, LayerModule>, ModuleSlot> byPosition;
-  llvm::DenseSet<Value> counted;
-  // Counts `value` once (weights may be shared), at `bitsPerElement`.
+  // A tensor is counted once however many ops use it: by its constant's
+  // attribute (the importer gives a shared tensor one blob, used by one
+  // constant in each layer that runs it), else by the value.
+  llvm::DenseSet<const void *> counted;
+  auto firstUse = [&](Value value) {
+    // Codes behind a qb.dequantize are the stored tensor.
+    if (auto dequantize = value.getDefiningOp<DequantizeOp>())
+      value = dequantize.getInput();
+    if (auto constant = value.getDefiningOp<arith::ConstantOp>())
+      return counted.insert(constant.getValue().getAsOpaquePointer()).second;
+    return counted.insert(value.getAsOpaquePointer()).second;
+  };
+  // Counts `value` once, at `bitsPerElement`.
   auto countFixed = [&](Value value, int64_t bitsPerElement) {
-    if (!value || !counted.insert(value).second)
+    if (!value || !firstUse(value))
       return;
     fixedBits += numElements(value) * bitsPerElement;
     fp32Bits += numElements(value) * 32;
@@ -179,15 +203,17 @@ LogicalResult AssignPrecisionPass::collectSlots(ModuleOp module) {
                << "has role '" << stringifyLinearRole(*linear.getRole())
                << "' but sits in the "
                << stringifyLayerModule(position->module) << " region";
-      ModuleSlot &slot = byPosition[{position->layer, position->module}];
-      slot.layer = position->layer;
+      ModuleSlot &slot = byPosition[{position->group, position->module}];
+      slot.layer = position->group;
       slot.module = position->module;
       slot.linears.push_back(linear);
-      if (counted.insert(linear.getWeight()).second) {
+      if (!llvm::is_contained(slot.runBy, position->layer))
+        slot.runBy.push_back(position->layer);
+      if (firstUse(linear.getWeight())) {
         slot.params += numElements(linear.getWeight());
         fp32Bits += numElements(linear.getWeight()) * 32;
+        slot.outChannels += linear.getWeight().getType().getDimSize(0);
       }
-      slot.outChannels += linear.getWeight().getType().getDimSize(0);
       return WalkResult::advance();
     }
     if (auto embedding = dyn_cast<EmbeddingOp>(op)) {
@@ -196,7 +222,7 @@ LogicalResult AssignPrecisionPass::collectSlots(ModuleOp module) {
         if (!cast<ShapedType>(table.getType()).hasStaticShape())
           return embedding.emitOpError()
                  << "needs static table shapes to size the model";
-        if (!counted.insert(table).second)
+        if (!firstUse(table))
           continue;
         fixedBits += tableBits(table, toInt8);
         fp32Bits += numElements(table) * 32;

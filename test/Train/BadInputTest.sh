@@ -103,7 +103,7 @@ expect_error prune-shapes "mispruned/model.safetensors: .*bert.encoder.layer.0.a
 # whose embedding_size the tensors do not match.
 expect_error share-nothing "share: nothing to share" \
   "$tool" share --train good.tsv --model run/final --output shared --threads 1
-expect_error share-groups "share: 3 groups for 1 layers" \
+expect_error share-groups "share: --groups 3 for 1 layers" \
   "$tool" share --train good.tsv --model run/final --output shared --groups 3 \
   --threads 1
 cp -r run/final misshared

@@ -208,15 +208,22 @@ TEST(SharingTest, GroupStarts) {
             "embedding_size in its config.json); share the unshared model");
   options.groups = 5;
   EXPECT_EQ(shareWeights(source, config, options).message(),
-            "share: 5 groups for 4 layers (expected 1 to the number of "
+            "share: --groups 5 for 4 layers (expected 1 to the number of "
             "layers)");
   options.groups = 0;
   options.embeddingSize = 32;
   EXPECT_EQ(shareWeights(source, config, options).message(),
-            "share: embedding size 32 (expected 1 to hidden_size - 1 = 31)");
+            "share: --embedding-size 32 (expected 1 to hidden_size - 1 = 31)");
   options.embeddingSize = 0;
   EXPECT_FALSE(shareWeights(source, config, options).message().empty())
       << "nothing to share";
+  options.groups = 4;
+  EXPECT_EQ(shareWeights(source, config, options).message().rfind(
+                "share: nothing to share", 0),
+            0u)
+      << "as many groups as layers shares nothing";
+  EXPECT_EQ(parseGroupInit("last").message(),
+            "--group-init: unknown value 'last' (expected mean or first)");
   LoadPolicy policy;
   EXPECT_FALSE(
       keepFirstLayers(first->config, 1, policy).message().empty());
@@ -278,6 +285,8 @@ torch::Tensor albertLogits(const std::string &dir, const EncoderInputs &in) {
                                          t(name + ".bias"));
   };
   double eps = config["layer_norm_eps"].get<double>();
+  std::string act = config["hidden_act"].get<std::string>();
+  EXPECT_TRUE(act == "gelu" || act == "gelu_new") << act;
   auto norm = [&](const torch::Tensor &x, const std::string &name) {
     return torch::layer_norm(x, {x.size(-1)}, t(name + ".weight"),
                              t(name + ".bias"), eps);
@@ -324,7 +333,8 @@ torch::Tensor albertLogits(const std::string &dir, const EncoderInputs &in) {
     torch::Tensor attended =
         norm(x + linear(context, p + "attention.dense"), p + "attention.LayerNorm");
     torch::Tensor ffn = linear(
-        torch::gelu(linear(attended, p + "ffn")), p + "ffn_output");
+        torch::gelu(linear(attended, p + "ffn"), act == "gelu" ? "none" : "tanh"),
+        p + "ffn_output");
     x = norm(ffn + attended, p + "full_layer_layer_norm");
   }
   torch::Tensor pooled =
@@ -346,7 +356,10 @@ TEST(SharingTest, AlbertExportMatchesAnAlbertForward) {
   factorized.lowRank["bert.encoder.layer.1.intermediate.dense"] = 8;
   BertConfig plain = tinyConfig(2, 2);
   plain.vocabSize = 30522;
-  for (const Case &c : {Case{"shared", factorized}, Case{"plain", plain}}) {
+  BertConfig tanh = sharedTinyConfig(3, 2, 0); // groups {0, 1}, {2}
+  tanh.hiddenAct = HiddenAct::GeluTanh;
+  for (const Case &c : {Case{"shared", factorized}, Case{"plain", plain},
+                        Case{"gelu-tanh", tanh}}) {
     SCOPED_TRACE(c.name);
     BertForSequenceClassification model(c.config);
     initBertWeights(*model);

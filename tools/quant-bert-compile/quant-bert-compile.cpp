@@ -23,6 +23,7 @@
 #include "quantbert/Target/ObjectEmitter.h"
 #include "quantbert/Transforms/Passes.h"
 
+#include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/IR/BuiltinAttributes.h"
@@ -32,6 +33,7 @@
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Pass/PassRegistry.h"
 #include "mlir/Transforms/Passes.h"
+#include "llvm/ADT/DenseSet.h"
 #include "llvm/ADT/StringExtras.h"
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/FileSystem.h"
@@ -163,12 +165,20 @@ static bool isIdentifier(StringRef name) {
   return llvm::all_of(name, [](char c) { return isAlnum(c) || c == '_'; });
 }
 
-/// Weight bytes of the materialized model by storage precision.
+/// Weight bytes of the materialized model by storage precision, each
+/// stored tensor once (a weight-shared model's layers use one constant
+/// attribute per shared tensor, which the object stores once).
 static std::map<std::string, int64_t> weightBytes(ModuleOp module) {
   std::map<std::string, int64_t> bytes;
+  llvm::DenseSet<const void *> counted;
   module.walk([&](Operation *op) {
     auto count = [&](mlir::Value value, const std::string &precision,
                      int64_t bitsPerElement) {
+      const void *identity = value.getAsOpaquePointer();
+      if (auto constant = value.getDefiningOp<mlir::arith::ConstantOp>())
+        identity = constant.getValue().getAsOpaquePointer();
+      if (!counted.insert(identity).second)
+        return;
       auto type = cast<ShapedType>(value.getType());
       bytes[precision] += type.getNumElements() * bitsPerElement / 8;
     };

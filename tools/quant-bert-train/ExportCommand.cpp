@@ -54,12 +54,12 @@ void addExportCommand(CLI::App &app) {
       ->required();
   command->add_option("--output", o->output, "Bundle directory");
   command->add_option("--dequantized", o->dequantized,
-                      "Also an FP32 Hugging Face checkpoint of the "
-                      "dequantized weights");
+                      "An FP32 Hugging Face checkpoint of the dequantized "
+                      "weights (with or without --output)");
   command->add_option("--albert", o->albert,
-                      "Also a Hugging Face AlbertForSequenceClassification "
+                      "A Hugging Face AlbertForSequenceClassification "
                       "checkpoint (float or dequantized weights, each shared "
-                      "tensor once)");
+                      "tensor once; with or without --output)");
   o->threads.add(command);
   command->callback([o] { runExport(*o); });
 }

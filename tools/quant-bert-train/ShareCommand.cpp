@@ -56,7 +56,8 @@ void runShare(const ShareOptions &o, const CLI::App &command) {
   if (run.config.hasEmbeddingProjection())
     std::cerr << " (SVD start keeps " << 100.0 * shared.embeddingEnergy
               << "% of the tables' energy)";
-  std::cerr << "; encoder+embedding parameters " << before << " -> "
+  std::cerr << "; parameters of bert (embeddings, encoder, pooler) "
+            << before << " -> "
             << parameterCount(*run.model->bert) << "\n";
   recoverByDistillation(run, options);
 }

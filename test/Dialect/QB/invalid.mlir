@@ -908,3 +908,26 @@ module attributes {qb.sensitivity = [#qb.sensitivity<layer = 0, module = ffn, lo
 
 // expected-error @+1 {{'qb.sensitivity'[1]: layer 0 ffn is listed twice}}
 module attributes {qb.sensitivity = [#qb.sensitivity<layer = 0, module = ffn, losses = {i8 = 0.1 : f64}>, #qb.sensitivity<layer = 0, module = ffn, losses = {binary = 0.3 : f64}>]} {}
+
+// -----
+
+func.func @negative_layer_group(%x: tensor<2x8x16xf32>, %m: tensor<2x8xi32>) -> tensor<2x8x16xf32> {
+  // expected-error @+1 {{'qb.layer_group' must be a non-negative integer, got -1 : i64}}
+  %0 = qb.encoder_layer layer 1 (%x, %m) {qb.layer_group = -1 : i64} : (tensor<2x8x16xf32>, tensor<2x8xi32>) -> tensor<2x8x16xf32>
+  attention {
+  ^bb0(%h: tensor<2x8x16xf32>, %k: tensor<2x8xi32>):
+    qb.yield %h : tensor<2x8x16xf32>
+  } ffn {
+  ^bb0(%a: tensor<2x8x16xf32>):
+    qb.yield %a : tensor<2x8x16xf32>
+  }
+  return %0 : tensor<2x8x16xf32>
+}
+
+// -----
+
+func.func @layer_group_off_a_layer(%x: tensor<2x8x16xf32>) -> tensor<2x8x16xf32> {
+  // expected-error @+1 {{'qb.layer_group' belongs on a qb.encoder_layer}}
+  %0 = qb.gelu %x {qb.layer_group = 0 : i64} : tensor<2x8x16xf32>
+  return %0 : tensor<2x8x16xf32>
+}
