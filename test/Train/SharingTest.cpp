@@ -11,6 +11,7 @@
 #include "quantbert/Support/FileIO.h"
 #include "quantbert/Support/JsonFields.h"
 #include "quantbert/Support/Safetensors.h"
+#include "quantbert/Support/SensitivityReport.h"
 #include "quantbert/Train/AlbertExport.h"
 #include "quantbert/Train/Checkpoint.h"
 #include "quantbert/Train/Recipes.h"
@@ -143,6 +144,25 @@ TEST(SharingTest, SharedTensorStoredOnce) {
       "bert.encoder.layer.2.attention.self.query"));
   EXPECT_FALSE(applyQatSpec(*model, recipe->spec));
   std::filesystem::remove_all(dir);
+
+  // SensiMix's MP layers are groups: one group needs --mp-layers, and a
+  // report of the unshared model's layers is refused.
+  BertConfig allShared = sharedTinyConfig(4, 1, 0);
+  options.kind = RecipeKind::SensiMix;
+  EXPECT_EQ(resolveRecipe(options, allShared, nullptr).message().rfind(
+                "the sensimix recipe's default MP layers", 0),
+            0u);
+  options.mpLayers = 1;
+  recipe = resolveRecipe(options, allShared, nullptr);
+  ASSERT_TRUE(recipe) << recipe.message();
+  EXPECT_EQ(recipe->mpLayers, std::vector<int64_t>{0});
+  SensitivityReport unshared;
+  for (int64_t layer = 0; layer < 4; ++layer)
+    unshared.modules.push_back(
+        {layer, BertModule::Ffn, 8192, {{Precision::Binary, 0.1}}, {}});
+  EXPECT_EQ(resolveRecipe(options, allShared, &unshared).message(),
+            "sensitivity.json measures layer 1, but the weight-shared model "
+            "stores 1 layer groups (measure the shared model)");
 }
 
 TEST(SharingTest, GradientsReachTheSharedWeightsFromEveryLayer) {
