@@ -13,13 +13,10 @@ import re
 import statistics
 import sys
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from results import accuracy  # noqa: E402
 
-def accuracy(path):
-    with open(path) as f:
-        for line in f:
-            if line.startswith("accuracy"):
-                return float(line.split()[1])
-    raise SystemExit(f"ptq_report.py: no accuracy line in {path}")
+
 
 
 def compile_summary(path):

@@ -16,11 +16,13 @@ Reads bench/compression/structured's results in OUTPUT_DIR and
 Python standard library only.
 """
 
-import json
 import os
 import statistics
-import struct
 import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from results import (accuracy, replace_rows, replace_section,  # noqa: E402
+                     tensor_bytes)
 
 CONFIGS = [
     ("fp32-control", "distillation alone, no cut (control)"),
@@ -38,30 +40,6 @@ CONFIGS = [
     ("share-1-emb128", "share-1, embeddings 128 wide + projection to 256"),
     ("share-1-emb128+int8", "share-1-emb128, then static int8 (PTQ, entropy)"),
 ]
-
-
-def accuracy(path):
-    with open(path) as f:
-        for line in f:
-            if line.startswith("accuracy"):
-                return float(line.split()[1])
-    raise SystemExit(f"structured_report.py: no accuracy line in {path}")
-
-
-def tensor_bytes(directory):
-    """(all tensors' bytes, bert.encoder.* tensors' bytes) of model.safetensors."""
-    with open(os.path.join(directory, "model.safetensors"), "rb") as f:
-        (length,) = struct.unpack("<Q", f.read(8))
-        header = json.loads(f.read(length))
-    total = encoder = 0
-    for name, info in header.items():
-        if name == "__metadata__":
-            continue
-        begin, end = info["data_offsets"]
-        total += end - begin
-        if name.startswith("bert.encoder."):
-            encoder += end - begin
-    return total, encoder
 
 
 def kind_of(name):
@@ -255,30 +233,14 @@ def main():
                   f"Compiled latency: seed 1's models, batch 1, one thread, "
                   f"500 test sentences, median of 3 round-robin passes; load "
                   f"average {load} at the end of the timing.")
-    page = os.path.join(results, "compression.md")
-    begin, end = "<!-- structured:begin -->", "<!-- structured:end -->"
-    text = open(page).read()
-    head, rest = text.split(begin, 1)
-    _, tail = rest.split(end, 1)
-    with open(page + ".tmp", "w") as f:
-        f.write(head + begin + "\n" + table + "\n" + end + tail)
-    os.replace(page + ".tmp", page)
+    replace_section(os.path.join(results, "compression.md"), "structured",
+                    table)
 
     svg(points, {"acc": teacher_acc, "total": teacher_total,
                  "encoder": teacher_encoder},
         os.path.join(results, "compression-structured.svg"))
 
-    path = os.path.join(results, "compression.json")
-    document = {"results": []}
-    if os.path.exists(path):
-        document = json.load(open(path))
-    owned = {r["recipe"] for r in records}
-    document["results"] = [r for r in document["results"]
-                           if r["recipe"] not in owned] + records
-    with open(path + ".tmp", "w") as f:
-        json.dump(document, f, indent=2)
-        f.write("\n")
-    os.replace(path + ".tmp", path)
+    replace_rows(os.path.join(results, "compression.json"), records)
 
 
 if __name__ == "__main__":
