@@ -35,11 +35,16 @@ CONFIGS = [
     ("sensimix-naive-kd", "naive with distillation (pred, rep)"),
     ("sensimix-6ep", "SensiMix over 6 epochs instead of 3"),
     ("sensimix-naive-6ep", "naive over 6 epochs"),
+    ("sensimix-meanscale", "SensiMix with 1-bit weights scaled by their mean absolute value"),
+    ("sensimix-naive-meanscale", "naive with 1-bit weights scaled by their mean absolute value"),
 ]
 PAIRS = [("sensimix", "sensimix-naive"), ("sensimix-kd", "sensimix"),
          ("sensimix-naive-kd", "sensimix-naive"),
          ("sensimix-6ep", "sensimix-naive-6ep"), ("sensimix-6ep", "sensimix"),
-         ("sensimix-naive-6ep", "sensimix-naive")]
+         ("sensimix-naive-6ep", "sensimix-naive"),
+         ("sensimix-meanscale", "sensimix-naive-meanscale"),
+         ("sensimix-meanscale", "sensimix"),
+         ("sensimix-naive-meanscale", "sensimix-naive")]
 # Two-sided 95% critical values of Student's t by degrees of freedom.
 T95 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447,
        7: 2.365, 8: 2.306, 9: 2.262, 10: 2.228}
