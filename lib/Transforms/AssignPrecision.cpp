@@ -2,13 +2,15 @@
 //
 // Assigns a precision to each encoder module (a layer's attention or FFN)
 // by SensiMix's fixed policy, int8 everywhere, or by minimising the total
-// measured sensitivity under a model-size budget with an exact dynamic
-// program, and explains every choice with a remark.
+// measured sensitivity under a model-size budget (the exact solver of
+// Support/PrecisionBudget.h, which the trainer's recipes share), and
+// explains every choice with a remark.
 //
 //===----------------------------------------------------------------------===//
 
 #include "quantbert/Transforms/Passes.h"
 
+#include "quantbert/Support/PrecisionBudget.h"
 #include "quantbert/Support/SensitivityReport.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -383,68 +385,35 @@ LogicalResult AssignPrecisionPass::assignUnderBudget(ModuleOp module) {
     choices.push_back(std::move(available));
   }
 
-  // Pareto dynamic program over modules: after module i, `frontier` holds
-  // every (bits, sensitivity) pair no other pair beats on both. Dropping a
-  // dominated prefix never loses an optimum (swap in the dominating prefix),
-  // so the result is exact.
-  struct State {
-    int64_t bits;
-    double cost;
-    SmallVector<uint8_t> picks;
-  };
-  int64_t budgetBits = static_cast<int64_t>(budget * double(fp32Bits));
-  SmallVector<int64_t> minRemainingBits(slots.size() + 1, 0);
-  for (int64_t i = slots.size() - 1; i >= 0; --i) {
-    const ModuleSlot &slot = slots.begin()[i].second;
-    int64_t cheapest = std::numeric_limits<int64_t>::max();
+  // One unit per module: its candidates' bits and measured sensitivity.
+  std::vector<std::vector<quantbert::BudgetOption>> units;
+  for (auto [i, entry] : llvm::enumerate(slots)) {
+    const ModuleSlot &slot = entry.second;
+    std::vector<quantbert::BudgetOption> &options = units.emplace_back();
     for (Precision precision : choices[i])
-      cheapest = std::min(cheapest, slot.bits(precision));
-    minRemainingBits[i] = minRemainingBits[i + 1] + cheapest;
+      options.push_back({slot.bits(precision),
+                         precision == Precision::f32
+                             ? 0.0
+                             : slot.sensitivity.at(precision)});
   }
-  if (fixedBits + minRemainingBits[0] > budgetBits)
+  int64_t budgetBits = static_cast<int64_t>(budget * double(fp32Bits));
+  std::optional<quantbert::BudgetSolution> best =
+      quantbert::solvePrecisionBudget(units, fixedBits, budgetBits);
+  if (!best) {
+    int64_t smallest = quantbert::minimumBudgetBits(units, fixedBits);
     return module.emitError()
            << "qb-assign-precision: budget "
            << llvm::formatv("{0:F1}", 100.0 * budget) << "% of FP32 ("
            << budgetBits / 8 << " bytes) is infeasible: the smallest "
-           << "assignment needs " << formatBytes(fixedBits + minRemainingBits[0])
-           << " ("
-           << llvm::formatv("{0:F1}", 100.0 *
-                                          double(fixedBits + minRemainingBits[0]) /
-                                          double(fp32Bits))
+           << "assignment needs " << formatBytes(smallest) << " ("
+           << llvm::formatv("{0:F1}",
+                            100.0 * double(smallest) / double(fp32Bits))
            << "% of FP32)";
-
-  std::vector<State> frontier = {{fixedBits, 0.0, {}}};
-  for (size_t i = 0; i < slots.size(); ++i) {
-    const ModuleSlot &slot = slots.begin()[i].second;
-    std::vector<State> next;
-    for (const State &state : frontier) {
-      for (auto [pick, precision] : llvm::enumerate(choices[i])) {
-        int64_t bits = state.bits + slot.bits(precision);
-        if (bits + minRemainingBits[i + 1] > budgetBits)
-          continue;
-        double cost = state.cost + (precision == Precision::f32
-                                        ? 0.0
-                                        : slot.sensitivity.at(precision));
-        State extended{bits, cost, state.picks};
-        extended.picks.push_back(static_cast<uint8_t>(pick));
-        next.push_back(std::move(extended));
-      }
-    }
-    llvm::sort(next, [](const State &a, const State &b) {
-      return a.bits != b.bits ? a.bits < b.bits : a.cost < b.cost;
-    });
-    frontier.clear();
-    for (State &state : next)
-      if (frontier.empty() || state.cost < frontier.back().cost)
-        frontier.push_back(std::move(state));
   }
-  // Cheapest total sensitivity; among equals the smallest model (the
-  // frontier is sorted by size with strictly falling cost).
-  const State &best = frontier.back();
 
   for (size_t i = 0; i < slots.size(); ++i) {
     ModuleSlot &slot = slots.begin()[i].second;
-    Precision chosen = choices[i][best.picks[i]];
+    Precision chosen = choices[i][best->picks[i]];
     apply(slot, chosen);
     InFlightDiagnostic remark = slot.linears.front().emitRemark();
     remark << slot.name() << ": " << stringifyPrecision(chosen)
@@ -466,10 +435,10 @@ LogicalResult AssignPrecisionPass::assignUnderBudget(ModuleOp module) {
       remark << " none";
   }
   module.emitRemark() << "qb-assign-precision: " << slots.size()
-                      << " modules, " << modelSize(best.bits) << " (budget "
+                      << " modules, " << modelSize(best->bits) << " (budget "
                       << llvm::formatv("{0:F1}", 100.0 * budget)
                       << "%), total sensitivity "
-                      << llvm::formatv("{0:F4}", best.cost);
+                      << llvm::formatv("{0:F4}", best->cost);
   return success();
 }
 
