@@ -24,18 +24,21 @@ import statistics
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from results import (accuracy, replace_rows, replace_section,  # noqa: E402
-                     tensor_bytes)
+from results import (accuracy, interval, paired,  # noqa: E402
+                     replace_rows, replace_section, tensor_bytes)
 
 CONFIGS = [
     ("fp32-control", "FP32, the same QAT schedule without quantization"),
-    ("sensimix", "SensiMix: top half of the layers 1-bit FFN, ABWR + PT + ILF"),
+    ("q8bert", "Q8BERT: every encoder linear int8 on int8 activations"),
+    ("ternary-kd-rep", "TernaryBERT weights on int8 activations, distilled (pred, rep)"),
+    ("ternary-kd-attscore", "the same plus attention-score MSE"),
+    ("sensimix", "SensiMix: top half of the layers 1-bit FFN (the paper's unscaled ±1), ABWR + PT + ILF"),
     ("sensimix-naive", "the same layers binarized from the start (no ABWR, PT, ILF)"),
     ("sensimix-kd", "SensiMix with distillation (pred, rep) from the teacher"),
     ("sensimix-naive-kd", "naive with distillation (pred, rep)"),
     ("sensimix-6ep", "SensiMix over 6 epochs instead of 3"),
     ("sensimix-naive-6ep", "naive over 6 epochs"),
-    ("sensimix-meanscale", "SensiMix with 1-bit weights scaled by their mean absolute value"),
+    ("sensimix-meanscale", "SensiMix with 1-bit weights scaled by their mean absolute value (the recipe's default since 7 Dec)"),
     ("sensimix-naive-meanscale", "naive with 1-bit weights scaled by their mean absolute value"),
 ]
 PAIRS = [("sensimix", "sensimix-naive"), ("sensimix-kd", "sensimix"),
@@ -45,20 +48,6 @@ PAIRS = [("sensimix", "sensimix-naive"), ("sensimix-kd", "sensimix"),
          ("sensimix-meanscale", "sensimix-naive-meanscale"),
          ("sensimix-meanscale", "sensimix"),
          ("sensimix-naive-meanscale", "sensimix-naive")]
-# Two-sided 95% critical values of Student's t by degrees of freedom.
-T95 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447,
-       7: 2.365, 8: 2.306, 9: 2.262, 10: 2.228}
-
-
-def interval(values):
-    """(mean, sd, half-width of the 95% t interval of the mean)."""
-    mean = statistics.mean(values)
-    if len(values) < 2:
-        return mean, 0.0, float("nan")
-    sd = statistics.stdev(values)
-    return mean, sd, T95[len(values) - 1] * sd / math.sqrt(len(values))
-
-
 def main():
     out, teacher_dir, results, seeds = sys.argv[1:5]
     seeds = seeds.split()
@@ -97,14 +86,11 @@ def main():
              f"— | — | {teacher_bytes / 1e6:.1f} (100%) |"] + rows
     pairs = []
     for a, b in PAIRS:
-        if a not in scores or b not in scores:
+        difference = paired(scores, a, b)
+        if not difference:
             continue
-        common = sorted(set(scores[a]) & set(scores[b]), key=int)
-        if len(common) < 2:
-            continue
-        diffs = [100 * (scores[a][s] - scores[b][s]) for s in common]
-        mean, sd, half = interval(diffs)
-        pairs.append(f"| {a} − {b} | {len(common)} | {mean:+.2f} | "
+        count, mean, half = difference
+        pairs.append(f"| {a} − {b} | {count} | {mean:+.2f} | "
                      f"[{mean - half:+.2f}, {mean + half:+.2f}] |")
     if pairs:
         table += ["", "Paired by seed (same data order and initial "

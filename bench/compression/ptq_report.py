@@ -14,7 +14,7 @@ import statistics
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from results import accuracy  # noqa: E402
+from results import accuracy, replace_section  # noqa: E402
 
 
 
@@ -107,16 +107,7 @@ def main():
         ["| model | method | test accuracy | vs FP32 (points) | weights | "
          "layers (attention/FFN) |",
          "|---|---|---|---|---|---|"] + rows)
-    with open(page) as f:
-        text = f.read()
-    begin, end = "<!-- ptq:begin -->", "<!-- ptq:end -->"
-    if begin not in text or end not in text:
-        raise SystemExit(f"ptq_report.py: {page} has no {begin} ... {end}")
-    head, rest = text.split(begin, 1)
-    _, tail = rest.split(end, 1)
-    with open(page + ".tmp", "w") as f:
-        f.write(head + begin + "\n" + table + "\n" + end + tail)
-    os.replace(page + ".tmp", page)
+    replace_section(page, "ptq", table)
     print(table)
 
 

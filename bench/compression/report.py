@@ -161,7 +161,11 @@ def main():
     md.extend(lines)
     table = "\n".join(md)
 
-    sens = json.load(open(os.path.join(out_dir, "sensitivity.json")))
+    # The weights-only measure the section describes (runs before 7 Dec
+    # 2026 wrote it as sensitivity.json).
+    weights_only = os.path.join(out_dir, "sensitivity-weights.json")
+    sens = json.load(open(weights_only if os.path.exists(weights_only) else
+                          os.path.join(out_dir, "sensitivity.json")))
     s_md = ["| layer | module | params | i8 | ternary | binary |",
             "|---|---|---|---|---|---|"]
     for m in sens["modules"]:

@@ -22,7 +22,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from results import (accuracy, replace_rows, replace_section,  # noqa: E402
-                     tensor_bytes)
+                     tensor_bytes, write_atomically)
 
 CONFIGS = [
     ("fp32-control", "distillation alone, no cut (control)"),
@@ -151,9 +151,7 @@ def svg(points, teacher, path, width=1100, height=460):
                        f'fill="{color}"/>')
         out.append(f'<text x="{width - right + 30}" y="{y + 4}">{label}</text>')
     out.append("</svg>")
-    with open(path + ".tmp", "w") as f:
-        f.write("\n".join(out) + "\n")
-    os.replace(path + ".tmp", path)
+    write_atomically(path, "\n".join(out) + "\n")
 
 
 def main():

@@ -8,12 +8,14 @@
 #include "quantbert/Train/Recipes.h"
 
 #include "quantbert/Support/FileIO.h"
+#include "quantbert/Support/PrecisionBudget.h"
 
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <random>
 
 namespace quantbert::train {
 
@@ -44,7 +46,251 @@ BertLayer encoderLayer(BertModel &bert, int64_t layer) {
   return bert->encoder->layer->ptr<BertLayerImpl>(layer);
 }
 
+/// The QuantLinears of `module`.
+std::vector<QuantLinear> moduleLinears(BertModel &bert,
+                                       const EncoderModule &module) {
+  BertLayer layer = encoderLayer(bert, module.layer);
+  if (module.module == BertModule::Attention)
+    return {layer->attention->self->query, layer->attention->self->key,
+            layer->attention->self->value, layer->attention->output->dense};
+  return {layer->intermediate->dense, layer->output->dense};
+}
+
+constexpr std::pair<Assignment, const char *> kAssignments[] = {
+    {Assignment::Layers, "layers"},
+    {Assignment::Budget, "budget"},
+    {Assignment::Random, "random"},
+};
+
+int64_t bitsPerWeight(Precision precision) {
+  switch (precision) {
+  case Precision::F32:
+    return 32;
+  case Precision::F16:
+  case Precision::BF16:
+    return 16;
+  case Precision::I8:
+    return 8;
+  case Precision::Ternary:
+    return 2;
+  case Precision::Binary:
+    return 1;
+  }
+  return 32;
+}
+
+bool isAssignable(Precision precision) {
+  return precision == Precision::I8 || precision == Precision::Ternary ||
+         precision == Precision::Binary;
+}
+
+/// Every encoder module of a model with `layers` stored layers, in order.
+std::vector<EncoderModule> encoderModules(int64_t layers) {
+  std::vector<EncoderModule> modules;
+  for (int64_t layer = 0; layer < layers; ++layer)
+    for (BertModule module : {BertModule::Attention, BertModule::Ffn})
+      modules.push_back({layer, module});
+  return modules;
+}
+
+/// The precisions of SensiMix's policy: `mpLayers`' FFNs 1-bit, else int8.
+std::map<EncoderModule, Precision>
+layerPolicy(int64_t layers, const std::vector<int64_t> &mpLayers) {
+  std::map<EncoderModule, Precision> precisions;
+  for (const EncoderModule &module : encoderModules(layers))
+    precisions[module] =
+        module.module == BertModule::Ffn &&
+                std::count(mpLayers.begin(), mpLayers.end(), module.layer)
+            ? Precision::Binary
+            : Precision::I8;
+  return precisions;
+}
+
+int64_t assignedBits(const BertConfig &config,
+                     const std::map<EncoderModule, Precision> &precisions) {
+  int64_t bits = 0;
+  for (const auto &[module, precision] : precisions)
+    bits += encoderModuleParams(config, module) * bitsPerWeight(precision);
+  return bits;
+}
+
+/// Assignment::Budget: the solver over `sensitivity`.
+Expected<std::map<EncoderModule, Precision>>
+assignUnderBudget(const BertConfig &config, int64_t layers,
+                  const std::vector<Precision> &candidates, int64_t budgetBits,
+                  const SensitivityReport &sensitivity, double &totalCost) {
+  std::vector<EncoderModule> modules = encoderModules(layers);
+  std::vector<std::vector<BudgetOption>> units;
+  std::vector<std::vector<Precision>> choices;
+  for (const EncoderModule &module : modules) {
+    auto entry = std::find_if(
+        sensitivity.modules.begin(), sensitivity.modules.end(),
+        [&](const ModuleSensitivity &m) {
+          return m.layer == module.layer && m.module == module.module;
+        });
+    if (entry == sensitivity.modules.end())
+      return Error::failure("sensitivity.json does not measure the " +
+                            std::string(bertModuleName(module.module)) +
+                            " of layer " + std::to_string(module.layer));
+    std::vector<BudgetOption> &options = units.emplace_back();
+    std::vector<Precision> &available = choices.emplace_back();
+    int64_t params = encoderModuleParams(config, module);
+    for (Precision precision : candidates) {
+      auto cost = entry->sensitivity.find(precision);
+      if (cost == entry->sensitivity.end())
+        return Error::failure(
+            "sensitivity.json has no '" + std::string(precisionName(precision)) +
+            "' sensitivity for the " +
+            std::string(bertModuleName(module.module)) + " of layer " +
+            std::to_string(module.layer) +
+            " (measure it with --precisions, or drop it from 'precisions')");
+      options.push_back({params * bitsPerWeight(precision), cost->second});
+      available.push_back(precision);
+    }
+  }
+  std::optional<BudgetSolution> best =
+      solvePrecisionBudget(units, 0, budgetBits);
+  if (!best)
+    return Error::failure(
+        "no assignment fits the budget: the smallest needs " +
+        std::to_string(minimumBudgetBits(units, 0) / 8) + " bytes of " +
+        "encoder-linear weights, the budget allows " +
+        std::to_string(budgetBits / 8));
+  std::map<EncoderModule, Precision> precisions;
+  for (size_t i = 0; i < modules.size(); ++i)
+    precisions[modules[i]] = choices[i][best->picks[i]];
+  totalCost = best->cost;
+  return precisions;
+}
+
+/// Assignment::Random (see its comment in Recipes.h).
+Expected<std::map<EncoderModule, Precision>>
+assignAtRandom(const BertConfig &config, int64_t layers,
+               std::vector<Precision> candidates, int64_t budgetBits,
+               uint64_t seed) {
+  // Widest first.
+  std::sort(candidates.begin(), candidates.end(), [](Precision a, Precision b) {
+    return bitsPerWeight(a) > bitsPerWeight(b);
+  });
+  std::vector<EncoderModule> modules = encoderModules(layers);
+  std::map<EncoderModule, Precision> precisions;
+  for (const EncoderModule &module : modules)
+    precisions[module] = candidates.front();
+  std::mt19937_64 rng(seed);
+  int64_t bits = assignedBits(config, precisions);
+  std::vector<EncoderModule> order = modules;
+  std::shuffle(order.begin(), order.end(), rng);
+  std::vector<EncoderModule> dropped;
+  for (const EncoderModule &module : order) {
+    if (bits <= budgetBits)
+      break;
+    int64_t params = encoderModuleParams(config, module);
+    bits += params * (bitsPerWeight(candidates.back()) -
+                      bitsPerWeight(precisions[module]));
+    precisions[module] = candidates.back();
+    dropped.push_back(module);
+  }
+  if (bits > budgetBits)
+    return Error::failure(
+        "no assignment fits the budget: the smallest needs " +
+        std::to_string(bits / 8) + " bytes of encoder-linear weights, the "
+        "budget allows " + std::to_string(budgetBits / 8));
+  std::shuffle(dropped.begin(), dropped.end(), rng);
+  for (const EncoderModule &module : dropped) {
+    int64_t params = encoderModuleParams(config, module);
+    for (Precision precision : candidates) {
+      int64_t raised = bits + params * (bitsPerWeight(precision) -
+                                        bitsPerWeight(precisions[module]));
+      if (bitsPerWeight(precision) > bitsPerWeight(precisions[module]) &&
+          raised <= budgetBits) {
+        precisions[module] = precision;
+        bits = raised;
+        break;
+      }
+    }
+  }
+  return precisions;
+}
+
 } // namespace
+
+std::string encoderModuleName(const EncoderModule &module) {
+  return "layer." + std::to_string(module.layer) + "." +
+         std::string(bertModuleName(module.module));
+}
+
+Expected<EncoderModule> parseEncoderModule(std::string_view name) {
+  auto bad = [&] {
+    return Error::failure("'" + std::string(name) +
+                          "' is not a module name (expected layer.N.attention "
+                          "or layer.N.ffn)");
+  };
+  constexpr std::string_view prefix = "layer.";
+  if (name.substr(0, prefix.size()) != prefix)
+    return bad();
+  std::string_view rest = name.substr(prefix.size());
+  size_t dot = rest.find('.');
+  if (dot == 0 || dot == std::string_view::npos || dot > 6)
+    return bad();
+  EncoderModule module;
+  for (char c : rest.substr(0, dot)) {
+    if (c < '0' || c > '9')
+      return bad();
+    module.layer = module.layer * 10 + (c - '0');
+  }
+  std::string_view kind = rest.substr(dot + 1);
+  if (kind == "attention")
+    module.module = BertModule::Attention;
+  else if (kind == "ffn")
+    module.module = BertModule::Ffn;
+  else
+    return bad();
+  return module;
+}
+
+std::vector<std::string> encoderModuleLinears(const EncoderModule &module) {
+  std::vector<std::string> names;
+  if (module.module == BertModule::Attention)
+    for (const char *linear : kAttentionLinears)
+      names.push_back(layerPrefix(module.layer) + linear);
+  else
+    for (const char *linear : kFfnLinears)
+      names.push_back(layerPrefix(module.layer) + linear);
+  return names;
+}
+
+int64_t encoderModuleParams(const BertConfig &config,
+                            const EncoderModule &module) {
+  int64_t hidden = config.hiddenSize;
+  int64_t inner = module.module == BertModule::Attention
+                      ? config.numHeads(module.layer) * config.headSize()
+                      : config.ffnWidth(module.layer);
+  int64_t params = 0;
+  for (const std::string &name : encoderModuleLinears(module)) {
+    // attention.output.dense and output.dense map inner -> hidden, the
+    // others hidden -> inner.
+    bool toHidden = name.size() >= 12 &&
+                    name.compare(name.size() - 12, 12, "output.dense") == 0;
+    int64_t in = toHidden ? inner : hidden, out = toHidden ? hidden : inner;
+    int64_t rank = config.rankOf(name);
+    params += rank > 0 ? rank * (in + out) : in * out;
+  }
+  return params;
+}
+
+std::string_view assignmentName(Assignment assignment) {
+  for (const auto &[value, name] : kAssignments)
+    if (value == assignment)
+      return name;
+  return "?";
+}
+
+std::optional<Assignment> parseAssignment(std::string_view name) {
+  for (const auto &[value, spelling] : kAssignments)
+    if (name == spelling)
+      return value;
+  return std::nullopt;
+}
 
 std::string_view recipeName(RecipeKind kind) {
   for (const auto &[value, name] : kRecipes)
@@ -138,6 +384,58 @@ Error readRecipeConfig(const std::string &path, RecipeOptions &options) {
       if (!value.is_string() || value.get<std::string>().empty())
         return wrongType(key, "must be a file name");
       options.sensitivityPath = value.get<std::string>();
+    } else if (key == "assign") {
+      std::optional<Assignment> assignment =
+          value.is_string() ? parseAssignment(value.get<std::string>())
+                            : std::nullopt;
+      if (!assignment)
+        return wrongType(key, "must be \"layers\", \"budget\" or \"random\"");
+      options.assign = *assignment;
+    } else if (key == "bits_per_weight") {
+      if (!value.is_number() || !(value.get<double>() > 0) ||
+          value.get<double>() > 32)
+        return wrongType(key, "must be a number in (0, 32]");
+      options.bitsPerWeight = value.get<double>();
+    } else if (key == "assign_seed") {
+      if (!value.is_number_unsigned())
+        return wrongType(key, "must be a non-negative integer");
+      options.assignSeed = value.get<uint64_t>();
+    } else if (key == "precisions") {
+      auto precision = [](const Json &item) -> std::optional<Precision> {
+        return item.is_string() ? parsePrecision(item.get<std::string>())
+                                : std::nullopt;
+      };
+      if (!value.is_array() || value.empty())
+        return wrongType(key, "must be a non-empty list of precisions");
+      options.precisions.clear();
+      for (const Json &item : value) {
+        std::optional<Precision> parsed = precision(item);
+        if (!parsed || !isAssignable(*parsed))
+          return wrongType(key, "must list \"i8\", \"ternary\" or \"binary\"");
+        if (std::count(options.precisions.begin(), options.precisions.end(),
+                       *parsed) == 0)
+          options.precisions.push_back(*parsed);
+      }
+    } else if (key == "module_precisions") {
+      if (!value.is_object())
+        return wrongType(key, "must be an object of \"layer.N.attention\" or "
+                              "\"layer.N.ffn\" to a precision");
+      options.modulePrecisions.clear();
+      for (const auto &entry : value.items()) {
+        Expected<EncoderModule> module = parseEncoderModule(entry.key());
+        if (!module)
+          return Error::failure(where + "field 'module_precisions': " +
+                                module.message());
+        std::optional<Precision> precision =
+            entry.value().is_string()
+                ? parsePrecision(entry.value().get<std::string>())
+                : std::nullopt;
+        if (!precision || !isAssignable(*precision))
+          return Error::failure(where + "field 'module_precisions': '" +
+                                entry.key() + "' must be \"i8\", \"ternary\" "
+                                "or \"binary\", got " + entry.value().dump());
+        options.modulePrecisions[*module] = *precision;
+      }
     } else {
       return Error::failure(where + "unknown field '" + key + "'");
     }
@@ -193,8 +491,11 @@ Expected<ResolvedRecipe> resolveRecipe(const RecipeOptions &options,
     return Error::failure("no recipe given: pass --recipe q8bert|sensimix|"
                           "ternary or set 'recipe' in the recipe config");
   if (*options.kind != RecipeKind::SensiMix &&
-      (options.mpLayers >= 0 || !options.sensitivityPath.empty()))
-    return Error::failure("the MP layers (mp_layers, sensitivity) apply to "
+      (options.mpLayers >= 0 || !options.sensitivityPath.empty() ||
+       options.assign != Assignment::Layers ||
+       !options.modulePrecisions.empty()))
+    return Error::failure("the MP layers and module precisions (mp_layers, "
+                          "sensitivity, assign, module_precisions) apply to "
                           "the sensimix recipe only, not " +
                           std::string(recipeName(*options.kind)));
   ResolvedRecipe recipe;
@@ -218,7 +519,8 @@ Expected<ResolvedRecipe> resolveRecipe(const RecipeOptions &options,
     break;
   case RecipeKind::SensiMix: {
     int64_t count = options.mpLayers >= 0 ? options.mpLayers : layers / 2;
-    if (config.isShared() && count == 0 && options.mpLayers < 0)
+    if (config.isShared() && count == 0 && options.mpLayers < 0 &&
+        options.modulePrecisions.empty() && options.bitsPerWeight == 0)
       return Error::failure(
           "the sensimix recipe's default MP layers (half of the model's " +
           std::to_string(layers) +
@@ -232,21 +534,77 @@ Expected<ResolvedRecipe> resolveRecipe(const RecipeOptions &options,
               std::to_string(entry.layer) + ", but the weight-shared model "
               "stores " + std::to_string(layers) +
               " layer groups (measure the shared model)");
-    Expected<std::vector<int64_t>> mp =
-        chooseMpLayers(layers, count, sensitivity);
-    if (!mp)
-      return mp.error();
-    recipe.mpLayers = *mp;
-    for (int64_t layer = 0; layer < layers; ++layer) {
-      bool isMp = std::count(mp->begin(), mp->end(), layer) > 0;
-      for (const char *linear : kAttentionLinears)
-        spec.linears[layerPrefix(layer) + linear] = int8Linear();
-      for (const char *linear : kFfnLinears)
-        spec.linears[layerPrefix(layer) + linear] =
-            isMp ? LinearQuantSpec{options.binaryQuantizer,
-                                   Granularity::PerTensor, InputQuant::Sign}
-                 : int8Linear();
+    // Every size below counts the encoder linears' weights.
+    int64_t totalParams = 0;
+    for (const EncoderModule &module : encoderModules(layers))
+      totalParams += encoderModuleParams(config, module);
+    if (!options.modulePrecisions.empty()) {
+      // An explicit map: every module it does not name is int8.
+      recipe.precisions = layerPolicy(layers, {});
+      for (const auto &[module, precision] : options.modulePrecisions) {
+        if (module.layer >= layers)
+          return Error::failure("module_precisions names " +
+                                encoderModuleName(module) + ", but the model "
+                                "has " + std::to_string(layers) +
+                                (config.isShared() ? " stored layer group"
+                                                   : " layer") +
+                                (layers == 1 ? "" : "s"));
+        recipe.precisions[module] = precision;
+      }
+    } else if (options.assign == Assignment::Layers) {
+      Expected<std::vector<int64_t>> mp =
+          chooseMpLayers(layers, count, sensitivity);
+      if (!mp)
+        return mp.error();
+      recipe.precisions = layerPolicy(layers, *mp);
+    } else {
+      // The budget: the fixed policy's size unless bits_per_weight says.
+      if (count < 0 || count > layers)
+        return Error::failure("--mp-layers " + std::to_string(count) +
+                              " is out of range: the model has " +
+                              std::to_string(layers) + " layers");
+      std::vector<int64_t> top;
+      for (int64_t layer = layers - count; layer < layers; ++layer)
+        top.push_back(layer);
+      int64_t budgetBits =
+          options.bitsPerWeight > 0
+              ? static_cast<int64_t>(options.bitsPerWeight *
+                                     double(totalParams))
+              : assignedBits(config, layerPolicy(layers, top));
+      if (options.assign == Assignment::Budget && !sensitivity)
+        return Error::failure("assign budget needs sensitivity.json "
+                              "(--sensitivity or 'sensitivity')");
+      double cost = 0;
+      Expected<std::map<EncoderModule, Precision>> assigned =
+          options.assign == Assignment::Budget
+              ? assignUnderBudget(config, layers, options.precisions,
+                                  budgetBits, *sensitivity, cost)
+              : assignAtRandom(config, layers, options.precisions,
+                               budgetBits, options.assignSeed);
+      if (options.assign == Assignment::Budget)
+        recipe.totalSensitivity = cost;
+      if (!assigned)
+        return Error::failure("assign " +
+                              std::string(assignmentName(options.assign)) +
+                              ": " + assigned.message());
+      recipe.precisions = std::move(*assigned);
     }
+    for (const auto &[module, precision] : recipe.precisions)
+      if (precision == Precision::Binary) {
+        recipe.binaryModules.push_back(module);
+        if (recipe.mpLayers.empty() || recipe.mpLayers.back() != module.layer)
+          recipe.mpLayers.push_back(module.layer);
+      }
+    recipe.bitsPerWeight =
+        double(assignedBits(config, recipe.precisions)) / double(totalParams);
+    for (const auto &[module, precision] : recipe.precisions)
+      for (const std::string &linear : encoderModuleLinears(module))
+        spec.linears[linear] =
+            precision == Precision::Binary
+                ? LinearQuantSpec{options.binaryQuantizer,
+                                  Granularity::PerTensor, InputQuant::Sign}
+            : precision == Precision::Ternary ? int8Linear(Quantizer::Twn)
+                                              : int8Linear();
     // SensiMix's 8-bit word and position tables, in its own index format:
     // a lookup table is storage, so nothing is lost to the float kernels.
     for (const char *table : {"bert.embeddings.word_embeddings",
@@ -299,28 +657,29 @@ std::vector<FfnPhase> mpLayerSchedule(int64_t epoch, int64_t numMpLayers,
   return phases;
 }
 
-void applyMpSchedule(BertModel &bert, const std::vector<int64_t> &mpLayers,
+void applyMpSchedule(BertModel &bert,
+                     const std::vector<EncoderModule> &binaryModules,
+                     const std::vector<int64_t> &mpLayers,
                      const std::vector<FfnPhase> &phases) {
-  for (size_t i = 0; i < mpLayers.size(); ++i) {
-    BertLayer layer = encoderLayer(bert, mpLayers[i]);
-    for (QuantLinear linear :
-         {layer->intermediate->dense, layer->output->dense}) {
+  for (const EncoderModule &module : binaryModules) {
+    auto at = std::lower_bound(mpLayers.begin(), mpLayers.end(), module.layer);
+    const FfnPhase &phase = phases.at(size_t(at - mpLayers.begin()));
+    for (QuantLinear linear : moduleLinears(bert, module)) {
       for (QuantLinearImpl *factor : {linear.get(), linear->down.get()}) {
         if (!factor)
           continue;
-        factor->binarizeInputsInTraining = phases[i].binaryInputs;
-        factor->binarizeWeightsInTraining = phases[i].binaryWeights;
+        factor->binarizeInputsInTraining = phase.binaryInputs;
+        factor->binarizeWeightsInTraining = phase.binaryWeights;
       }
     }
   }
 }
 
-torch::Tensor abwrLoss(BertModel &bert, const std::vector<int64_t> &layers) {
+torch::Tensor abwrLoss(BertModel &bert,
+                       const std::vector<EncoderModule> &modules) {
   torch::Tensor loss = torch::zeros({});
-  for (int64_t index : layers) {
-    BertLayer layer = encoderLayer(bert, index);
-    for (QuantLinear linear :
-         {layer->intermediate->dense, layer->output->dense}) {
+  for (const EncoderModule &module : modules) {
+    for (QuantLinear linear : moduleLinears(bert, module)) {
       loss = loss + (linear->weight.abs() - 1.0).pow(2).mean();
       if (linear->down) // each factor of a low-rank linear is binarized
         loss = loss + (linear->down->weight.abs() - 1.0).pow(2).mean();
@@ -376,19 +735,24 @@ void QatTask::beginEpoch(int64_t epoch) {
   std::vector<FfnPhase> phases =
       mpLayerSchedule(epoch, int64_t(recipe_.mpLayers.size()),
                       options.prioritizedTraining, options.inverseLayerwise);
-  applyMpSchedule(model_->bert, recipe_.mpLayers, phases);
+  applyMpSchedule(model_->bert, recipe_.binaryModules, recipe_.mpLayers,
+                  phases);
   binarized_.clear();
   for (size_t i = 0; i < phases.size(); ++i)
     if (phases[i].binaryWeights)
       binarized_.push_back(recipe_.mpLayers[i]);
+  binarizedModules_.clear();
+  for (const EncoderModule &module : recipe_.binaryModules)
+    if (std::binary_search(binarized_.begin(), binarized_.end(), module.layer))
+      binarizedModules_.push_back(module);
 }
 
 Expected<torch::Tensor> QatTask::loss(const std::vector<int64_t> &examples) {
   Expected<torch::Tensor> loss = inner_->loss(examples);
-  if (!loss || !recipe_.options.abwr || binarized_.empty())
+  if (!loss || !recipe_.options.abwr || binarizedModules_.empty())
     return loss;
-  return *loss +
-         recipe_.options.abwrCoefficient * abwrLoss(model_->bert, binarized_);
+  return *loss + recipe_.options.abwrCoefficient *
+                     abwrLoss(model_->bert, binarizedModules_);
 }
 
 Expected<std::optional<double>> QatTask::evaluate() {

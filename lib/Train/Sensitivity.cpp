@@ -15,6 +15,7 @@
 #include "quantbert/Support/FileIO.h"
 #include "quantbert/Support/Quantization.h"
 #include "quantbert/Support/WeightQuantizers.h"
+#include "quantbert/Train/QuantizedLinear.h"
 
 #include <ATen/CPUGeneratorImpl.h>
 
@@ -142,6 +143,8 @@ struct ModuleWeights {
   int64_t layer = 0;
   BertModule module = BertModule::Attention;
   std::vector<torch::Tensor> weights;
+  /// The linears (and low-rank down factors) the weights belong to.
+  std::vector<QuantLinearImpl *> linears;
 };
 
 /// A tokenized dev batch.
@@ -164,6 +167,7 @@ measureSensitivity(BertForSequenceClassification &model,
     return Error::failure("sensitivity: batch size must be positive");
 
   auto parameters = model->named_parameters();
+  auto submodules = model->named_modules();
   std::vector<ModuleWeights> modules;
   int64_t numLayers = 0;
   while (parameters.contains("bert.encoder.layer." +
@@ -185,6 +189,20 @@ measureSensitivity(BertForSequenceClassification &model,
                            "." + linear + ".down.weight";
         if (parameters.contains(down))
           module.weights.push_back(parameters[down]);
+        std::string path =
+            "bert.encoder.layer." + std::to_string(layer) + "." + linear;
+        auto *quantLinear = submodules.contains(path)
+                                ? submodules[path]->as<QuantLinearImpl>()
+                                : nullptr;
+        if (!quantLinear)
+          return Error::failure("sensitivity: the model has no linear '" +
+                                path + "'");
+        if (quantLinear->spec())
+          return Error::failure("sensitivity: '" + path +
+                                "' is quantized; measure the float model");
+        module.linears.push_back(quantLinear);
+        if (quantLinear->down)
+          module.linears.push_back(quantLinear->down.get());
       }
       modules.push_back(std::move(module));
     }
@@ -238,6 +256,18 @@ measureSensitivity(BertForSequenceClassification &model,
       saved.push_back(weight.detach().clone());
     }
     for (Precision precision : options.precisions) {
+      if (precision == Precision::Binary && options.binaryInputs) {
+        // The deployed 1-bit module: mean-scaled sign weights on sign
+        // inputs (the eval forward of the spec), the weights untouched.
+        for (QuantLinearImpl *linear : module.linears)
+          linear->setSpec(LinearQuantSpec{Quantizer::BinaryMeanScale,
+                                          Granularity::PerTensor,
+                                          InputQuant::Sign});
+        entry.sensitivity[precision] = devLoss() - report.baselineLoss;
+        for (QuantLinearImpl *linear : module.linears)
+          linear->setSpec(std::nullopt);
+        continue;
+      }
       {
         torch::NoGradGuard noGrad;
         for (size_t i = 0; i < saved.size(); ++i)

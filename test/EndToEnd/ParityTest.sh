@@ -32,7 +32,13 @@
 #   9. ALBERT-style weight sharing of the float model of step 1
 #      (quant-bert-train share: both layers one group, embeddings 64 wide
 #      with a projection, 50 steps of distillation), post-training static
-#      int8 of it, steps 3-5: both layers run the group's int8 weights.
+#      int8 of it, steps 3-5: both layers run the group's int8 weights;
+#  10. 1-bit modules anywhere: SensiMix QAT of the float model of step 1 with
+#      layer 0's attention and layer 1's FFN 1-bit (a module_precisions map,
+#      the form sensitivity-assigned and random assignments take; the
+#      paper's unscaled 1-bit weights, where steps 2 and 7 use the default
+#      mean-|W|-scaled ones), export, steps 3-5: binary Q, K, V and
+#      attention output on sign inputs.
 # Why those tolerances: both sides compute the same integer codes, sign bits
 # and scales; what differs is float rounding order (oneDNN's and LibTorch's
 # sums, the online softmax) and the compiler's polynomial exp/erf, all at the
@@ -112,6 +118,17 @@ run share "$train" share "${common[@]}" --model "$work/float/best" \
 run shared-ptq "$train" quantize --model "$work/shared/best" \
   --output "$work/shared-ptq" --calibration "$work/dev.tsv" \
   --calibrator entropy --threads 2
+cat > "$work/modules.json" <<'JSON'
+{"module_precisions": {"layer.0.attention": "binary", "layer.1.ffn": "binary"},
+ "binary_quantizer": "binary-sign", "prioritized_training": false,
+ "inverse_layerwise": false}
+JSON
+run modules-qat "$train" finetune "${common[@]}" --model "$work/float/best" \
+  --output "$work/modules-qat" --recipe sensimix \
+  --recipe-config "$work/modules.json" --max-steps 50 --lr 2e-4 \
+  --eval-every 50
+run modules-export "$train" export --model "$work/modules-qat/best" \
+  --output "$work/modules-bundle"
 grep -q '"num_hidden_groups": 1' "$work/shared-ptq/config.json" &&
   grep -q '"embedding_size": 64' "$work/shared-ptq/config.json" ||
   fail "the shared bundle's config.json records no sharing"
@@ -168,3 +185,4 @@ checkParity pruned-sensimix "$work/pruned-bundle" \
 checkParity pruned-low-rank-int8 "$work/low-rank-ptq" \
   "layer 1: attention i8 ffn i8"
 checkParity shared-int8 "$work/shared-ptq" "layer 1: attention i8 ffn i8"
+checkParity modules "$work/modules-bundle" "layer 0: attention binary ffn i8"

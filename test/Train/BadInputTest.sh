@@ -112,6 +112,27 @@ sed -i 's/"num_hidden_layers"/"embedding_size": 16, "num_hidden_layers"/' \
 expect_error share-shapes "misshared/model.safetensors: .*bert.embeddings.word_embeddings" \
   "$tool" eval --model misshared --data good.tsv
 
+# Precision per module: an unknown assignment, a budget without sensitivity
+# data, a map naming a layer the model lacks, a size too small for any
+# assignment.
+expect_error assign-unknown "--assign must be layers, budget or random, got 'greedy'" \
+  "$tool" finetune --train good.tsv --model run/final --output assigned \
+  --recipe sensimix --assign greedy "${tiny[@]}"
+expect_error assign-no-sensitivity "assign budget needs sensitivity.json" \
+  "$tool" finetune --train good.tsv --model run/final --output assigned \
+  --recipe sensimix --assign budget "${tiny[@]}"
+printf '{"module_precisions": {"layer.1.ffn": "binary"}}' > modules.json
+expect_error assign-map-layer "module_precisions names layer.1.ffn, but the model has 1 layer" \
+  "$tool" finetune --train good.tsv --model run/final --output assigned \
+  --recipe sensimix --recipe-config modules.json "${tiny[@]}"
+expect_error assign-too-small "assign random: no assignment fits the budget" \
+  "$tool" finetune --train good.tsv --model run/final --output assigned \
+  --recipe sensimix --assign random --bits-per-weight 0.5 "${tiny[@]}"
+if [[ -e assigned ]]; then
+  echo "FAILED: a rejected assignment left an output directory"
+  exit 1
+fi
+
 # Nothing above touched the first run's files.
 checksums > after.sha
 if ! cmp -s before.sha after.sha; then

@@ -23,6 +23,8 @@
 
 #include <gtest/gtest.h>
 
+#include <set>
+
 #include <filesystem>
 
 using namespace quantbert;
@@ -264,9 +266,18 @@ TEST(RecipeTest, AbwrIsTheSumOfMeanSquaredDistancesFromOne) {
   layer(0)->output->dense->weight.fill_(0.0f);       // 1
   layer(1)->intermediate->dense->weight.fill_(0.5f); // 0.25
   layer(1)->output->dense->weight.fill_(-2.0f);      // 1
-  EXPECT_FLOAT_EQ(abwrLoss(model->bert, {1}).item<float>(), 1.25f);
-  EXPECT_FLOAT_EQ(abwrLoss(model->bert, {0, 1}).item<float>(), 2.25f);
+  EncoderModule ffn0{0, BertModule::Ffn}, ffn1{1, BertModule::Ffn};
+  EXPECT_FLOAT_EQ(abwrLoss(model->bert, {ffn1}).item<float>(), 1.25f);
+  EXPECT_FLOAT_EQ(abwrLoss(model->bert, {ffn0, ffn1}).item<float>(), 2.25f);
   EXPECT_FLOAT_EQ(abwrLoss(model->bert, {}).item<float>(), 0.0f);
+  // A 1-bit attention adds its four linears' terms.
+  for (QuantLinear linear :
+       {layer(1)->attention->self->query, layer(1)->attention->self->key,
+        layer(1)->attention->self->value, layer(1)->attention->output->dense})
+    linear->weight.fill_(3.0f); // 4 each
+  EXPECT_FLOAT_EQ(
+      abwrLoss(model->bert, {ffn1, {1, BertModule::Attention}}).item<float>(),
+      17.25f);
 }
 
 TEST(RecipeTest, MpLayersFromSensitivity) {
@@ -313,6 +324,209 @@ TEST(RecipeTest, KeepLayersDropsTheUpperLayers) {
   EXPECT_EQ(kept->prunedHeads.size(), 1u);
   EXPECT_EQ(kept->intermediateSizes, (std::vector<int64_t>{64, 32}));
   EXPECT_EQ(kept->lowRank.size(), 1u);
+}
+
+//===----------------------------------------------------------------------===//
+// Module precisions: budget, random and explicit assignments
+//===----------------------------------------------------------------------===//
+
+RecipeOptions sensimixOptions() {
+  RecipeOptions options;
+  options.kind = RecipeKind::SensiMix;
+  return options;
+}
+
+/// 4 layers whose FFN has twice an attention's weights (as BERT's).
+BertConfig fourLayerConfig() {
+  BertConfig config = tinyConfig(2, 4);
+  config.intermediateSize = 128;
+  return config;
+}
+
+/// Binary sensitivities shaped like the main job's teacher: attentions of
+/// layers 1 and 3 and the FFN of layer 3 are the cheapest to binarize.
+SensitivityReport fourLayerReport() {
+  double attention[] = {0.19, 0.006, 0.0062, 0.0014};
+  double ffn[] = {0.039, 0.032, 0.0092, 0.0023};
+  SensitivityReport report;
+  for (int64_t layer = 0; layer < 4; ++layer) {
+    report.modules.push_back({layer, BertModule::Attention, 4096,
+                              {{Precision::I8, 1e-5},
+                               {Precision::Ternary, attention[layer] / 3},
+                               {Precision::Binary, attention[layer]}},
+                              {}});
+    report.modules.push_back({layer, BertModule::Ffn, 8192,
+                              {{Precision::I8, -1e-6},
+                               {Precision::Ternary, ffn[layer] / 3},
+                               {Precision::Binary, ffn[layer]}},
+                              {}});
+  }
+  return report;
+}
+
+TEST(ModulePrecisionTest, ModuleNamesAndSizes) {
+  Expected<EncoderModule> module = parseEncoderModule("layer.12.attention");
+  ASSERT_TRUE(module) << module.message();
+  EXPECT_EQ(module->layer, 12);
+  EXPECT_EQ(module->module, BertModule::Attention);
+  EXPECT_EQ(encoderModuleName({3, BertModule::Ffn}), "layer.3.ffn");
+  for (const char *bad : {"layer..ffn", "layer.1", "layer.x.ffn", "1.ffn",
+                          "layer.1.ffn.", "layer.-1.ffn"})
+    EXPECT_FALSE(parseEncoderModule(bad)) << bad;
+  EXPECT_EQ(encoderModuleLinears({1, BertModule::Ffn}),
+            (std::vector<std::string>{"bert.encoder.layer.1.intermediate.dense",
+                                      "bert.encoder.layer.1.output.dense"}));
+
+  BertConfig config = fourLayerConfig();
+  EXPECT_EQ(encoderModuleParams(config, {0, BertModule::Attention}),
+            4 * 32 * 32);
+  EXPECT_EQ(encoderModuleParams(config, {0, BertModule::Ffn}), 2 * 32 * 128);
+  // Pruned heads and FFN neurons, and a low-rank factor, as stored.
+  config.prunedHeads = {{1, {0}}};
+  config.intermediateSizes = {128, 64, 128, 128};
+  config.lowRank = {{"bert.encoder.layer.2.output.dense", 8}};
+  ASSERT_FALSE(config.validate()) << config.validate().message();
+  EXPECT_EQ(encoderModuleParams(config, {1, BertModule::Attention}),
+            4 * 32 * 16);
+  EXPECT_EQ(encoderModuleParams(config, {1, BertModule::Ffn}), 2 * 32 * 64);
+  EXPECT_EQ(encoderModuleParams(config, {2, BertModule::Ffn}),
+            32 * 128 + 8 * (128 + 32));
+}
+
+TEST(ModulePrecisionTest, BudgetPicksTheLeastSensitiveModulesAtEqualBytes) {
+  BertConfig config = fourLayerConfig();
+  SensitivityReport report = fourLayerReport();
+  RecipeOptions options = sensimixOptions();
+  options.mpLayers = 2;
+  Expected<ResolvedRecipe> fixed = resolveRecipe(options, config, nullptr);
+  ASSERT_TRUE(fixed) << fixed.message();
+  options.assign = Assignment::Budget;
+  Expected<ResolvedRecipe> budget = resolveRecipe(options, config, &report);
+  ASSERT_TRUE(budget) << budget.message();
+
+  // The fixed policy binarizes the FFNs of layers 2 and 3 (summed
+  // sensitivity 0.0115); at the same bytes, the attentions of layers 1 and
+  // 3 and the FFN of layer 3 cost 0.0097.
+  using Modules = std::vector<EncoderModule>;
+  EXPECT_EQ(fixed->binaryModules,
+            (Modules{{2, BertModule::Ffn}, {3, BertModule::Ffn}}));
+  EXPECT_EQ(budget->binaryModules,
+            (Modules{{1, BertModule::Attention},
+                     {3, BertModule::Attention},
+                     {3, BertModule::Ffn}}));
+  EXPECT_EQ(budget->mpLayers, (std::vector<int64_t>{1, 3}));
+  EXPECT_DOUBLE_EQ(budget->bitsPerWeight, fixed->bitsPerWeight);
+  // 4 attentions and 2 FFNs int8, 2 FFNs 1-bit; an FFN is 2 attentions.
+  EXPECT_DOUBLE_EQ(fixed->bitsPerWeight, (8.0 * 8 + 1.0 * 4) / 12);
+  ASSERT_TRUE(budget->totalSensitivity);
+  // (and the int8 modules' own: 2 attentions, 3 FFNs)
+  EXPECT_NEAR(*budget->totalSensitivity,
+              0.006 + 0.0014 + 0.0023 + 2 * 1e-5 - 3 * 1e-6, 1e-12);
+  // The spec follows: a 1-bit attention's four linears on sign inputs.
+  const LinearQuantSpec &query =
+      budget->spec.linears.at("bert.encoder.layer.1.attention.self.query");
+  EXPECT_EQ(query.weight, Quantizer::BinaryMeanScale);
+  EXPECT_EQ(query.input, InputQuant::Sign);
+  EXPECT_EQ(budget->spec.linears.at("bert.encoder.layer.2.output.dense").input,
+            InputQuant::Int8);
+
+  // A tighter budget with ternary available: nothing exceeds it.
+  options.bitsPerWeight = 3.0;
+  options.precisions = {Precision::I8, Precision::Ternary, Precision::Binary};
+  Expected<ResolvedRecipe> tight = resolveRecipe(options, config, &report);
+  ASSERT_TRUE(tight) << tight.message();
+  EXPECT_LE(tight->bitsPerWeight, 3.0);
+  EXPECT_LT(tight->bitsPerWeight, budget->bitsPerWeight);
+
+  // Errors: no report; a precision it did not measure; an impossible size.
+  Expected<ResolvedRecipe> noReport = resolveRecipe(options, config, nullptr);
+  ASSERT_FALSE(noReport);
+  EXPECT_EQ(noReport.message(), "assign budget needs sensitivity.json "
+                                "(--sensitivity or 'sensitivity')");
+  report.modules[5].sensitivity.erase(Precision::Ternary);
+  Expected<ResolvedRecipe> unmeasured = resolveRecipe(options, config, &report);
+  ASSERT_FALSE(unmeasured);
+  EXPECT_EQ(unmeasured.message(),
+            "assign budget: sensitivity.json has no 'ternary' sensitivity "
+            "for the ffn of layer 2 (measure it with --precisions, or drop it "
+            "from 'precisions')");
+  options.precisions = {Precision::I8, Precision::Binary};
+  options.bitsPerWeight = 0.5;
+  Expected<ResolvedRecipe> tooSmall = resolveRecipe(options, config, &report);
+  ASSERT_FALSE(tooSmall);
+  EXPECT_EQ(tooSmall.message(),
+            "assign budget: no assignment fits the budget: the smallest needs "
+            "6144 bytes of encoder-linear weights, the budget allows 3072");
+}
+
+TEST(ModulePrecisionTest, RandomAssignmentsFitTheBudgetAndCannotGrow) {
+  BertConfig config = fourLayerConfig();
+  RecipeOptions options = sensimixOptions();
+  options.mpLayers = 2;
+  options.assign = Assignment::Random;
+  std::set<std::vector<EncoderModule>> draws;
+  for (uint64_t seed = 1; seed <= 20; ++seed) {
+    options.assignSeed = seed;
+    Expected<ResolvedRecipe> random = resolveRecipe(options, config, nullptr);
+    ASSERT_TRUE(random) << random.message();
+    // The fixed policy's 68/12 bits per weight, met exactly here (any two
+    // FFNs, one FFN and two attentions, or four attentions).
+    EXPECT_DOUBLE_EQ(random->bitsPerWeight, 68.0 / 12) << "seed " << seed;
+    // So it is maximal: raising any 1-bit module to int8 would exceed it.
+    EXPECT_FALSE(random->binaryModules.empty());
+    draws.insert(random->binaryModules);
+    // The same seed draws the same assignment.
+    Expected<ResolvedRecipe> again = resolveRecipe(options, config, nullptr);
+    ASSERT_TRUE(again);
+    EXPECT_EQ(again->binaryModules, random->binaryModules);
+  }
+  EXPECT_GE(draws.size(), 5u);
+}
+
+TEST(ModulePrecisionTest, AnExplicitMapAndItsErrors) {
+  BertConfig config = fourLayerConfig();
+  RecipeOptions options = sensimixOptions();
+  options.modulePrecisions = {{{0, BertModule::Attention}, Precision::Binary},
+                              {{2, BertModule::Ffn}, Precision::Ternary}};
+  Expected<ResolvedRecipe> map = resolveRecipe(options, config, nullptr);
+  ASSERT_TRUE(map) << map.message();
+  EXPECT_EQ(map->binaryModules,
+            (std::vector<EncoderModule>{{0, BertModule::Attention}}));
+  EXPECT_EQ(map->mpLayers, (std::vector<int64_t>{0}));
+  EXPECT_EQ(map->precisions.at({1, BertModule::Ffn}), Precision::I8);
+  const LinearQuantSpec &ternary =
+      map->spec.linears.at("bert.encoder.layer.2.intermediate.dense");
+  EXPECT_EQ(ternary.weight, Quantizer::Twn);
+  EXPECT_EQ(ternary.input, InputQuant::Int8);
+  options.modulePrecisions = {{{4, BertModule::Ffn}, Precision::Binary}};
+  Expected<ResolvedRecipe> outside = resolveRecipe(options, config, nullptr);
+  ASSERT_FALSE(outside);
+  EXPECT_EQ(outside.message(),
+            "module_precisions names layer.4.ffn, but the model has 4 layers");
+}
+
+TEST(ModulePrecisionTest, TheScheduleReachesOneBitAttentions) {
+  BertConfig config = fourLayerConfig();
+  torch::manual_seed(3);
+  BertForSequenceClassification model(config);
+  RecipeOptions options = sensimixOptions();
+  options.modulePrecisions = {{{1, BertModule::Attention}, Precision::Binary},
+                              {{3, BertModule::Ffn}, Precision::Binary}};
+  Expected<ResolvedRecipe> recipe = resolveRecipe(options, config, nullptr);
+  ASSERT_TRUE(recipe) << recipe.message();
+  ASSERT_FALSE(applyQatSpec(*model, recipe->spec));
+  auto layer = [&](int64_t i) {
+    return model->bert->encoder->layer->ptr<BertLayerImpl>(i);
+  };
+  // Epoch 1 of PT + ILF: the top MP layer (3) binarized, layer 1's inputs.
+  applyMpSchedule(model->bert, recipe->binaryModules, recipe->mpLayers,
+                  mpLayerSchedule(1, 2, true, true));
+  EXPECT_TRUE(layer(1)->attention->self->key->binarizeInputsInTraining);
+  EXPECT_FALSE(layer(1)->attention->self->key->binarizeWeightsInTraining);
+  EXPECT_TRUE(layer(3)->output->dense->binarizeWeightsInTraining);
+  applyMpSchedule(model->bert, recipe->binaryModules, recipe->mpLayers,
+                  mpLayerSchedule(2, 2, true, true));
+  EXPECT_TRUE(layer(1)->attention->output->dense->binarizeWeightsInTraining);
 }
 
 //===----------------------------------------------------------------------===//
@@ -445,7 +659,9 @@ TEST(RecipeTest, SensimixBundleIsMixedPrecision) {
   const LinearQuant &ffn =
       quant->linears.at("bert.encoder.layer.1.intermediate.dense");
   EXPECT_EQ(ffn.precision, Precision::Binary);
-  EXPECT_TRUE(ffn.quantizer == Quantizer::BinarySign);
+  // The default binarizer: mean |W| scaled.
+  EXPECT_TRUE(ffn.quantizer == Quantizer::BinaryMeanScale);
+  EXPECT_FALSE(ffn.scale.empty());
   EXPECT_FALSE(ffn.inputScale);
   const LinearQuant &lower =
       quant->linears.at("bert.encoder.layer.0.intermediate.dense");
@@ -648,8 +864,43 @@ TEST(QatErrorTest, UnknownRecipeAndBadRecipeConfig) {
   Expected<ResolvedRecipe> wrong =
       resolveRecipe(options, tinyConfig(2), nullptr);
   ASSERT_FALSE(wrong);
-  EXPECT_EQ(wrong.message(), "the MP layers (mp_layers, sensitivity) apply to "
-                             "the sensimix recipe only, not q8bert");
+  EXPECT_EQ(wrong.message(),
+            "the MP layers and module precisions (mp_layers, sensitivity, "
+            "assign, module_precisions) apply to the sensimix recipe only, "
+            "not q8bert");
+
+  // The assignment keys.
+  EXPECT_FALSE(writeFileAtomically(
+      path, R"({"recipe": "sensimix", "assign": "random", "assign_seed": 4,
+                "bits_per_weight": 4.5, "precisions": ["binary", "ternary"],
+                "module_precisions": {"layer.1.attention": "binary",
+                                      "layer.0.ffn": "ternary"}})"));
+  RecipeOptions assigned;
+  ASSERT_FALSE(readRecipeConfig(path, assigned));
+  EXPECT_EQ(assigned.assign, Assignment::Random);
+  EXPECT_EQ(assigned.assignSeed, 4u);
+  EXPECT_EQ(assigned.bitsPerWeight, 4.5);
+  EXPECT_EQ(assigned.precisions,
+            (std::vector<Precision>{Precision::Binary, Precision::Ternary}));
+  EXPECT_EQ(assigned.modulePrecisions,
+            (std::map<EncoderModule, Precision>{
+                {{1, BertModule::Attention}, Precision::Binary},
+                {{0, BertModule::Ffn}, Precision::Ternary}}));
+  EXPECT_EQ(configError(R"({"assign": "greedy"})"),
+            path + ": field 'assign' must be \"layers\", \"budget\" or "
+                   "\"random\", got \"greedy\"");
+  EXPECT_EQ(configError(R"({"bits_per_weight": 0})"),
+            path + ": field 'bits_per_weight' must be a number in (0, 32], "
+                   "got 0");
+  EXPECT_EQ(configError(R"({"precisions": ["i8", "f32"]})"),
+            path + ": field 'precisions' must list \"i8\", \"ternary\" or "
+                   "\"binary\", got [\"i8\",\"f32\"]");
+  EXPECT_EQ(configError(R"({"module_precisions": {"layer.1.ffm": "binary"}})"),
+            path + ": field 'module_precisions': 'layer.1.ffm' is not a "
+                   "module name (expected layer.N.attention or layer.N.ffn)");
+  EXPECT_EQ(configError(R"({"module_precisions": {"layer.1.ffn": "f16"}})"),
+            path + ": field 'module_precisions': 'layer.1.ffn' must be "
+                   "\"i8\", \"ternary\" or \"binary\", got \"f16\"");
   std::filesystem::remove_all(dir);
 }
 

@@ -93,21 +93,27 @@ TEST(HutchinsonTest, FullHessianBlockTracesConverge) {
   EXPECT_EQ(traces[2], 0.0);
 }
 
-TEST(SensitivityTest, TinyModelReportIsReadableAndSane) {
+/// A tiny model whose 2-D weights under `prefix` have std 0.2 rather than
+/// 0.02, so the layers, not the residual stream of embeddings alone, carry
+/// the prediction.
+BertForSequenceClassification largeWeightModel(const BertConfig &config,
+                                               uint64_t seed,
+                                               const std::string &prefix) {
   torch::set_num_threads(1);
-  BertConfig config = tinyConfig(2);
-  torch::manual_seed(11);
+  torch::manual_seed(seed);
   BertForSequenceClassification model(config);
   initBertWeights(*model);
-  {
-    // Encoder weights of std 0.2 rather than 0.02, so the layers, not the
-    // residual stream of embeddings alone, carry the prediction.
-    torch::NoGradGuard noGrad;
-    for (auto &item : model->named_parameters())
-      if (item.key().rfind("bert.encoder.", 0) == 0 &&
-          item.value().dim() == 2)
-        item.value().mul_(10.0);
-  }
+  torch::NoGradGuard noGrad;
+  for (auto &item : model->named_parameters())
+    if (item.key().rfind(prefix, 0) == 0 && item.value().dim() == 2)
+      item.value().mul_(10.0);
+  return model;
+}
+
+TEST(SensitivityTest, TinyModelReportIsReadableAndSane) {
+  BertConfig config = tinyConfig(2);
+  BertForSequenceClassification model =
+      largeWeightModel(config, 11, "bert.encoder.");
   Expected<Tokenizer> tokenizer = Tokenizer::open(QB_BERT_VOCAB);
   ASSERT_TRUE(tokenizer) << tokenizer.message();
   std::string dir = scratchDir("sensitivity");
@@ -203,6 +209,91 @@ TEST(SensitivityTest, FactorizedModulesCountBothFactors) {
     if (module.module == BertModule::Ffn)
       // intermediate: [8, 32] + [64, 8]; output: [8, 64] + [32, 8].
       EXPECT_EQ(module.params, 8 * 32 + 64 * 8 + 8 * 64 + 32 * 8);
+}
+
+/// The mean dev cross-entropy of `model` on `data`, in one batch.
+double meanLoss(BertForSequenceClassification &model, const Tokenizer &tokenizer,
+                const TextDataset &data) {
+  std::vector<const TextExample *> examples;
+  std::vector<int64_t> labels;
+  for (const TextExample &example : data.examples) {
+    examples.push_back(&example);
+    labels.push_back(example.label);
+  }
+  Expected<EncoderInputs> inputs = tokenizer.encode(examples, 16);
+  EXPECT_TRUE(inputs) << inputs.message();
+  torch::NoGradGuard noGrad;
+  model->eval();
+  return torch::nn::functional::cross_entropy(model->forward(*inputs),
+                                              torch::tensor(labels))
+      .item<double>();
+}
+
+TEST(SensitivityTest, BinaryMeasuresTheDeployedModuleWithItsInputs) {
+  BertConfig config = tinyConfig(2);
+  BertForSequenceClassification model = largeWeightModel(config, 13, "bert.");
+  Expected<Tokenizer> tokenizer = Tokenizer::open(QB_BERT_VOCAB);
+  ASSERT_TRUE(tokenizer);
+  TextDataset dev = sentimentData(16);
+  double baseline = meanLoss(model, *tokenizer, dev);
+
+  SensitivityOptions options;
+  options.precisions = {Precision::Binary};
+  options.batchSize = 8;
+  options.maxSeqLength = 16;
+  Expected<SensitivityReport> deployed =
+      measureSensitivity(model, *tokenizer, dev, options);
+  ASSERT_TRUE(deployed) << deployed.message();
+  options.binaryInputs = false;
+  Expected<SensitivityReport> weightsOnly =
+      measureSensitivity(model, *tokenizer, dev, options);
+  ASSERT_TRUE(weightsOnly) << weightsOnly.message();
+
+  // Nothing is left quantized, and the model computes what it did.
+  for (const auto &item : model->named_modules())
+    if (auto *linear = item.value()->as<QuantLinearImpl>())
+      EXPECT_FALSE(linear->spec()) << item.key();
+  EXPECT_DOUBLE_EQ(meanLoss(model, *tokenizer, dev), baseline);
+
+  // Layer 1's attention, by hand: the deployed 1-bit spec on its four
+  // linears (sign inputs), and the weights alone binarized.
+  const char *linears[] = {"query", "key", "value"};
+  std::vector<QuantLinearImpl *> attention;
+  auto modules = model->named_modules();
+  for (const char *name : linears)
+    attention.push_back(
+        modules[std::string("bert.encoder.layer.1.attention.self.") + name]
+            ->as<QuantLinearImpl>());
+  attention.push_back(modules["bert.encoder.layer.1.attention.output.dense"]
+                          ->as<QuantLinearImpl>());
+  for (QuantLinearImpl *linear : attention)
+    linear->setSpec(LinearQuantSpec{Quantizer::BinaryMeanScale,
+                                    Granularity::PerTensor, InputQuant::Sign});
+  double withInputs = meanLoss(model, *tokenizer, dev) - baseline;
+  for (QuantLinearImpl *linear : attention)
+    linear->setSpec(std::nullopt);
+  std::vector<torch::Tensor> saved;
+  {
+    torch::NoGradGuard noGrad;
+    for (QuantLinearImpl *linear : attention) {
+      saved.push_back(linear->weight.detach().clone());
+      linear->weight.copy_(quantizeDequantize(saved.back(), Precision::Binary));
+    }
+  }
+  double weightsAlone = meanLoss(model, *tokenizer, dev) - baseline;
+  {
+    torch::NoGradGuard noGrad;
+    for (size_t i = 0; i < attention.size(); ++i)
+      attention[i]->weight.copy_(saved[i]);
+  }
+  ASSERT_EQ(deployed->modules[2].layer, 1);
+  ASSERT_EQ(deployed->modules[2].module, BertModule::Attention);
+  EXPECT_NEAR(deployed->modules[2].sensitivity.at(Precision::Binary),
+              withInputs, 1e-5);
+  EXPECT_NEAR(weightsOnly->modules[2].sensitivity.at(Precision::Binary),
+              weightsAlone, 1e-5);
+  // Binarizing the inputs too is a different, larger perturbation.
+  EXPECT_GT(std::fabs(withInputs - weightsAlone), 1e-4);
 }
 
 TEST(SensitivityTest, EmptyDevSetIsAnError) {

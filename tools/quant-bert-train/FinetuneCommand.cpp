@@ -27,8 +27,10 @@ struct FinetuneOptions {
   std::string trainPath, devPath, model, freeze;
   int64_t maxSeqLength = 128, evalEvery = 0;
   // Quantization-aware training.
-  std::string recipe, recipeConfig, sensitivity;
+  std::string recipe, recipeConfig, sensitivity, assign;
   int64_t mpLayers = -1, keepLayers = 0;
+  double bitsPerWeight = 0;
+  uint64_t assignSeed = 1;
   bool noAbwr = false, noPt = false, noIlf = false;
   // Distillation.
   std::string teacher, kd = "pred,rep,map", kdLayerMap;
@@ -40,8 +42,10 @@ struct FinetuneOptions {
 std::optional<RecipeOptions> recipeOptions(const FinetuneOptions &o,
                                            const CLI::App &command) {
   if (!given(command, "--recipe") && !given(command, "--recipe-config")) {
-    for (const char *option : {"--mp-layers", "--sensitivity", "--keep-layers",
-                               "--no-abwr", "--no-pt", "--no-ilf"})
+    for (const char *option :
+         {"--mp-layers", "--sensitivity", "--keep-layers", "--no-abwr",
+          "--no-pt", "--no-ilf", "--assign", "--bits-per-weight",
+          "--assign-seed"})
       if (given(command, option) &&
           !(given(command, "--teacher") &&
             std::string(option) == "--keep-layers"))
@@ -59,6 +63,17 @@ std::optional<RecipeOptions> recipeOptions(const FinetuneOptions &o,
     recipe.sensitivityPath = o.sensitivity;
   if (given(command, "--keep-layers"))
     recipe.keepLayers = o.keepLayers;
+  if (given(command, "--assign")) {
+    std::optional<Assignment> assignment = parseAssignment(o.assign);
+    if (!assignment)
+      fail("--assign must be layers, budget or random, got '" + o.assign +
+           "'");
+    recipe.assign = *assignment;
+  }
+  if (given(command, "--bits-per-weight"))
+    recipe.bitsPerWeight = o.bitsPerWeight;
+  if (given(command, "--assign-seed"))
+    recipe.assignSeed = o.assignSeed;
   recipe.abwr &= !o.noAbwr;
   recipe.prioritizedTraining &= !o.noPt;
   recipe.inverseLayerwise &= !o.noIlf;
@@ -82,6 +97,21 @@ void describeRecipe(const ResolvedRecipe &recipe) {
               << (r.prioritizedTraining ? "on" : "off") << ", ILF "
               << (r.inverseLayerwise ? "on" : "off") << ")";
   }
+  std::cerr << "\n";
+  if (recipe.precisions.empty())
+    return;
+  const RecipeOptions &r = recipe.options;
+  std::cerr << "modules ("
+            << (r.modulePrecisions.empty() ? assignmentName(r.assign)
+                                           : "module_precisions")
+            << "):";
+  for (const auto &[module, precision] : recipe.precisions)
+    std::cerr << " " << encoderModuleName(module) << "="
+              << precisionName(precision);
+  std::cerr << "; " << recipe.bitsPerWeight
+            << " bits per encoder-linear weight";
+  if (recipe.totalSensitivity)
+    std::cerr << ", total sensitivity " << *recipe.totalSensitivity;
   std::cerr << "\n";
 }
 
@@ -258,6 +288,21 @@ void addFinetuneCommand(CLI::App &app) {
       ->group(qat);
   command->add_option("--sensitivity", o->sensitivity,
                       "sensimix: sensitivity.json choosing the MP layers")
+      ->group(qat);
+  command->add_option("--assign", o->assign,
+                      "sensimix: how modules get their precision: layers "
+                      "(default: the MP layers' FFNs 1-bit), budget (least "
+                      "total --sensitivity within the size budget, any "
+                      "attention or FFN), random (within the budget)")
+      ->group(qat);
+  command->add_option("--bits-per-weight", o->bitsPerWeight,
+                      "sensimix --assign budget|random: the size budget as "
+                      "average bits per encoder-linear weight (default: the "
+                      "size of --mp-layers' fixed policy)")
+      ->check(positive() & atMost(32))
+      ->group(qat);
+  command->add_option("--assign-seed", o->assignSeed,
+                      "sensimix --assign random: the draw (default 1)")
       ->group(qat);
   command->add_flag("--no-abwr", o->noAbwr, "sensimix ablation")->group(qat);
   command->add_flag("--no-pt", o->noPt, "sensimix ablation")->group(qat);

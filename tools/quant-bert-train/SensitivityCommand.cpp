@@ -21,6 +21,7 @@ struct SensitivityCommandOptions {
   std::string model, dev, output;
   std::vector<std::string> precisions;
   int64_t hessianSamples = 0, maxSeqLength = 128, batchSize = 32, seed = 42;
+  bool binaryWeightsOnly = false;
   ThreadsFlag threads;
 };
 
@@ -41,6 +42,7 @@ void runSensitivity(const SensitivityCommandOptions &o,
       options.precisions.push_back(*precision);
     }
   }
+  options.binaryInputs = !o.binaryWeightsOnly;
   options.hessianSamples = o.hessianSamples;
   options.batchSize = o.batchSize;
   options.maxSeqLength = o.maxSeqLength;
@@ -65,8 +67,9 @@ void runSensitivity(const SensitivityCommandOptions &o,
 void addSensitivityCommand(CLI::App &app) {
   auto o = std::make_shared<SensitivityCommandOptions>();
   CLI::App *command = app.add_subcommand(
-      "sensitivity", "Each module's dev loss increase with its weights "
-                     "quantized alone, as sensitivity.json");
+      "sensitivity", "Each module's dev loss increase when it alone is "
+                     "quantized (binary: weights and inputs), as "
+                     "sensitivity.json");
   command->add_option("--model", o->model, "Float checkpoint")->required();
   command->add_option("--dev", o->dev, "Dev TSV")->required();
   command->add_option("--output", o->output, "sensitivity.json to write")
@@ -74,6 +77,9 @@ void addSensitivityCommand(CLI::App &app) {
   command->add_option("--precisions", o->precisions,
                       "Candidates (default i8,ternary,binary; also f16, bf16)")
       ->delimiter(',');
+  command->add_flag("--binary-weights-only", o->binaryWeightsOnly,
+                    "binary: quantize the weights alone (default: also the "
+                    "linears' inputs, as the deployed 1-bit linear does)");
   command->add_option("--hessian-samples", o->hessianSamples,
                       "Hutchinson samples of each module's Hessian trace")
       ->check(nonNegative());

@@ -10,6 +10,12 @@
 //             SensiMix), with its three training techniques: Absolute
 //             Binary Weight Regularization (ABWR), Prioritized Training (PT)
 //             and Inverse Layer-wise Fine-tuning (ILF), each switchable;
+//             the 1-bit weights scaled by their mean |W| unless the recipe
+//             config asks for the paper's unscaled binary-sign;
+//             or, with `assign`, any module (attention or FFN) 1-bit, int8
+//             or ternary as sensitivity.json and a size budget choose
+//             (qb-assign-precision's solver), at random within the budget,
+//             or as a module_precisions map says;
 //   ternary   TWN weights on int8 inputs, the word embedding ternary per
 //             row (Zhang et al., TernaryBERT).
 //
@@ -41,6 +47,7 @@
 #include <torch/torch.h>
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -56,10 +63,54 @@ std::string_view recipeName(RecipeKind kind);
 /// Errors name the unknown recipe and the known ones.
 Expected<RecipeKind> parseRecipeName(std::string_view name);
 
+/// An encoder layer's attention or FFN (in a weight-shared model, a layer
+/// group's): the unit precision is assigned to, as in sensitivity.json.
+struct EncoderModule {
+  int64_t layer = 0;
+  BertModule module = BertModule::Attention;
+  bool operator<(const EncoderModule &other) const {
+    return layer != other.layer ? layer < other.layer : module < other.module;
+  }
+  bool operator==(const EncoderModule &other) const {
+    return layer == other.layer && module == other.module;
+  }
+};
+
+/// "layer.1.attention", "layer.3.ffn" (module_precisions' keys).
+std::string encoderModuleName(const EncoderModule &module);
+Expected<EncoderModule> parseEncoderModule(std::string_view name);
+
+/// The encoder modules' linears (checkpoint names) of `module`.
+std::vector<std::string> encoderModuleLinears(const EncoderModule &module);
+
+/// Weights of `module`'s linears in a model of `config` (pruned widths and
+/// low-rank factors counted as stored; biases excluded).
+int64_t encoderModuleParams(const BertConfig &config,
+                            const EncoderModule &module);
+
+/// How sensimix chooses each module's precision.
+enum class Assignment {
+  /// SensiMix's policy: the MP layers' FFNs 1-bit, everything else int8.
+  Layers,
+  /// The least summed sensitivity (sensitivity.json) within the size
+  /// budget: qb-assign-precision's solver, before training.
+  Budget,
+  /// A random assignment within the budget (the control for Budget):
+  /// modules in random order drop to the narrowest candidate until the
+  /// model fits, then, in a new random order, each dropped module goes back
+  /// to the widest candidate that still fits.
+  Random,
+};
+
+/// "layers", "budget", "random".
+std::string_view assignmentName(Assignment assignment);
+std::optional<Assignment> parseAssignment(std::string_view name);
+
 /// A recipe and its switches; the JSON config file (--recipe-config) has one
 /// key per field: "recipe", "mp_layers", "abwr", "abwr_coefficient",
 /// "prioritized_training", "inverse_layerwise", "binary_quantizer",
-/// "ema_decay", "keep_layers", "sensitivity".
+/// "ema_decay", "keep_layers", "sensitivity", "assign", "bits_per_weight",
+/// "precisions", "assign_seed", "module_precisions".
 struct RecipeOptions {
   /// Required by resolveRecipe.
   std::optional<RecipeKind> kind;
@@ -70,16 +121,35 @@ struct RecipeOptions {
   double abwrCoefficient = 1.0;
   bool prioritizedTraining = true;
   bool inverseLayerwise = true;
-  /// sensimix's FFN weight binarizer: binary-sign (SensiMix, no scale) or
-  /// binary-mean-scale (BWN).
-  Quantizer binaryQuantizer = Quantizer::BinarySign;
+  /// sensimix's 1-bit weight binarizer: binary-mean-scale (sign(W) times
+  /// the matrix's mean |W|, XNOR-Net's scale: the default, since the
+  /// paper's unscaled weights lose 1.8 points on the developers' task,
+  /// docs/results/compression.md) or binary-sign (the SensiMix paper's
+  /// unscaled +-1).
+  Quantizer binaryQuantizer = Quantizer::BinaryMeanScale;
   double emaDecay = kEmaDecay;
   /// Keep only the first N encoder layers of the starting checkpoint
   /// (0: all), as SensiMix truncates BERT-base.
   int64_t keepLayers = 0;
   /// sensitivity.json: sensimix's MP layers become the FFNs least sensitive
-  /// to binarization instead of the top layers.
+  /// to binarization instead of the top layers; the data of
+  /// Assignment::Budget.
   std::string sensitivityPath;
+  /// sensimix: how modules get their precision (see Assignment).
+  Assignment assign = Assignment::Layers;
+  /// Budget and Random: the size, as average bits per encoder-linear weight;
+  /// 0: the size of SensiMix's policy with mp_layers MP layers (the top
+  /// mp_layers FFNs 1-bit, everything else int8), so the assignments
+  /// compare at equal bytes.
+  double bitsPerWeight = 0;
+  /// Budget and Random: the precisions a module can take (i8, ternary,
+  /// binary).
+  std::vector<Precision> precisions = {Precision::I8, Precision::Binary};
+  /// Random: the draw.
+  uint64_t assignSeed = 1;
+  /// An explicit precision per module; modules not named are int8. Non-empty
+  /// replaces `assign`.
+  std::map<EncoderModule, Precision> modulePrecisions;
 };
 
 /// Overrides `options` with the keys of the JSON object in `path`. Unknown
@@ -97,15 +167,23 @@ chooseMpLayers(int64_t numLayers, int64_t count,
 struct ResolvedRecipe {
   RecipeOptions options;
   QatSpec spec;
-  /// sensimix's MP layers, ascending (empty for the other recipes).
+  /// sensimix: every encoder module's precision.
+  std::map<EncoderModule, Precision> precisions;
+  /// sensimix's 1-bit modules, ascending, and their layers, the MP layers
+  /// (ascending; empty for the other recipes).
+  std::vector<EncoderModule> binaryModules;
   std::vector<int64_t> mpLayers;
+  /// sensimix: the assignment's average bits per encoder-linear weight, and
+  /// for Budget its summed sensitivity.
+  double bitsPerWeight = 0;
+  std::optional<double> totalSensitivity;
 };
 
 Expected<ResolvedRecipe> resolveRecipe(const RecipeOptions &options,
                                        const BertConfig &config,
                                        const SensitivityReport *sensitivity);
 
-/// What an MP layer's FFN binarizes during training.
+/// What an MP layer's 1-bit modules binarize during training.
 struct FfnPhase {
   bool binaryInputs = true;
   bool binaryWeights = true;
@@ -130,15 +208,19 @@ std::vector<FfnPhase> mpLayerSchedule(int64_t epoch, int64_t numMpLayers,
                                       bool prioritizedTraining,
                                       bool inverseLayerwise);
 
-/// Sets the training switches of the FFN linears of `mpLayers` (ascending)
-/// to `phases` (one per MP layer).
-void applyMpSchedule(BertModel &bert, const std::vector<int64_t> &mpLayers,
+/// Sets the training switches of the linears of `binaryModules` to the
+/// phase of their layer: phases[i] is that of mpLayers[i] (ascending, every
+/// binary module's layer among them).
+void applyMpSchedule(BertModel &bert,
+                     const std::vector<EncoderModule> &binaryModules,
+                     const std::vector<int64_t> &mpLayers,
                      const std::vector<FfnPhase> &phases);
 
-/// ABWR (SensiMix): sum over `layers` of mean((|W_int| - 1)^2) +
-/// mean((|W_out| - 1)^2) of their FFN's intermediate and output weights
-/// (both factors of each, when low-rank factorized).
-torch::Tensor abwrLoss(BertModel &bert, const std::vector<int64_t> &layers);
+/// ABWR (SensiMix): sum over the linears of `modules` of
+/// mean((|W| - 1)^2) (both factors of a low-rank factorized linear); for
+/// SensiMix's 1-bit FFNs, the intermediate and output weights.
+torch::Tensor abwrLoss(BertModel &bert,
+                       const std::vector<EncoderModule> &modules);
 
 /// --keep-layers: `config` cut to its first `keep` layers (0 or the full
 /// depth: unchanged), and the load policy that skips the dropped layers'
@@ -170,7 +252,7 @@ public:
   Expected<std::optional<double>> evaluate() override;
   Error saveModel(const std::string &dir) override;
 
-  /// The MP layers whose FFN weights are binarized in the current epoch.
+  /// The MP layers whose 1-bit weights are binarized in the current epoch.
   const std::vector<int64_t> &binarizedLayers() const { return binarized_; }
 
 private:
@@ -178,6 +260,8 @@ private:
   BertForSequenceClassification model_;
   ResolvedRecipe recipe_;
   std::vector<int64_t> binarized_;
+  /// Their 1-bit modules (ABWR's terms).
+  std::vector<EncoderModule> binarizedModules_;
 };
 
 } // namespace quantbert::train

@@ -8,8 +8,10 @@
 // candidate precision, the module's linear weights alone are quantized and
 // dequantized in place with the shared scalar quantizers (WeightQuantizers.h),
 // the mean dev-set cross-entropy is measured, and the weights are restored:
-// the sensitivity is that loss minus the unquantized one. Weight-only:
-// activations and module inputs stay FP32. Optionally, Hutchinson's
+// the sensitivity is that loss minus the unquantized one. int8 and ternary
+// are weight-only (their deployed int8 inputs add little); binary measures
+// the deployed 1-bit module, whose linears also binarize their inputs
+// (sign), unless binaryInputs is off. Optionally, Hutchinson's
 // estimator gives the trace of the loss Hessian with respect to each
 // module's weights. The result is a sensitivity.json (docs/formats.md).
 //
@@ -55,6 +57,10 @@ struct SensitivityOptions {
   /// The candidate precisions, each measured for every module.
   std::vector<Precision> precisions = {Precision::I8, Precision::Ternary,
                                        Precision::Binary};
+  /// binary: the module's linears also run on sign inputs, as the deployed
+  /// 1-bit linear does (false: weights alone, the measure before 7 Dec
+  /// 2026, which misses most of a 1-bit attention's loss).
+  bool binaryInputs = true;
   /// Rademacher samples per dev batch for the Hessian traces (0: none).
   int64_t hessianSamples = 0;
   int64_t batchSize = 32;
