@@ -8,6 +8,7 @@
 #include "quantbert/Support/FileIO.h"
 
 #include <algorithm>
+#include <filesystem>
 
 #include <cerrno>
 #include <cstdio>
@@ -166,4 +167,12 @@ Error quantbert::writeFileAtomically(const std::string &path,
   return writeFileAtomically(path, [&](const ChunkWriter &write) {
     return write(contents.data(), contents.size());
   });
+}
+
+Error quantbert::createDirectories(const std::string &dir) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec)
+    return Error::failure(dir + ": cannot create directory: " + ec.message());
+  return Error::success();
 }

@@ -153,10 +153,8 @@ Error exportAlbert(const std::string &checkpointDir, const std::string &dir) {
   Expected<std::string> vocab = readFile(checkpointDir + "/vocab.txt");
   if (!vocab)
     return vocab.error();
-  std::error_code ec;
-  std::filesystem::create_directories(dir, ec);
-  if (ec)
-    return Error::failure(dir + ": cannot create directory: " + ec.message());
+  if (Error err = createDirectories(dir))
+    return err;
   if (Error err = writer.writeAtomically(dir + "/model.safetensors"))
     return err;
   if (Error err = writeFileAtomically(dir + "/vocab.txt", *vocab))

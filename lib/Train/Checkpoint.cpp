@@ -132,10 +132,8 @@ Error loadParameters(torch::nn::Module &model, const SafetensorsFile &file,
 
 Error saveCheckpoint(const std::string &dir, const BertConfig &config,
                      torch::nn::Module &model, const std::string &vocabPath) {
-  std::error_code ec;
-  std::filesystem::create_directories(dir, ec);
-  if (ec)
-    return Error::failure(dir + ": cannot create directory: " + ec.message());
+  if (Error err = createDirectories(dir))
+    return err;
   if (Error err = config.save(dir + "/config.json"))
     return err;
   Expected<std::string> vocab = readFile(vocabPath);

@@ -162,14 +162,6 @@ Error copyVocab(const std::string &from, const std::string &to) {
   return writeFileAtomically(to + "/vocab.txt", *vocab);
 }
 
-Error createDirectory(const std::string &dir) {
-  std::error_code ec;
-  std::filesystem::create_directories(dir, ec);
-  if (ec)
-    return Error::failure(dir + ": cannot create directory: " + ec.message());
-  return Error::success();
-}
-
 } // namespace
 
 Expected<LoadedModel> loadQatCheckpoint(const std::string &dir) {
@@ -416,7 +408,7 @@ Error exportModel(LoadedModel &loaded, const std::string &sourceDir,
   if (Error err = quant.checkTensors(*serialized, quantPath))
     return err;
 
-  if (Error err = createDirectory(bundleDir))
+  if (Error err = createDirectories(bundleDir))
     return err;
   if (Error err = loaded.config.save(bundleDir + "/config.json"))
     return err;
@@ -463,7 +455,7 @@ Error exportDequantized(const std::string &checkpointDir,
     return Error::failure(checkpointDir + ": neither a bundle (quant.json) "
                                           "nor a quantization-aware "
                                           "checkpoint (qat.json)");
-  if (Error err = createDirectory(dir))
+  if (Error err = createDirectories(dir))
     return err;
   if (Error err = saveCheckpoint(dir, loaded->config, *loaded->model,
                                  checkpointDir + "/vocab.txt"))

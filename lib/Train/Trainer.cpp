@@ -10,6 +10,7 @@
 
 #include "quantbert/Train/Trainer.h"
 
+#include "quantbert/Support/FileIO.h"
 #include "quantbert/Support/Safetensors.h"
 #include "quantbert/Train/Checkpoint.h"
 #include "quantbert/Train/DataParallel.h"
@@ -301,13 +302,9 @@ Error trainSteps(TrainingTask &task, const TrainOptions &options,
     average.emplace(task.model(), options.emaDecay);
   ParameterAverage *averagePtr = average ? &*average : nullptr;
 
-  if (ranks.leader()) {
-    std::error_code ec;
-    std::filesystem::create_directories(options.outputDir, ec);
-    if (ec)
-      return Error::failure(options.outputDir +
-                            ": cannot create directory: " + ec.message());
-  }
+  if (ranks.leader())
+    if (Error err = createDirectories(options.outputDir))
+      return err;
   std::string statePath = options.outputDir + "/" + kStateFile;
   auto identity = runIdentity(task, options, totalSteps);
 

@@ -41,4 +41,21 @@ TEST(FileIOTest, ReadLinesMatchesSplitLines) {
       << missing.message();
 }
 
+TEST(FileIOTest, CreateDirectoriesNamesTheDirectoryItCannotMake) {
+  test::ScratchDir dir;
+  std::string nested = dir.path() + "/a/b/c";
+  ASSERT_FALSE(createDirectories(nested));
+  EXPECT_TRUE(test::exists(nested));
+  // Again: an existing directory is fine.
+  EXPECT_FALSE(createDirectories(nested));
+  // Under a regular file: an error naming the directory.
+  ASSERT_FALSE(writeFileAtomically(dir.path() + "/file", std::string_view("x")));
+  Error err = createDirectories(dir.path() + "/file/sub");
+  ASSERT_TRUE(err);
+  EXPECT_EQ(err.message().rfind(dir.path() + "/file/sub: cannot create "
+                                "directory: ", 0),
+            0u)
+      << err.message();
+}
+
 } // namespace

@@ -46,6 +46,10 @@ Error writeFileAtomically(const std::string &path,
 /// Writes `contents` to `path` atomically.
 Error writeFileAtomically(const std::string &path, std::string_view contents);
 
+/// Creates `dir` and its missing parents (an existing directory is fine);
+/// the error names the directory.
+Error createDirectories(const std::string &dir);
+
 } // namespace quantbert
 
 #endif // QUANTBERT_SUPPORT_FILEIO_H
