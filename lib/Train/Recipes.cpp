@@ -14,6 +14,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <limits>
 #include <random>
 
@@ -725,8 +726,34 @@ QatTask::QatTask(std::unique_ptr<TrainingTask> inner,
   beginEpoch(0);
 }
 
+std::string recipeIdentity(const ResolvedRecipe &recipe) {
+  std::string text;
+  for (const auto &[module, spec] : recipe.spec.linears)
+    text += module + "=" + std::string(quantizerName(spec.weight)) + "/" +
+            std::to_string(int(spec.granularity)) + "/" +
+            std::string(inputQuantName(spec.input)) + ";";
+  for (const auto &[table, spec] : recipe.spec.embeddings)
+    text += table + "=" + std::string(quantizerName(spec.weight)) + "/" +
+            std::to_string(int(spec.granularity)) + ";";
+  const RecipeOptions &o = recipe.options;
+  char switches[128];
+  std::snprintf(switches, sizeof(switches), "abwr=%d,%.17g;pt=%d;ilf=%d;ema=%.17g",
+                int(o.abwr), o.abwrCoefficient, int(o.prioritizedTraining),
+                int(o.inverseLayerwise), o.emaDecay);
+  text += switches;
+  uint64_t hash = 14695981039346656037ull; // FNV-1a, 64 bits
+  for (unsigned char c : text) {
+    hash ^= c;
+    hash *= 1099511628211ull;
+  }
+  char digest[17];
+  std::snprintf(digest, sizeof(digest), "%016llx",
+                static_cast<unsigned long long>(hash));
+  return recipe.spec.recipe + "-" + digest;
+}
+
 std::string QatTask::name() const {
-  return inner_->name() + "-" + recipe_.spec.recipe;
+  return inner_->name() + "-" + recipeIdentity(recipe_);
 }
 
 void QatTask::beginEpoch(int64_t epoch) {

@@ -505,6 +505,36 @@ TEST(ModulePrecisionTest, AnExplicitMapAndItsErrors) {
             "module_precisions names layer.4.ffn, but the model has 4 layers");
 }
 
+TEST(ModulePrecisionTest, ARecipeThatTrainsDifferentlyHasAnotherIdentity) {
+  BertConfig config = fourLayerConfig();
+  auto identity = [&](const RecipeOptions &options) {
+    Expected<ResolvedRecipe> recipe = resolveRecipe(options, config, nullptr);
+    EXPECT_TRUE(recipe) << recipe.message();
+    return recipe ? recipeIdentity(*recipe) : std::string();
+  };
+  RecipeOptions base = sensimixOptions();
+  base.mpLayers = 2;
+  std::string fixed = identity(base);
+  EXPECT_EQ(fixed.rfind("sensimix-", 0), 0u) << fixed;
+  EXPECT_EQ(fixed.size(), std::string("sensimix-").size() + 16);
+  EXPECT_EQ(identity(base), fixed);
+  RecipeOptions other = base;
+  other.binaryQuantizer = Quantizer::BinarySign;
+  EXPECT_NE(identity(other), fixed);
+  other = base;
+  other.abwr = false;
+  EXPECT_NE(identity(other), fixed);
+  other = base;
+  other.modulePrecisions = {{{2, BertModule::Ffn}, Precision::Binary},
+                            {{3, BertModule::Attention}, Precision::Binary},
+                            {{1, BertModule::Attention}, Precision::Binary}};
+  EXPECT_NE(identity(other), fixed);
+  // The same modules by another route train the same way.
+  other.modulePrecisions = {{{2, BertModule::Ffn}, Precision::Binary},
+                            {{3, BertModule::Ffn}, Precision::Binary}};
+  EXPECT_EQ(identity(other), fixed);
+}
+
 TEST(ModulePrecisionTest, TheScheduleReachesOneBitAttentions) {
   BertConfig config = fourLayerConfig();
   torch::manual_seed(3);

@@ -228,6 +228,14 @@ torch::Tensor abwrLoss(BertModel &bert,
 Expected<BertConfig> keepFirstLayers(const BertConfig &config, int64_t keep,
                                      LoadPolicy &policy);
 
+/// What a training state must match to resume under `recipe`: the recipe's
+/// name, then a 16-hex-digit FNV-1a digest of every quantized module's spec
+/// (quantizer, granularity, input) and the schedule's switches (ABWR and its
+/// coefficient, PT, ILF, EMA decay), e.g. "sensimix-1f0c...". Two recipes
+/// that train differently differ here, so a state saved under one is not
+/// resumed under the other.
+std::string recipeIdentity(const ResolvedRecipe &recipe);
+
 /// Quantization-aware training around another task (fine-tuning, or
 /// distillation into the same model): the inner task's loss plus ABWR over
 /// the currently binarized MP layers, SensiMix's schedule applied at every
@@ -239,7 +247,8 @@ public:
   QatTask(std::unique_ptr<TrainingTask> inner,
           BertForSequenceClassification model, ResolvedRecipe recipe);
 
-  /// The inner task's name and the recipe: a resume with another recipe is
+  /// The inner task's name and recipeIdentity: a resume with another recipe,
+  /// or the same recipe with other modules, quantizers or switches, is
   /// refused.
   std::string name() const override;
   torch::nn::Module &model() override { return inner_->model(); }
