@@ -38,7 +38,7 @@ CONFIGS = [
     ("sensimix-naive-kd", "naive with distillation (pred, rep)"),
     ("sensimix-6ep", "SensiMix over 6 epochs instead of 3"),
     ("sensimix-naive-6ep", "naive over 6 epochs"),
-    ("sensimix-meanscale", "SensiMix with 1-bit weights scaled by their mean absolute value (the recipe's default since 7 Dec)"),
+    ("sensimix-meanscale", "SensiMix with 1-bit weights scaled by their mean absolute value"),
     ("sensimix-naive-meanscale", "naive with 1-bit weights scaled by their mean absolute value"),
 ]
 PAIRS = [("sensimix", "sensimix-naive"), ("sensimix-kd", "sensimix"),

@@ -35,9 +35,9 @@
 #      int8 of it, steps 3-5: both layers run the group's int8 weights;
 #  10. 1-bit modules anywhere: SensiMix QAT of the float model of step 1 with
 #      layer 0's attention and layer 1's FFN 1-bit (a module_precisions map,
-#      the form sensitivity-assigned and random assignments take; the
-#      paper's unscaled 1-bit weights, where steps 2 and 7 use the default
-#      mean-|W|-scaled ones), export, steps 3-5: binary Q, K, V and
+#      the form sensitivity-assigned and random assignments take; 1-bit
+#      weights scaled by their mean |W|, where steps 2 and 7 use the
+#      default unscaled ones), export, steps 3-5: binary Q, K, V and
 #      attention output on sign inputs.
 # Why those tolerances: both sides compute the same integer codes, sign bits
 # and scales; what differs is float rounding order (oneDNN's and LibTorch's
@@ -120,7 +120,7 @@ run shared-ptq "$train" quantize --model "$work/shared/best" \
   --calibrator entropy --threads 2
 cat > "$work/modules.json" <<'JSON'
 {"module_precisions": {"layer.0.attention": "binary", "layer.1.ffn": "binary"},
- "binary_quantizer": "binary-sign", "prioritized_training": false,
+ "binary_quantizer": "binary-mean-scale", "prioritized_training": false,
  "inverse_layerwise": false}
 JSON
 run modules-qat "$train" finetune "${common[@]}" --model "$work/float/best" \

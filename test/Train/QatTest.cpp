@@ -425,7 +425,7 @@ TEST(ModulePrecisionTest, BudgetPicksTheLeastSensitiveModulesAtEqualBytes) {
   // The spec follows: a 1-bit attention's four linears on sign inputs.
   const LinearQuantSpec &query =
       budget->spec.linears.at("bert.encoder.layer.1.attention.self.query");
-  EXPECT_EQ(query.weight, Quantizer::BinaryMeanScale);
+  EXPECT_EQ(query.weight, Quantizer::BinarySign);
   EXPECT_EQ(query.input, InputQuant::Sign);
   EXPECT_EQ(budget->spec.linears.at("bert.encoder.layer.2.output.dense").input,
             InputQuant::Int8);
@@ -519,7 +519,7 @@ TEST(ModulePrecisionTest, ARecipeThatTrainsDifferentlyHasAnotherIdentity) {
   EXPECT_EQ(fixed.size(), std::string("sensimix-").size() + 16);
   EXPECT_EQ(identity(base), fixed);
   RecipeOptions other = base;
-  other.binaryQuantizer = Quantizer::BinarySign;
+  other.binaryQuantizer = Quantizer::BinaryMeanScale;
   EXPECT_NE(identity(other), fixed);
   other = base;
   other.abwr = false;
@@ -689,9 +689,7 @@ TEST(RecipeTest, SensimixBundleIsMixedPrecision) {
   const LinearQuant &ffn =
       quant->linears.at("bert.encoder.layer.1.intermediate.dense");
   EXPECT_EQ(ffn.precision, Precision::Binary);
-  // The default binarizer: mean |W| scaled.
-  EXPECT_TRUE(ffn.quantizer == Quantizer::BinaryMeanScale);
-  EXPECT_FALSE(ffn.scale.empty());
+  EXPECT_TRUE(ffn.quantizer == Quantizer::BinarySign);
   EXPECT_FALSE(ffn.inputScale);
   const LinearQuant &lower =
       quant->linears.at("bert.encoder.layer.0.intermediate.dense");
