@@ -38,9 +38,9 @@ import re
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from results import (accuracy, interval, paired,  # noqa: E402
-                     replace_rows, replace_section, tensor_bytes,
-                     write_atomically)
+from results import (accuracy, interval, paired, record,  # noqa: E402
+                     replace_rows, replace_section, seed_accuracies,
+                     tensor_bytes, write_atomically)
 
 # (training, [(configuration, assignment)]), the fixed policy first.
 VARIANTS = [
@@ -208,9 +208,7 @@ def main():
     for title, configs in VARIANTS:
         points, runs_of = [], {}
         for name, assignment in configs:
-            runs = {s: accuracy(os.path.join(out, f"{name}-seed{s}.txt"))
-                    for s in seeds
-                    if os.path.exists(os.path.join(out, f"{name}-seed{s}.txt"))}
+            runs = seed_accuracies(out, name, seeds)
             if not runs:
                 continue
             runs_of[assignment] = runs
@@ -229,12 +227,9 @@ def main():
                 f"{mean:.4f} ± {sd:.4f} | "
                 f"{span} | {100 * (mean - teacher):+.2f} | "
                 f"{encoder / 1e6:.3f} ({100 * encoder / teacher_encoder:.1f}%) |")
-            records.append({"recipe": f"{name}@main-job", "seeds": len(runs),
-                            "test_acc_mean": round(mean, 4),
-                            "test_acc_std": round(sd, 4),
-                            "delta_vs_teacher": round(100 * (mean - teacher), 2),
-                            "bytes": int(tensor_bytes(bundle)[0])
-                            if os.path.exists(bundle) else None})
+            if os.path.exists(bundle):
+                records.append(record(f"{name}@main-job", runs, teacher,
+                                      tensor_bytes(bundle)[0]))
             points.append({"assignment": assignment, "modules": modules,
                            "sensitivity": sensitivity,
                            "weights_only": weights_only, "mean": mean,
@@ -253,8 +248,7 @@ def main():
     replace_section(os.path.join(results, "compression.md"), "assignment",
                     "\n".join(text))
     svg(groups, teacher, os.path.join(results, "compression-assignment.svg"))
-    replace_rows(os.path.join(results, "compression.json"),
-                 [r for r in records if r["bytes"] is not None])
+    replace_rows(os.path.join(results, "compression.json"), records)
 
 
 if __name__ == "__main__":

@@ -24,8 +24,9 @@ import statistics
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from results import (accuracy, interval, paired,  # noqa: E402
-                     replace_rows, replace_section, tensor_bytes)
+from results import (accuracy, interval, paired, record,  # noqa: E402
+                     replace_rows, replace_section, seed_accuracies,
+                     tensor_bytes)
 
 CONFIGS = [
     ("fp32-control", "FP32, the same QAT schedule without quantization"),
@@ -55,9 +56,7 @@ def main():
     teacher_bytes = tensor_bytes(teacher_dir)[0]
     scores, rows, records = {}, [], []
     for name, what in CONFIGS:
-        runs = {s: accuracy(os.path.join(out, f"{name}-seed{s}.txt"))
-                for s in seeds
-                if os.path.exists(os.path.join(out, f"{name}-seed{s}.txt"))}
+        runs = seed_accuracies(out, name, seeds)
         if not runs:
             continue
         scores[name] = runs
@@ -73,11 +72,7 @@ def main():
         rows.append(f"| {name} | {what} | {len(runs)} | {mean:.4f} ± {sd:.4f} "
                     f"| {span} | {100 * (mean - teacher):+.2f} | {versus} | "
                     f"{size / 1e6:.1f} ({100 * size / teacher_bytes:.0f}%) |")
-        records.append({"recipe": f"{name}@main-job", "seeds": len(runs),
-                        "test_acc_mean": round(mean, 4),
-                        "test_acc_std": round(sd, 4),
-                        "delta_vs_teacher": round(100 * (mean - teacher), 2),
-                        "bytes": int(size)})
+        records.append(record(f"{name}@main-job", runs, teacher, size))
     table = ["| configuration | what | seeds | test accuracy (mean ± sd) | "
              "95% interval | vs teacher (points) | vs FP32 control (points) "
              "| bytes (MB) |",

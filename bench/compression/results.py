@@ -51,6 +51,23 @@ def tensor_bytes(directory):
     return total, encoder
 
 
+def seed_accuracies(out, name, seeds):
+    """{seed: accuracy} of configuration `name`'s finished runs in `out`
+    (the NAME-seedS.txt eval outputs bench/compression/run writes)."""
+    paths = {s: os.path.join(out, f"{name}-seed{s}.txt") for s in seeds}
+    return {s: accuracy(p) for s, p in paths.items() if os.path.exists(p)}
+
+
+def record(recipe, runs, teacher, size):
+    """A compression.json row: seeds, mean and sd of `runs` (seed ->
+    accuracy), the change against `teacher` in points, `size` bytes."""
+    mean, sd, _ = interval(list(runs.values()))
+    return {"recipe": recipe, "seeds": len(runs),
+            "test_acc_mean": round(mean, 4), "test_acc_std": round(sd, 4),
+            "delta_vs_teacher": round(100 * (mean - teacher), 2),
+            "bytes": int(size)}
+
+
 def paired(scores, a, b):
     """The per-seed differences a - b in points, scores[name] being a dict
     seed -> accuracy, over the seeds both hold: (seeds, mean, half-width of
