@@ -48,9 +48,10 @@ free_port() {
   python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 
-# same NAME ARGS...: the finetune ARGS on 1 process and via launch on 2.
+# same NAME ARGS...: the finetune ARGS on 1 process and via launch on 2,
+# equal within $tolerance (default 1e-5).
 same() {
-  local name=$1
+  local name=$1 tol=${tolerance:-1e-5}
   shift
   "$tool" finetune --train train.tsv --output "$name-1" "$@" 2> "$name-1.log"
   "$tool" launch --nproc-per-node 2 --master-port 0 -- \
@@ -58,8 +59,8 @@ same() {
   local diff
   diff=$("$here/max_abs_diff.py" "$name-1/final/model.safetensors" \
          "$name-2/final/model.safetensors")
-  if ! awk -v d="${diff%% *}" 'BEGIN { exit !(d <= 1e-5) }'; then
-    echo "FAILED $name: 1 vs 2 processes differ by $diff"
+  if ! awk -v d="${diff%% *}" -v t="$tol" 'BEGIN { exit !(d <= t) }'; then
+    echo "FAILED $name: 1 vs 2 processes differ by $diff (tolerance $tol)"
     exit 1
   fi
   echo "ok $name: max |1 process - 2 processes| = $diff"
@@ -67,6 +68,12 @@ same() {
 same finetune "${fresh[@]}" "${common[@]}" --batch-size 13 --max-steps 20
 same sensimix --model teacher/final "${common[@]}" --batch-size 8 \
   --max-steps 20 --recipe sensimix --mp-layers 1
+# Ternary weights are 0 below 0.7 mean |W| and +-mean above: a latent
+# weight within rounding of the threshold can land on either side in the
+# two runs, and the steps after that differ by a little more than rounding
+# (seen on one host, every run: 1.6e-5 on 19 of 2,048 weights of one
+# matrix; the runs' losses agree to 6 digits).
+tolerance=1e-4 \
 same ternary-kd --model teacher/final "${common[@]}" --batch-size 8 \
   --max-steps 20 --recipe ternary --teacher teacher/final
 
