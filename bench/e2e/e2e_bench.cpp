@@ -19,8 +19,12 @@
 //
 //   e2e-bench [--runs 30] [--warmup 3] [--threads 2] [--torch-threads N]
 //             [--seq 128] [--batch 1] [--checkpoint DIR] [--samples]
-//             [--no-torch] [--logits-out FILE]
+//             [--no-torch | --no-compiled] [--logits-out FILE]
 //
+// --no-torch leaves LibTorch out, --no-compiled the compiled models (and
+// the runtime's thread pool): bench/e2e/sweep.py times them in separate
+// processes, since LibTorch's OpenBLAS threads stay busy for a while after
+// its calls and slow whatever runs next in the same process.
 // --threads is the compiled models' (the runtime context's);
 // --torch-threads LibTorch's intra-op threads (default: --threads). With
 // OpenBLAS, LibTorch's matrix products use every core whatever
@@ -86,7 +90,7 @@ double percentile(std::vector<double> values, double q) {
 struct Options {
   int64_t runs = 30, warmup = 3, threads = 2, torchThreads = -1;
   int64_t seq = 128, batch = 1;
-  bool samples = false, withTorch = true;
+  bool samples = false, withTorch = true, withCompiled = true;
   std::string checkpoint, logitsOut;
 };
 
@@ -98,14 +102,17 @@ Options parseOptions(int argc, char **argv) {
       {"--seq", &o.seq},         {"--batch", &o.batch}};
   const std::pair<const char *, std::string *> texts[] = {
       {"--checkpoint", &o.checkpoint}, {"--logits-out", &o.logitsOut}};
-  const std::pair<const char *, bool> flags[] = {{"--samples", true},
-                                                 {"--no-torch", false}};
+  const std::pair<const char *, bool *> flags[] = {
+      {"--samples", &o.samples},
+      {"--no-torch", &o.withTorch},
+      {"--no-compiled", &o.withCompiled}};
   for (int i = 1; i < argc; ++i) {
     std::string key = argv[i];
     auto flag = std::find_if(std::begin(flags), std::end(flags),
                              [&](auto &f) { return key == f.first; });
     if (flag != std::end(flags)) {
-      (flag->second ? o.samples : o.withTorch) = flag->second;
+      // --samples turns on, --no-* turns off.
+      *flag->second = key == "--samples";
       continue;
     }
     if (i + 1 >= argc)
@@ -128,6 +135,8 @@ Options parseOptions(int argc, char **argv) {
   }
   if (o.torchThreads == -1)
     o.torchThreads = o.threads;
+  if (!o.withTorch && !o.withCompiled)
+    fail("--no-torch and --no-compiled leave nothing to run");
   if (o.runs < 1 || o.warmup < 0 || o.threads < 1 || o.torchThreads < 1 ||
       o.seq < 1 || o.seq > 512 || o.batch < 1)
     fail("--runs, --threads, --torch-threads, --batch and --seq (<= 512) "
@@ -204,8 +213,10 @@ int main(int argc, char **argv) {
     candidates.push_back(std::move(candidate));
   }
 
+  // Without the compiled models, no runtime context (and no thread pool).
   qbrt_context *ctx = nullptr;
-  if (qbrt_context_create(options.threads, &ctx) != QB_OK)
+  if (options.withCompiled &&
+      qbrt_context_create(options.threads, &ctx) != QB_OK)
     fail("qbrt_context_create failed");
   std::vector<qbrt_model *> compiled;
   std::deque<std::vector<float>> outputs; // stable addresses
@@ -229,9 +240,11 @@ int main(int argc, char **argv) {
     };
     candidates.push_back(std::move(candidate));
   };
+  if (options.withCompiled) {
 #define QB_E2E_MODEL(name) addCompiled(name##_descriptor);
-  QB_E2E_MODELS
+    QB_E2E_MODELS
 #undef QB_E2E_MODEL
+  }
 
   for (int round = 0; round < warmup + runs; ++round)
     for (Candidate &candidate : candidates) {

@@ -7,11 +7,13 @@ sweep.py --build BUILD --ort-dir DIR --onnx-dir DIR --out JSON
          [--seqs 32,128,384] [--batches 1,8] [--threads 1,2] [--rounds 4]
          [--samples 40]
 
-For every (seq, batch, threads) it alternates two processes round by round,
-e2e-bench (the compiled models and LibTorch, round-robin inside) and
-ort_runner.js (the ONNX Runtime graphs, round-robin inside), so that a slow
-phase of the shared machine hits all of them; each round times a few calls
-of every model after one warm-up call. Before the sweep it checks that ONNX
+For every (seq, batch, threads) it alternates three processes round by
+round, e2e-bench with the compiled models (round-robin inside), e2e-bench
+with LibTorch alone, and ort_runner.js (the ONNX Runtime graphs, round-robin
+inside), so that a slow phase of the shared machine hits all of them; each
+round times a few calls of every model after one warm-up call. LibTorch
+runs in a process of its own because its OpenBLAS threads keep spinning
+for a while after its calls and would slow the compiled models next to it. Before the sweep it checks that ONNX
 Runtime computes the same model as LibTorch (FP32 logits of one sequence)
 and lists the operators ORT's optimizer left in each graph.
 """
@@ -91,7 +93,7 @@ class Sweep:
                    OMP_WAIT_POLICY="passive")
         return env
 
-    def compiled(self, threads, seq, batch, runs, warmup, extra=()):
+    def compiled(self, threads, seq, batch, runs, warmup, extra=("--no-torch",)):
         # LibTorch runs one intra-op thread, its fastest setting here: its
         # matrix products go to OpenBLAS, which uses OPENBLAS_NUM_THREADS
         # (= threads), and a second LibTorch thread only competes with it
@@ -101,6 +103,9 @@ class Sweep:
                 "--batch", str(batch), "--runs", str(runs), "--warmup",
                 str(warmup), "--checkpoint", self.checkpoint, "--samples",
                 *extra]
+
+    def torch(self, threads, seq, batch, runs, warmup):
+        return self.compiled(threads, seq, batch, runs, warmup, ("--no-compiled",))
 
     def ort(self, threads, seq, batch, runs, warmup, extra=()):
         models = []
@@ -119,7 +124,7 @@ class Sweep:
         torch_logits = os.path.join(out, "torch.txt")
         ort_logits = os.path.join(out, "ort.txt")
         run(self.compiled(2, 128, 1, 1, 0, ["--logits-out", torch_logits]),
-            self.env(2))
+            self.env(2))  # the compiled models and LibTorch
         run(self.ort(2, 128, 1, 1, 0, ["--logits-out", ort_logits,
                                         "--optimized-dir", out]), self.env(2))
 
@@ -154,7 +159,7 @@ class Sweep:
         load = [loadavg()]
         start = time.time()
         for _ in range(rounds):
-            for command in (self.compiled, self.ort):
+            for command in (self.compiled, self.torch, self.ort):
                 text = run(command(threads, seq, batch, runs, 1), self.env(threads))
                 for name, ms in samples_of(text):
                     samples[name].append(ms)
