@@ -154,7 +154,7 @@ Error saveState(const std::string &path, TrainingTask &task,
                 torch::optim::Optimizer &optimizer,
                 const ParameterAverage *average,
                 const std::vector<std::vector<uint8_t>> &rngs, int64_t step,
-                const std::optional<double> &bestScore,
+                const TrainResult &result,
                 const std::map<std::string, std::string> &identity) {
   SafetensorsWriter writer;
   if (Error err = addParameters(writer, task.model(), "model."))
@@ -182,11 +182,13 @@ Error saveState(const std::string &path, TrainingTask &task,
       return err;
   std::map<std::string, std::string> metadata = identity;
   metadata["step"] = std::to_string(step);
-  if (bestScore) {
+  if (result.bestScore) {
     char buf[32];
-    std::snprintf(buf, sizeof(buf), "%.17g", *bestScore);
+    std::snprintf(buf, sizeof(buf), "%.17g", *result.bestScore);
     metadata["best_score"] = buf;
   }
+  metadata["evaluations_since_best"] =
+      std::to_string(result.evaluationsSinceBest);
   for (const auto &[key, value] : metadata)
     if (Error err = writer.setMetadata(key, value))
       return err;
@@ -196,8 +198,7 @@ Error saveState(const std::string &path, TrainingTask &task,
 /// Restores a state saved by saveState; returns its step.
 Expected<int64_t> loadState(const std::string &path, TrainingTask &task,
                             torch::optim::Optimizer &optimizer,
-                            ParameterAverage *average,
-                            std::optional<double> &bestScore,
+                            ParameterAverage *average, TrainResult &result,
                             const std::map<std::string, std::string> &identity,
                             int rank) {
   Expected<SafetensorsFile> file = SafetensorsFile::open(path);
@@ -243,7 +244,11 @@ Expected<int64_t> loadState(const std::string &path, TrainingTask &task,
   generator.set_state(rng);
   auto bestIt = metadata.find("best_score");
   if (bestIt != metadata.end())
-    bestScore = std::stod(bestIt->second);
+    result.bestScore = std::stod(bestIt->second);
+  // Absent in states saved before early stopping existed.
+  auto sinceIt = metadata.find("evaluations_since_best");
+  if (sinceIt != metadata.end())
+    result.evaluationsSinceBest = std::stoll(sinceIt->second);
   return std::stoll(stepIt->second);
 }
 
@@ -314,8 +319,8 @@ Error trainSteps(TrainingTask &task, const TrainOptions &options,
   int64_t step = 0;
   if (!options.resumeFrom.empty()) {
     Expected<int64_t> resumed =
-        loadState(options.resumeFrom, task, optimizer, averagePtr,
-                  result.bestScore, identity, ranks.rank());
+        loadState(options.resumeFrom, task, optimizer, averagePtr, result,
+                  identity, ranks.rank());
     if (!resumed)
       return resumed.error();
     step = *resumed;
@@ -347,7 +352,13 @@ Error trainSteps(TrainingTask &task, const TrainOptions &options,
   int64_t windowSteps = 0;
   std::vector<int64_t> order;
   int64_t orderEpoch = -1;
-  for (; step < totalSteps; ++step) {
+  // A resumed run that had stopped early stays stopped.
+  auto patienceSpent = [&] {
+    return options.patience > 0 &&
+           result.evaluationsSinceBest >= options.patience;
+  };
+  result.stoppedEarly = step < totalSteps && patienceSpent();
+  for (; step < totalSteps && !result.stoppedEarly; ++step) {
     int64_t epoch = step / stepsPerEpoch, index = step % stepsPerEpoch;
     if (epoch != orderEpoch) {
       order = epochOrder(n, options.seed, epoch);
@@ -445,8 +456,11 @@ Error trainSteps(TrainingTask &task, const TrainOptions &options,
         return score.error();
       if (*score && (!result.bestScore || **score > *result.bestScore)) {
         result.bestScore = **score;
+        result.evaluationsSinceBest = 0;
         if (Error err = task.saveModel(options.outputDir + "/best"))
           return err;
+      } else if (*score) {
+        ++result.evaluationsSinceBest;
       }
       if (average)
         average->swap();
@@ -461,15 +475,26 @@ Error trainSteps(TrainingTask &task, const TrainOptions &options,
         options.onProgress(event);
       }
     }
+    // Early stopping: rank 0 decides (it alone evaluates), every rank stops.
+    if (evalNow && options.patience > 0) {
+      bool stop = ranks.leader() && patienceSpent();
+      if (parallel) {
+        Expected<double> votes = parallel->allReduceSum(stop ? 1.0 : 0.0);
+        if (!votes)
+          return votes.error();
+        stop = *votes > 0;
+      }
+      result.stoppedEarly = stop && done < totalSteps;
+    }
     if ((options.checkpointEvery > 0 && done % options.checkpointEvery == 0) ||
-        done == totalSteps) {
+        done == totalSteps || result.stoppedEarly) {
       Expected<std::vector<std::vector<uint8_t>>> rngs =
           ranks.generatorStates();
       if (!rngs)
         return rngs.error();
       if (ranks.leader())
         if (Error err = saveState(statePath, task, optimizer, averagePtr,
-                                  *rngs, done, result.bestScore, identity))
+                                  *rngs, done, result, identity))
           return err;
     }
   }
@@ -496,6 +521,8 @@ Expected<TrainResult> runTraining(TrainingTask &task,
     return Error::failure("batch size and epochs must be positive");
   if (!(options.emaDecay >= 0 && options.emaDecay < 1))
     return Error::failure("the moving average's decay must be in [0, 1)");
+  if (options.patience < 0)
+    return Error::failure("the patience must be non-negative");
   if (options.dropout > 1)
     return Error::failure("the dropout rate must be at most 1");
   RankContext ranks{options.parallel};
@@ -611,10 +638,45 @@ Error ClassificationTask::saveModel(const std::string &dir) {
 
 MaskedLmTask::MaskedLmTask(BertConfig config, BertForMaskedLM model,
                            std::string vocabPath, torch::Tensor blocks,
-                           SpecialTokens special)
+                           SpecialTokens special,
+                           std::optional<torch::Tensor> devBlocks)
     : config_(std::move(config)), model_(std::move(model)),
       vocabPath_(std::move(vocabPath)), blocks_(std::move(blocks)),
-      special_(special) {}
+      special_(special) {
+  if (!devBlocks)
+    return;
+  // The held-out blocks are masked once, with a generator of their own, so
+  // every evaluation scores the same positions.
+  at::Generator generator = at::detail::createCPUGenerator(kDevMaskSeed);
+  devBatch_ = maskTokens(*devBlocks, special_, generator);
+}
+
+Expected<std::optional<double>> MaskedLmTask::evaluate() {
+  if (!devBatch_)
+    return std::optional<double>();
+  torch::NoGradGuard noGrad;
+  model_->eval();
+  const MaskedBatch &dev = *devBatch_;
+  int64_t rows = dev.labels.size(0), batch = 64;
+  int64_t correct = 0, total = 0;
+  for (int64_t begin = 0; begin < rows; begin += batch) {
+    int64_t end = std::min(rows, begin + batch);
+    EncoderInputs inputs{dev.inputs.inputIds.slice(0, begin, end),
+                         dev.inputs.tokenTypeIds.slice(0, begin, end),
+                         dev.inputs.attentionMask.slice(0, begin, end)};
+    torch::Tensor labels = dev.labels.slice(0, begin, end).reshape({-1});
+    torch::Tensor positions = labels.ne(-100).nonzero().squeeze(1);
+    if (positions.numel() == 0)
+      continue;
+    torch::Tensor predicted = model_->forward(inputs, positions).argmax(1);
+    correct += predicted.eq(labels.index_select(0, positions)).sum().item<int64_t>();
+    total += positions.numel();
+  }
+  model_->train();
+  if (total == 0)
+    return Error::failure("the held-out masked-LM text has no maskable token");
+  return std::optional<double>(double(correct) / double(total));
+}
 
 Expected<torch::Tensor>
 MaskedLmTask::loss(const std::vector<int64_t> &examples) {

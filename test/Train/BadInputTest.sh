@@ -134,6 +134,29 @@ if [[ -e assigned ]]; then
 fi
 
 # Nothing above touched the first run's files.
+# The learning rate and early stopping: a rate that is no number, a search
+# or early stopping without a dev set, a search for sensimix; held-out
+# masked-LM text too short for one block.
+expect_error lr-not-a-number "--lr: must be a positive number or auto, got 'fast'" \
+  "$tool" finetune --train good.tsv --output tuned --lr fast "${tiny[@]}"
+expect_error lr-auto-no-dev "--lr auto needs --dev" \
+  "$tool" finetune --train good.tsv --output tuned --lr auto "${tiny[@]}"
+expect_error patience-no-dev "--patience needs --dev" \
+  "$tool" finetune --train good.tsv --output tuned --patience 2 "${tiny[@]}"
+expect_error lr-auto-sensimix "--lr auto: sensimix's schedule is per epoch" \
+  "$tool" finetune --train good.tsv --dev good.tsv --model run/final \
+  --output tuned --recipe sensimix --lr auto "${tiny[@]}"
+if [[ -e tuned ]]; then
+  echo "FAILED: a rejected fine-tuning left an output directory"
+  exit 1
+fi
+printf 'the film was good and the film was bad\n' > corpus.txt
+printf 'the end\n' > short.txt
+expect_error dev-corpus-short "short.txt: MLM corpus has fewer than" \
+  "$tool" pretrain --corpus corpus.txt --dev-corpus short.txt --output mlm \
+  --vocab "$vocab" --hidden-size 32 --layers 1 --heads 2 \
+  --intermediate-size 64 --seq-length 8 --max-steps 1 --threads 1
+
 checksums > after.sha
 if ! cmp -s before.sha after.sha; then
   echo "FAILED: a rejected command changed the run's checkpoints"

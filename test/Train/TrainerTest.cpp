@@ -77,6 +77,37 @@ std::unique_ptr<ClassificationTask> makeTask(uint64_t seed,
                                               std::move(dev), 16);
 }
 
+/// Masked-LM on the sentiment sentences (16-token blocks), a tiny model of
+/// seed 3; with `heldOut`, the same blocks are its dev text.
+std::unique_ptr<MaskedLmTask> tinyMlmTask(bool heldOut) {
+  Expected<Tokenizer> tokenizer = Tokenizer::open(QB_BERT_VOCAB);
+  Expected<SpecialTokens> special =
+      tokenizer ? SpecialTokens::fromTokenizer(*tokenizer)
+                : Expected<SpecialTokens>(tokenizer.error());
+  if (!special) {
+    ADD_FAILURE() << special.message();
+    return nullptr;
+  }
+  std::vector<std::string> lines;
+  for (const TextExample &e : sentimentData(64).examples)
+    lines.push_back(e.textA + ".");
+  Expected<torch::Tensor> blocks =
+      buildMlmBlocks(*tokenizer, lines, 16, *special);
+  if (!blocks) {
+    ADD_FAILURE() << blocks.message();
+    return nullptr;
+  }
+  BertConfig config = tinyConfig(2);
+  torch::manual_seed(3);
+  BertForMaskedLM model(config);
+  initBertWeights(*model);
+  std::optional<torch::Tensor> dev;
+  if (heldOut)
+    dev = *blocks;
+  return std::make_unique<MaskedLmTask>(config, model, QB_BERT_VOCAB, *blocks,
+                                        *special, dev);
+}
+
 TrainOptions tinyOptions(const std::string &dir) {
   TrainOptions options;
   options.batchSize = 16;
@@ -115,21 +146,9 @@ TEST(TrainerTest, TinyFinetuneLowersLossAndKeepsBest) {
 
 TEST(TrainerTest, TinyMaskedLmRuns) {
   torch::set_num_threads(1);
-  Expected<Tokenizer> tokenizer = Tokenizer::open(QB_BERT_VOCAB);
-  ASSERT_TRUE(tokenizer) << tokenizer.message();
-  Expected<SpecialTokens> special = SpecialTokens::fromTokenizer(*tokenizer);
-  ASSERT_TRUE(special);
-  std::vector<std::string> lines;
-  for (const TextExample &e : sentimentData(64).examples)
-    lines.push_back(e.textA + ".");
-  Expected<torch::Tensor> blocks =
-      buildMlmBlocks(*tokenizer, lines, 16, *special);
-  ASSERT_TRUE(blocks) << blocks.message();
-  BertConfig config = tinyConfig(2);
-  torch::manual_seed(3);
-  BertForMaskedLM model(config);
-  initBertWeights(*model);
-  MaskedLmTask task(config, model, QB_BERT_VOCAB, *blocks, *special);
+  std::unique_ptr<MaskedLmTask> mlm = tinyMlmTask(false);
+  ASSERT_TRUE(mlm);
+  MaskedLmTask &task = *mlm;
   std::string dir = scratchDir("mlm");
   TrainOptions options = tinyOptions(dir);
   options.epochs = 2;
@@ -410,6 +429,121 @@ TEST(TrainerTest, FrozenParametersStay) {
   ASSERT_FALSE(none);
   EXPECT_NE(none.message().find("every parameter is frozen"), std::string::npos)
       << none.message();
+  std::filesystem::remove_all(dir);
+}
+
+/// A fine-tuning task whose dev scores are scripted: early stopping sees
+/// exactly these.
+class ScriptedScores : public TrainingTask {
+public:
+  ScriptedScores(std::unique_ptr<ClassificationTask> inner,
+                 std::vector<double> scores)
+      : inner_(std::move(inner)), scores_(std::move(scores)) {}
+  std::string name() const override { return inner_->name(); }
+  torch::nn::Module &model() override { return inner_->model(); }
+  int64_t numExamples() const override { return inner_->numExamples(); }
+  Expected<torch::Tensor> loss(const std::vector<int64_t> &examples) override {
+    return inner_->loss(examples);
+  }
+  Expected<std::optional<double>> evaluate() override {
+    return std::optional<double>(scores_.at(evaluations++));
+  }
+  Error saveModel(const std::string &dir) override {
+    return inner_->saveModel(dir);
+  }
+  size_t evaluations = 0;
+
+private:
+  std::unique_ptr<ClassificationTask> inner_;
+  std::vector<double> scores_;
+};
+
+TEST(TrainerTest, EarlyStoppingAfterPatienceEvaluationsWithoutBetterScore) {
+  torch::set_num_threads(1);
+  std::string dir = scratchDir("patience");
+  // Evaluations every 2 steps of 24: the best at the 2nd, equal and worse
+  // after it (a tie is no improvement), a new best at the 5th, then three
+  // without: the run ends after the 8th evaluation, at step 16.
+  std::vector<double> scores = {0.5, 0.6, 0.6, 0.55, 0.7, 0.65, 0.7, 0.6,
+                                0.9, 0.9, 0.9, 0.9};
+  ScriptedScores task(makeTask(61, sentimentData(16)), scores);
+  TrainOptions options = tinyOptions(dir);
+  options.evalEvery = 2;
+  options.patience = 3;
+  options.checkpointEvery = 0;
+  Expected<TrainResult> result = runTraining(task, options);
+  ASSERT_TRUE(result) << result.message();
+  EXPECT_TRUE(result->stoppedEarly);
+  EXPECT_EQ(result->steps, 16);
+  EXPECT_EQ(task.evaluations, 8u);
+  EXPECT_EQ(*result->bestScore, 0.7);
+  EXPECT_EQ(result->evaluationsSinceBest, 3);
+  EXPECT_TRUE(std::filesystem::exists(dir + "/best/model.safetensors"));
+  EXPECT_TRUE(std::filesystem::exists(dir + "/final/model.safetensors"));
+  // The state is saved where the run stopped, and resuming it stays
+  // stopped.
+  std::string state = dir + "/training-state.safetensors";
+  Expected<SafetensorsFile> saved = SafetensorsFile::open(state);
+  ASSERT_TRUE(saved) << saved.message();
+  EXPECT_EQ(saved->metadata().at("step"), "16");
+  EXPECT_EQ(saved->metadata().at("evaluations_since_best"), "3");
+  ScriptedScores again(makeTask(61, sentimentData(16)), scores);
+  options.resumeFrom = state;
+  Expected<TrainResult> resumed = runTraining(again, options);
+  ASSERT_TRUE(resumed) << resumed.message();
+  EXPECT_TRUE(resumed->stoppedEarly);
+  EXPECT_EQ(resumed->steps, 16);
+  EXPECT_EQ(again.evaluations, 0u);
+
+  // Without patience the same scores run all 24 steps.
+  ScriptedScores full(makeTask(61, sentimentData(16)), scores);
+  options = tinyOptions(dir + "-full");
+  options.evalEvery = 2;
+  Expected<TrainResult> all = runTraining(full, options);
+  ASSERT_TRUE(all) << all.message();
+  EXPECT_FALSE(all->stoppedEarly);
+  EXPECT_EQ(all->steps, 24);
+  EXPECT_EQ(full.evaluations, 12u);
+  options.patience = -1;
+  EXPECT_FALSE(runTraining(full, options));
+  std::filesystem::remove_all(dir);
+  std::filesystem::remove_all(dir + "-full");
+}
+
+TEST(TrainerTest, MaskedLmDevScoreIsHeldOutAccuracyOnOneMasking) {
+  torch::set_num_threads(1);
+  std::unique_ptr<MaskedLmTask> mlm = tinyMlmTask(true);
+  ASSERT_TRUE(mlm);
+  MaskedLmTask &task = *mlm;
+  // The same positions every time: two evaluations of the same weights
+  // agree, and the training generator is untouched by them.
+  torch::manual_seed(7);
+  torch::Tensor before = torch::rand({4});
+  torch::manual_seed(7);
+  Expected<std::optional<double>> a = task.evaluate();
+  Expected<std::optional<double>> b = task.evaluate();
+  EXPECT_TRUE(torch::equal(torch::rand({4}), before));
+  ASSERT_TRUE(a && b && *a && *b);
+  EXPECT_EQ(**a, **b);
+  EXPECT_GE(**a, 0.0);
+  EXPECT_LE(**a, 1.0);
+  // Training on the same text raises it (the blocks are memorized).
+  std::string dir = scratchDir("mlm-dev");
+  TrainOptions options = tinyOptions(dir);
+  options.epochs = 30;
+  options.batchSize = 8;
+  options.learningRate = 5e-3;
+  options.evalEvery = 40;
+  Expected<TrainResult> result = runTraining(task, options);
+  ASSERT_TRUE(result) << result.message();
+  ASSERT_TRUE(result->bestScore);
+  EXPECT_GT(*result->bestScore, **a + 0.1);
+  // Without held-out blocks there is no score.
+  std::unique_ptr<MaskedLmTask> plain = tinyMlmTask(false);
+  ASSERT_TRUE(plain);
+  Expected<std::optional<double>> none = plain->evaluate();
+  ASSERT_TRUE(none);
+  EXPECT_FALSE(*none);
   std::filesystem::remove_all(dir);
 }
 

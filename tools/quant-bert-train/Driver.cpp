@@ -85,8 +85,28 @@ void TrainFlags::add(CLI::App *command) {
   command->add_option("--max-steps", train.maxSteps,
                       "Run length in steps, overriding --epochs (0: off)")
       ->check(nonNegative());
-  command->add_option("--lr", train.learningRate, "Peak learning rate")
-      ->check(positive());
+  if (acceptsAutoLearningRate) {
+    command->add_option_function<std::string>(
+        "--lr",
+        [this](const std::string &value) {
+          learningRateAuto = value == "auto";
+          if (learningRateAuto)
+            return;
+          char *end = nullptr;
+          double rate = std::strtod(value.c_str(), &end);
+          if (value.empty() || *end || !(rate > 0))
+            throw CLI::ValidationError(
+                "--lr", "must be a positive number or auto, got '" + value +
+                            "'");
+          train.learningRate = rate;
+        },
+        std::string("Peak learning rate, or auto: the best on dev of short "
+                    "trial runs (docs/training.md)") +
+            (learningRateAuto ? " (default: auto)" : ""));
+  } else {
+    command->add_option("--lr", train.learningRate, "Peak learning rate")
+        ->check(positive());
+  }
   command->add_option("--warmup-ratio", train.warmupRatio,
                       "Fraction of the steps spent warming up")
       ->check(inUnitInterval());
@@ -235,6 +255,9 @@ void reportTraining(const TrainResult &result, const TrainOptions &options) {
             << result.runningLoss;
   if (result.bestScore)
     std::cerr << ", best dev accuracy " << *result.bestScore;
+  if (result.stoppedEarly)
+    std::cerr << " (stopped early: " << result.evaluationsSinceBest
+              << " evaluations without a better dev score)";
   std::cerr << "; checkpoints in " << output << "\n";
 }
 

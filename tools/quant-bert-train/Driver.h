@@ -82,6 +82,10 @@ struct TrainFlags {
   /// Filled by the options; the defaults are the command's (set them before
   /// add()).
   TrainOptions train;
+  /// The command takes `--lr auto` (set before add()); learningRateAuto is
+  /// then the default until --lr gives a number.
+  bool acceptsAutoLearningRate = false;
+  bool learningRateAuto = false;
   std::string lossCsv;
   // A fresh encoder's size (the vocabulary size comes from --vocab).
   std::string vocab;

@@ -10,10 +10,15 @@
 
 #include "Driver.h"
 
+#include "quantbert/Support/FileIO.h"
 #include "quantbert/Train/Checkpoint.h"
 #include "quantbert/Train/Distillation.h"
+#include "quantbert/Train/FinetuneDefaults.h"
 #include "quantbert/Train/Recipes.h"
 
+#include <nlohmann/json.hpp>
+
+#include <cstdio>
 #include <filesystem>
 #include <iostream>
 #include <sstream>
@@ -25,7 +30,7 @@ namespace {
 struct FinetuneOptions {
   TrainFlags flags;
   std::string trainPath, devPath, model, freeze;
-  int64_t maxSeqLength = 128, evalEvery = 0;
+  int64_t maxSeqLength = 128, evalEvery = 0, patience = 0;
   // Quantization-aware training.
   std::string recipe, recipeConfig, sensitivity, assign;
   int64_t mpLayers = -1, keepLayers = 0;
@@ -158,6 +163,71 @@ distillationTask(const FinetuneOptions &o, const CLI::App &command,
       std::move(trainSet), std::move(devSet), o.maxSeqLength));
 }
 
+/// --lr auto: trains one short run (autoLearningRateTrialSteps of the
+/// whole run's `totalSteps`, its own warm-up and decay, scored on dev at
+/// its end) per rate of `rates`, and returns the rate whose run scored best
+/// (pickLearningRate). The trials go to OUTPUT/lr-trials/ and are deleted
+/// afterwards; OUTPUT/lr-trials.json keeps their scores, and a --resume of
+/// the same output reuses its choice instead of searching again.
+template <typename TrainFn>
+double searchLearningRate(const TrainOptions &options,
+                          const std::vector<double> &rates, int64_t totalSteps,
+                          TrainFn &&train) {
+  std::string record = options.outputDir + "/lr-trials.json";
+  bool leader = !options.parallel || options.parallel->rank() == 0;
+  if (!options.resumeFrom.empty()) {
+    Expected<std::string> text = readFile(record);
+    if (!text)
+      fail("--resume with --lr auto needs " + record +
+           " (the search's choice); give --lr instead");
+    nlohmann::json json = nlohmann::json::parse(*text, nullptr, false);
+    if (!json.is_object() || !json.contains("learning_rate") ||
+        !json["learning_rate"].is_number())
+      fail(record + ": no number 'learning_rate'");
+    double rate = json["learning_rate"].get<double>();
+    std::cerr << "finetune: learning rate " << rate << " (auto, from "
+              << record << ")\n";
+    return rate;
+  }
+  int64_t steps = autoLearningRateTrialSteps(totalSteps);
+  std::cerr << "finetune: --lr auto: " << rates.size() << " trials of "
+            << steps << " steps\n";
+  std::vector<double> scores;
+  nlohmann::json trials = nlohmann::json::array();
+  for (double rate : rates) {
+    TrainOptions trial = options;
+    trial.learningRate = rate;
+    trial.maxSteps = steps;
+    trial.evalEvery = steps;
+    trial.patience = 0;
+    trial.checkpointEvery = 0;
+    trial.onStep = nullptr;
+    char name[64];
+    std::snprintf(name, sizeof(name), "/lr-trials/lr-%g", rate);
+    trial.outputDir = options.outputDir + name;
+    TrainResult result = train(trial);
+    // Rank 0 alone evaluates: it tells the others its score.
+    double score = result.bestScore.value_or(0);
+    if (options.parallel)
+      score = orFail(options.parallel->allReduceSum(leader ? score : 0.0));
+    scores.push_back(score);
+    trials.push_back({{"learning_rate", rate}, {"dev_score", score}});
+    std::cerr << "finetune: --lr auto: " << rate << ": dev score " << score
+              << "\n";
+  }
+  double rate = rates[pickLearningRate(scores)];
+  if (leader) {
+    std::error_code ignored;
+    std::filesystem::remove_all(options.outputDir + "/lr-trials", ignored);
+    nlohmann::json json = {{"learning_rate", rate},
+                           {"trial_steps", steps},
+                           {"trials", trials}};
+    orFail(writeFileAtomically(record, json.dump(1) + "\n"));
+  }
+  std::cerr << "finetune: learning rate " << rate << " (auto)\n";
+  return rate;
+}
+
 void runFinetune(const FinetuneOptions &o, const CLI::App &command) {
   o.flags.threads.apply();
   std::optional<RecipeOptions> recipe = recipeOptions(o, command);
@@ -196,55 +266,127 @@ void runFinetune(const FinetuneOptions &o, const CLI::App &command) {
 
   TrainOptions options = o.flags.options();
   options.evalEvery = o.evalEvery;
-  torch::manual_seed(options.seed);
-  BertForSequenceClassification model(config);
-  initBertWeights(*model);
-  if (fromModel)
-    orFail(loadCheckpointWeights(o.model, *model, policy));
-
-  // Quantization-aware training: a recipe, or the qat.json of a QAT
-  // checkpoint being trained further.
-  std::optional<ResolvedRecipe> resolved;
-  if (recipe) {
-    std::optional<SensitivityReport> sensitivity;
-    if (!recipe->sensitivityPath.empty())
-      sensitivity = orFail(SensitivityReport::load(recipe->sensitivityPath));
-    resolved = orFail(resolveRecipe(*recipe, config,
-                                    sensitivity ? &*sensitivity : nullptr));
-  } else if (fromModel && std::filesystem::exists(o.model + "/qat.json")) {
-    resolved.emplace();
-    resolved->spec = orFail(QatSpec::load(o.model + "/qat.json"));
+  bool sensimix = recipe && recipe->kind == RecipeKind::SensiMix;
+  // The run's length, evaluations and early stopping: what the command line
+  // says, else autoFinetuneSchedule (FinetuneDefaults.h).
+  bool autoLength = !given(command, "--epochs") && !given(command, "--max-steps");
+  if (autoLength) {
+    AutoSchedule schedule = autoFinetuneSchedule(
+        int64_t(trainSet.examples.size()), options.batchSize);
+    options.epochs = schedule.epochs;
+    if (!given(command, "--eval-every") && devSet)
+      options.evalEvery = schedule.evalEvery;
+    // SensiMix's schedule binarizes one more layer per epoch: a dev score
+    // that falls as it does must not end the run.
+    if (devSet && !sensimix)
+      options.patience = schedule.patience;
   }
-  if (resolved) {
-    orFail(applyQatSpec(*model, resolved->spec));
-    describeRecipe(*resolved);
+  if (given(command, "--patience")) {
+    if (o.patience > 0 && !devSet)
+      fail("--patience needs --dev (early stopping watches the dev score)");
+    options.patience = o.patience;
   }
+  // The learning rate: --lr's number, else a search over short trial runs
+  // (searchLearningRate), except where a search cannot work.
+  bool searchRate = o.flags.learningRateAuto;
+  bool rateGiven = given(command, "--lr");
+  std::vector<double> rates = autoLearningRates(config.hiddenSize);
+  bool continuesQat = fromModel && std::filesystem::exists(o.model + "/qat.json");
+  if (searchRate && (sensimix || !devSet || ((recipe || continuesQat) && !rateGiven))) {
+    if (rateGiven && sensimix)
+      fail("--lr auto: sensimix's schedule is per epoch, so short trials say "
+           "nothing of it; give --lr");
+    if (rateGiven && !devSet)
+      fail("--lr auto needs --dev (it keeps the rate with the best dev "
+           "score); give --lr instead");
+    // Quantization-aware training starts from a fine-tuned model: the
+    // lowest rate of the grid. Without a dev set: its middle one.
+    options.learningRate = recipe || continuesQat ? rates.front()
+                                                  : rates[rates.size() / 2];
+    std::cerr << "finetune: learning rate " << options.learningRate
+              << " (default for "
+              << (recipe || continuesQat ? "quantization-aware training"
+                                         : "a run without --dev")
+              << "; --lr sets it)\n";
+    searchRate = false;
+  }
+  int64_t stepsPerEpoch =
+      (int64_t(trainSet.examples.size()) + options.batchSize - 1) /
+      options.batchSize;
+  int64_t totalSteps =
+      options.maxSteps > 0 ? options.maxSteps : stepsPerEpoch * options.epochs;
   std::cerr << "finetune: " << trainSet.examples.size() << " examples, "
-            << config.numLabels << " labels\n";
-  std::unique_ptr<TrainingTask> task;
-  if (given(command, "--teacher"))
-    task = distillationTask(o, command, config, model, tokenizer, vocabPath,
-                            std::move(trainSet), std::move(devSet));
-  else
-    task = std::make_unique<ClassificationTask>(
-        config, model, tokenizer, vocabPath, std::move(trainSet),
-        std::move(devSet), o.maxSeqLength);
-  std::istringstream prefixes(o.freeze);
-  for (std::string prefix; std::getline(prefixes, prefix, ',');) {
-    if (prefix.empty())
-      continue;
-    Expected<int64_t> frozen = freezeParameters(*model, prefix);
-    if (!frozen)
-      fail("--freeze: " + frozen.message());
-    std::cerr << "finetune: froze " << *frozen << " parameters under '"
-              << prefix << "'\n";
-  }
-  if (!resolved) {
-    reportTraining(orFail(runTraining(*task, options)), options);
-    return;
-  }
-  QatTask qat(std::move(task), model, std::move(*resolved));
-  reportTraining(orFail(runTraining(qat, options)), options);
+            << config.numLabels << " labels; " << totalSteps << " steps ("
+            << (autoLength ? "auto: " : "")
+            << (options.maxSteps > 0 ? "--max-steps"
+                                     : std::to_string(options.epochs) +
+                                           " epochs of " +
+                                           std::to_string(stepsPerEpoch))
+            << ")";
+  if (devSet)
+    std::cerr << ", dev every "
+              << (options.evalEvery > 0 ? std::to_string(options.evalEvery) +
+                                              " steps"
+                                        : std::string("epoch"))
+              << (options.patience > 0
+                      ? ", early stopping after " +
+                            std::to_string(options.patience) +
+                            " evaluations without a better score"
+                      : std::string());
+  std::cerr << "\n";
+
+  // One training run of `runOptions` from --model (or a fresh encoder).
+  auto train = [&](const TrainOptions &runOptions) {
+    torch::manual_seed(runOptions.seed);
+    BertForSequenceClassification model(config);
+    initBertWeights(*model);
+    if (fromModel)
+      orFail(loadCheckpointWeights(o.model, *model, policy));
+    // Quantization-aware training: a recipe, or the qat.json of a QAT
+    // checkpoint being trained further.
+    std::optional<ResolvedRecipe> resolved;
+    if (recipe) {
+      std::optional<SensitivityReport> sensitivity;
+      if (!recipe->sensitivityPath.empty())
+        sensitivity = orFail(SensitivityReport::load(recipe->sensitivityPath));
+      resolved = orFail(resolveRecipe(*recipe, config,
+                                      sensitivity ? &*sensitivity : nullptr));
+    } else if (fromModel && std::filesystem::exists(o.model + "/qat.json")) {
+      resolved.emplace();
+      resolved->spec = orFail(QatSpec::load(o.model + "/qat.json"));
+    }
+    if (resolved) {
+      orFail(applyQatSpec(*model, resolved->spec));
+      describeRecipe(*resolved);
+    }
+    std::unique_ptr<TrainingTask> task;
+    if (given(command, "--teacher"))
+      task = distillationTask(o, command, config, model, tokenizer, vocabPath,
+                              trainSet, devSet);
+    else
+      task = std::make_unique<ClassificationTask>(
+          config, model, tokenizer, vocabPath, trainSet, devSet,
+          o.maxSeqLength);
+    std::istringstream prefixes(o.freeze);
+    for (std::string prefix; std::getline(prefixes, prefix, ',');) {
+      if (prefix.empty())
+        continue;
+      Expected<int64_t> frozen = freezeParameters(*model, prefix);
+      if (!frozen)
+        fail("--freeze: " + frozen.message());
+      std::cerr << "finetune: froze " << *frozen << " parameters under '"
+                << prefix << "'\n";
+    }
+    if (!resolved)
+      return orFail(runTraining(*task, runOptions));
+    QatTask qat(std::move(task), model, std::move(*resolved));
+    return orFail(runTraining(qat, runOptions));
+  };
+
+  if (searchRate)
+    options.learningRate =
+        searchLearningRate(options, rates, totalSteps, train);
+  reportTraining(train(options), options);
 }
 
 } // namespace
@@ -265,6 +407,11 @@ void addFinetuneCommand(CLI::App &app) {
       ->check(atLeast(2));
   command->add_option("--eval-every", o->evalEvery,
                       "Evaluate every N steps (0: each epoch's end)")
+      ->check(nonNegative());
+  command->add_option("--patience", o->patience,
+                      "Stop after N evaluations in a row without a better "
+                      "dev score (0: never; default 3 when the run's length "
+                      "is automatic, i.e. without --epochs and --max-steps)")
       ->check(nonNegative());
   command->add_option("--freeze", o->freeze,
                       "PREFIX[,PREFIX...]: parameters whose names start so "
@@ -325,6 +472,8 @@ void addFinetuneCommand(CLI::App &app) {
                       "full, uniform or first (default full; required when "
                       "the depths differ)")
       ->group(kd);
+  o->flags.acceptsAutoLearningRate = true;
+  o->flags.learningRateAuto = true;
   o->flags.add(command);
   command->callback([o, command] { runFinetune(*o, *command); });
 }

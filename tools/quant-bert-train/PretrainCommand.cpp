@@ -21,8 +21,9 @@ namespace {
 
 struct PretrainOptions {
   TrainFlags flags;
-  std::string corpus, model, embeddingInit = "random", embeddingCorpus;
-  int64_t seqLength = 128, embeddingWindow = 5;
+  std::string corpus, devCorpus, model, embeddingInit = "random",
+                                      embeddingCorpus;
+  int64_t seqLength = 128, embeddingWindow = 5, evalEvery = 0;
 };
 
 void runPretrain(const PretrainOptions &o, const CLI::App &command) {
@@ -53,6 +54,9 @@ void runPretrain(const PretrainOptions &o, const CLI::App &command) {
   config.architectures = {"BertForMaskedLM"};
   orFail(config.validate());
   TrainOptions options = o.flags.options();
+  options.evalEvery = o.evalEvery;
+  if (given(command, "--eval-every") && !given(command, "--dev-corpus"))
+    fail("--eval-every needs --dev-corpus (the held-out text it scores)");
   torch::manual_seed(options.seed);
   BertForMaskedLM model(config);
   initBertWeights(*model);
@@ -83,7 +87,18 @@ void runPretrain(const PretrainOptions &o, const CLI::App &command) {
   }
   std::cerr << "pretrain: " << blocks.size(0) << " blocks of "
             << blocks.size(1) << " tokens\n";
-  MaskedLmTask task(config, model, vocabPath, blocks, special);
+  std::optional<torch::Tensor> devBlocks;
+  if (given(command, "--dev-corpus")) {
+    Expected<torch::Tensor> dev = buildMlmBlocks(
+        tokenizer, orFail(readLines(o.devCorpus)), o.seqLength, special);
+    if (!dev)
+      fail(o.devCorpus + ": " + dev.message());
+    devBlocks = std::move(*dev);
+    std::cerr << "pretrain: held-out masked-LM accuracy on "
+              << devBlocks->size(0) << " blocks of " << o.devCorpus << "\n";
+  }
+  MaskedLmTask task(config, model, vocabPath, blocks, special,
+                    std::move(devBlocks));
   reportTraining(orFail(runTraining(task, options)), options);
 }
 
@@ -99,6 +114,13 @@ void addPretrainCommand(CLI::App &app) {
   o->flags.train.warmupRatio = 0.06;
   command->add_option("--corpus", o->corpus, "Text file, one document a line")
       ->required();
+  command->add_option("--dev-corpus", o->devCorpus,
+                      "Held-out text (one document a line): its masked-LM "
+                      "accuracy is the dev score (every --eval-every steps, "
+                      "else every epoch; best/ keeps the best)");
+  command->add_option("--eval-every", o->evalEvery,
+                      "Score --dev-corpus every N steps (0: each epoch's end)")
+      ->check(nonNegative());
   command->add_option("--model", o->model,
                       "Continue from this checkpoint, keeping its size and "
                       "vocabulary");

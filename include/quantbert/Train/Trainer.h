@@ -102,6 +102,10 @@ struct TrainOptions {
   int64_t checkpointEvery = 500;
   /// Evaluation every this many steps (0: at the end of each epoch).
   int64_t evalEvery = 0;
+  /// Early stopping: the run ends after this many evaluations in a row
+  /// without a better dev score (0: it runs every step). `best/` holds the
+  /// best model either way.
+  int64_t patience = 0;
   /// When positive (below 1), evaluation, `best/` and `final/` use an
   /// exponential moving average of the parameters with this decay instead
   /// of the last step's (ParameterAverage.h); 0: off.
@@ -183,6 +187,10 @@ struct TrainResult {
   /// Mean loss over the last logging window (or the run, if shorter).
   double runningLoss = 0;
   std::optional<double> bestScore;
+  /// Evaluations since the best one (the last `patience` counts).
+  int64_t evaluationsSinceBest = 0;
+  /// The run ended before its last step (TrainOptions::patience).
+  bool stoppedEarly = false;
 };
 
 /// Trains `task` as `options` says. Writes OUTPUT/final/ at the end and
@@ -219,16 +227,23 @@ private:
 };
 
 /// Masked-LM pretraining on fixed-length blocks (buildMlmBlocks), masked
-/// afresh for every batch (maskTokens).
+/// afresh for every batch (maskTokens). With `devBlocks`, the dev score is
+/// the masked-LM accuracy on them: the share of masked positions whose
+/// token is the top prediction, over one masking drawn once (seed
+/// kDevMaskSeed), so evaluations compare.
 class MaskedLmTask : public TrainingTask {
 public:
+  static constexpr uint64_t kDevMaskSeed = 20261207;
+
   MaskedLmTask(BertConfig config, BertForMaskedLM model, std::string vocabPath,
-               torch::Tensor blocks, SpecialTokens special);
+               torch::Tensor blocks, SpecialTokens special,
+               std::optional<torch::Tensor> devBlocks = std::nullopt);
 
   std::string name() const override { return "pretrain"; }
   torch::nn::Module &model() override { return *model_; }
   int64_t numExamples() const override { return blocks_.size(0); }
   Expected<torch::Tensor> loss(const std::vector<int64_t> &examples) override;
+  Expected<std::optional<double>> evaluate() override;
   Error saveModel(const std::string &dir) override;
 
 private:
@@ -237,6 +252,7 @@ private:
   std::string vocabPath_;
   torch::Tensor blocks_;
   SpecialTokens special_;
+  std::optional<MaskedBatch> devBatch_;
 };
 
 /// The message of `e` without the C++ backtrace LibTorch's c10::Error
