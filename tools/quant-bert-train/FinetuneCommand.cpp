@@ -335,6 +335,23 @@ void runFinetune(const FinetuneOptions &o, const CLI::App &command) {
                       : std::string());
   std::cerr << "\n";
 
+  // Quantization-aware training: a recipe, or the qat.json of a QAT
+  // checkpoint being trained further. Resolved once; every run (the
+  // learning-rate trials and the real one) applies a copy.
+  std::optional<ResolvedRecipe> qatRecipe;
+  if (recipe) {
+    std::optional<SensitivityReport> sensitivity;
+    if (!recipe->sensitivityPath.empty())
+      sensitivity = orFail(SensitivityReport::load(recipe->sensitivityPath));
+    qatRecipe = orFail(resolveRecipe(*recipe, config,
+                                     sensitivity ? &*sensitivity : nullptr));
+  } else if (continuesQat) {
+    qatRecipe.emplace();
+    qatRecipe->spec = orFail(QatSpec::load(o.model + "/qat.json"));
+  }
+  if (qatRecipe)
+    describeRecipe(*qatRecipe);
+
   // One training run of `runOptions` from --model (or a fresh encoder).
   auto train = [&](const TrainOptions &runOptions) {
     torch::manual_seed(runOptions.seed);
@@ -342,23 +359,9 @@ void runFinetune(const FinetuneOptions &o, const CLI::App &command) {
     initBertWeights(*model);
     if (fromModel)
       orFail(loadCheckpointWeights(o.model, *model, policy));
-    // Quantization-aware training: a recipe, or the qat.json of a QAT
-    // checkpoint being trained further.
-    std::optional<ResolvedRecipe> resolved;
-    if (recipe) {
-      std::optional<SensitivityReport> sensitivity;
-      if (!recipe->sensitivityPath.empty())
-        sensitivity = orFail(SensitivityReport::load(recipe->sensitivityPath));
-      resolved = orFail(resolveRecipe(*recipe, config,
-                                      sensitivity ? &*sensitivity : nullptr));
-    } else if (fromModel && std::filesystem::exists(o.model + "/qat.json")) {
-      resolved.emplace();
-      resolved->spec = orFail(QatSpec::load(o.model + "/qat.json"));
-    }
-    if (resolved) {
+    std::optional<ResolvedRecipe> resolved = qatRecipe;
+    if (resolved)
       orFail(applyQatSpec(*model, resolved->spec));
-      describeRecipe(*resolved);
-    }
     std::unique_ptr<TrainingTask> task;
     if (given(command, "--teacher"))
       task = distillationTask(o, command, config, model, tokenizer, vocabPath,
