@@ -42,8 +42,8 @@ def bar_chart(groups, title, unit, width=720, height=300):
         y = top + plot_h - plot_h * v / vmax
         svg.append('<line x1="%d" x2="%d" y1="%.1f" y2="%.1f" stroke="#ddd"/>'
                    % (left, width - 20, y, y))
-        svg.append('<text x="%d" y="%.1f" text-anchor="end">%.0f</text>'
-                   % (left - 5, y + 4, v))
+        svg.append('<text x="%d" y="%.1f" text-anchor="end">%s</text>'
+                   % (left - 5, y + 4, "%.0f" % v if vmax >= 20 else "%.1f" % v))
     svg.append('<text x="15" y="%d" transform="rotate(-90 15 %d)">%s</text>'
                % (top + plot_h // 2, top + plot_h // 2, unit))
     for g, (label, bars) in enumerate(groups):

@@ -34,6 +34,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "Context.h"
+#include "LinearRun.h"
 
 #include <omp.h>
 
@@ -291,29 +292,8 @@ qb_status qbrt_int8_linear_prepare(qbrt_context *ctx, const int8_t *w_q,
                                    int64_t n, int64_t k,
                                    qbrt_int8_linear_plan **out) {
   const char *function = "qbrt_int8_linear_prepare";
-  if (qb_status s = checkPointer(nullptr, function, ctx, "ctx"))
-    return s;
-  if (qb_status s = checkPointer(ctx, function, out, "out"))
-    return s;
-  *out = nullptr;
-  if (qb_status s = checkDim(ctx, function, n, "n", 1))
-    return s;
-  if (qb_status s = checkDim(ctx, function, k, "k", 1))
-    return s;
-  if (k > kMaxK)
-    return reportError(ctx, QB_ERR_INVALID_ARGUMENT,
-                       "%s: k is %lld, must be <= %lld so int32 "
-                       "accumulation cannot overflow",
-                       function, static_cast<long long>(k),
-                       static_cast<long long>(kMaxK));
-  int64_t size;
-  if (qb_status s = checkedProduct(ctx, function, n, k, &size))
-    return s;
-  if (qb_status s = checkPointer(ctx, function, w_q, "w_q"))
-    return s;
-  if (qb_status s = checkPointer(ctx, function, w_scales, "w_scales"))
-    return s;
-  if (qb_status s = checkScales(ctx, function, w_scales, n, "w_scales"))
+  if (qb_status s = checkLinearPrepare(ctx, function, w_q, w_scales, n, k,
+                                       kMaxK, out))
     return s;
 
   return guardedCall(ctx, function, [&] {
@@ -349,59 +329,26 @@ qb_status qbrt_int8_linear_prepare(qbrt_context *ctx, const int8_t *w_q,
   });
 }
 
-/// The checks both run entry points make: the plan, `m`, and the input and
-/// output buffers of m rows.
-static qb_status checkRunBuffers(qbrt_int8_linear_plan *plan,
-                                 const char *function, const int8_t *x_q,
-                                 int64_t m, float *y) {
-  if (qb_status s = checkPointer(nullptr, function, plan, "plan"))
-    return s;
-  qbrt_context *ctx = plan->ctx;
-  if (qb_status s = checkDim(ctx, function, m, "m"))
-    return s;
-  int64_t xSize, ySize;
-  if (qb_status s = checkedProduct(ctx, function, m, plan->k, &xSize))
-    return s;
-  if (qb_status s = checkedProduct(ctx, function, m, plan->n, &ySize))
-    return s;
-  if (qb_status s = checkPointer(ctx, function, x_q, "x_q", xSize))
-    return s;
-  return checkPointer(ctx, function, y, "y", ySize);
-}
-
 qb_status qbrt_int8_linear_run(qbrt_int8_linear_plan *plan, const int8_t *x_q,
                                int64_t m, float x_scale, int32_t x_zero_point,
                                float *y) {
   const char *function = "qbrt_int8_linear_run";
-  if (qb_status s = checkRunBuffers(plan, function, x_q, m, y))
-    return s;
-  qbrt_context *ctx = plan->ctx;
-  if (qb_status s = checkQuantParams(ctx, function, x_scale, x_zero_point))
-    return s;
-  if (m == 0)
-    return QB_OK;
-
-  return guardedCall(ctx, function, [&] {
-    return runRows(plan, x_q, m, x_scale, x_zero_point, nullptr, y, function);
-  });
+  return checkedLinearRun(plan, function, x_q, m, y, /*perRow=*/false,
+                          x_scale, x_zero_point, nullptr, [&] {
+                            return runRows(plan, x_q, m, x_scale, x_zero_point,
+                                           nullptr, y, function);
+                          });
 }
 
 qb_status qbrt_int8_linear_run_rows(qbrt_int8_linear_plan *plan,
                                     const int8_t *x_q, int64_t m,
                                     const float *row_scales, float *y) {
   const char *function = "qbrt_int8_linear_run_rows";
-  if (qb_status s = checkRunBuffers(plan, function, x_q, m, y))
-    return s;
-  qbrt_context *ctx = plan->ctx;
-  if (qb_status s = checkPointer(ctx, function, row_scales, "row_scales", m))
-    return s;
-  if (qb_status s = checkScales(ctx, function, row_scales, m, "row_scales"))
-    return s;
-  if (m == 0)
-    return QB_OK;
-  return guardedCall(ctx, function, [&] {
-    return runRows(plan, x_q, m, 1.0f, 0, row_scales, y, function);
-  });
+  return checkedLinearRun(plan, function, x_q, m, y, /*perRow=*/true, 1.0f, 0,
+                          row_scales, [&] {
+                            return runRows(plan, x_q, m, 1.0f, 0, row_scales,
+                                           y, function);
+                          });
 }
 
 void qbrt_int8_linear_destroy(qbrt_int8_linear_plan *plan) { delete plan; }

@@ -1,13 +1,13 @@
 //===- Int8LinearTest.cpp - int8 linear on oneDNN against its reference ---===//
 //
-// Two bounds are checked. Against the exact integer reference, the only
-// error is f32 rounding after the exact int32 accumulation. Against the
-// unquantized f32 product, the error is the quantization error, bounded per
-// output by sum_k (|x| dw/2 + |w| dx/2 + dx dw/4) with dx, dw the scales.
+// Two bounds are checked. Against the exact integer reference
+// (Int8Problem.h), the only error is f32 rounding after the exact int32
+// accumulation. Against the unquantized f32 product, the error is the
+// quantization error, bounded per output by
+// sum_k (|x| dw/2 + |w| dx/2 + dx dw/4) with dx, dw the scales.
 //
 //===----------------------------------------------------------------------===//
-#include "Reference.h"
-#include "TestSupport.h"
+#include "Int8Problem.h"
 
 #include <cmath>
 #include <string>
@@ -25,23 +25,6 @@ struct PlanDeleter {
 };
 using PlanPtr = std::unique_ptr<qbrt_int8_linear_plan, PlanDeleter>;
 
-struct Problem {
-  int64_t m, k, n;
-  std::vector<int8_t> x, w;
-  std::vector<float> wScales, bias;
-};
-
-Problem randomProblem(std::mt19937 &rng, int64_t m, int64_t k, int64_t n,
-                      bool withBias) {
-  Problem p{m, k, n, randomInt8(rng, m * k), randomInt8(rng, n * k), {}, {}};
-  std::uniform_real_distribution<float> scale(0.001f, 0.05f);
-  for (int64_t j = 0; j < n; ++j)
-    p.wScales.push_back(scale(rng));
-  if (withBias)
-    p.bias = randomFloats(rng, n, 0.0f, 3.0f);
-  return p;
-}
-
 PlanPtr prepare(qbrt_context *ctx, const Problem &p) {
   qbrt_int8_linear_plan *plan = nullptr;
   EXPECT_EQ(qbrt_int8_linear_prepare(ctx, p.w.data(), p.wScales.data(),
@@ -50,28 +33,6 @@ PlanPtr prepare(qbrt_context *ctx, const Problem &p) {
             QB_OK)
       << qbrt_last_error(ctx);
   return PlanPtr(plan);
-}
-
-/// Accepted distance from the exact result: a few f32 roundings (of the
-/// accumulator, the folded bias, their sum and the scaling) of the largest
-/// magnitude involved, B = s_x s_w[n] sum_k (|x_q| + |z_x|) |w_q| + |bias|.
-void expectMatchesExact(const Problem &p, float xScale, int32_t xZeroPoint,
-                        const std::vector<float> &y) {
-  std::vector<double> ref = reference::int8Linear(
-      p.x, p.m, p.k, xScale, xZeroPoint, p.w, p.wScales, p.bias, p.n);
-  for (int64_t i = 0; i < p.m; ++i)
-    for (int64_t j = 0; j < p.n; ++j) {
-      double magnitude = 0;
-      for (int64_t l = 0; l < p.k; ++l)
-        magnitude += (std::abs(p.x[i * p.k + l]) + std::abs(xZeroPoint)) *
-                     std::abs(p.w[j * p.k + l]);
-      magnitude = magnitude * xScale * p.wScales[j] +
-                  (p.bias.empty() ? 0.0 : std::fabs(p.bias[j]));
-      double tolerance = 8 * std::ldexp(magnitude, -24);
-      ASSERT_NEAR(y[i * p.n + j], ref[i * p.n + j], tolerance)
-          << "m=" << p.m << " k=" << p.k << " n=" << p.n << " at (" << i << ", "
-          << j << ")";
-    }
 }
 
 TEST(Int8Linear, MatchesExactReferenceOnEdgeShapes) {
@@ -151,11 +112,7 @@ TEST(Int8Linear, PerRowScalesMatchTheExactReference) {
     }
     for (int64_t i = 0; i < m; ++i) {
       // Each row is the static case with x_scale = its scale.
-      Problem row{1, p.k, p.n,
-                  std::vector<int8_t>(p.x.begin() + i * p.k,
-                                      p.x.begin() + (i + 1) * p.k),
-                  p.w, p.wScales, p.bias};
-      expectMatchesExact(row, rowScales[i], 0,
+      expectMatchesExact(rowOf(p, i), rowScales[i], 0,
                          std::vector<float>(results[0].begin() + i * p.n,
                                             results[0].begin() + (i + 1) * p.n));
     }

@@ -4,15 +4,16 @@
  * quant-bert-compile links against, and that applications call directly to
  * turn text into token ids. It holds a context (thread pool, error messages),
  * a WordPiece tokenizer compatible with Hugging Face's uncased BertTokenizer,
- * and the kernels the generated code calls: int8 linear (oneDNN), int8
- * quantize/dequantize, layer norm, GELU and softmax.
+ * and the kernels the generated code calls: int8 linear (oneDNN), block-sparse
+ * int8 linear (AVX512-VNNI), int8 quantize/dequantize, layer norm, GELU and
+ * softmax.
  *
  * Calling convention, for every function below:
  *  - Tensors are dense, row-major (C order) and contiguous; shapes are passed
  *    as int64_t element counts. A tensor with zero elements may be NULL.
  *  - The caller owns every buffer it passes in and out; the library never
  *    keeps a pointer to caller memory after a call returns, except for the
- *    objects it creates (context, tokenizer, int8 linear plan), which the
+ *    objects it creates (context, tokenizer, int8 linear plans), which the
  *    caller releases with the matching *_destroy function.
  *  - Every function that can fail returns a qb_status. On failure the
  *    outputs hold nothing useful (except a size reported with
@@ -20,13 +21,15 @@
  *    message naming the argument or rule at fault.
  *  - Elementwise kernels accept y == x (in place); any other overlap between
  *    inputs and outputs is undefined.
- *  - Thread safety: a context, a tokenizer and an int8 linear plan may be
- *    used by several threads at once. The last-error message is kept per
- *    calling thread. A context must outlive everything created with it.
+ *  - Thread safety: a context, a tokenizer and an int8 linear plan (dense or
+ *    sparse) may be used by several threads at once. The last-error message
+ *    is kept per calling thread. A context must outlive everything created
+ *    with it.
  *  - Parallelism: kernels split large tensors over the context's thread pool;
- *    an int8 linear splits its weights' columns over the same pool, each
- *    block one single-threaded oneDNN call (omp_set_num_threads(1) on the
- *    thread that makes it), so no OpenMP team competes with the pool.
+ *    an int8 linear splits its rows over the same pool, each part one
+ *    single-threaded oneDNN call (omp_set_num_threads(1) on the thread that
+ *    makes it), so no OpenMP team competes with the pool; a block-sparse
+ *    int8 linear splits its output channels.
  */
 #ifndef QUANTBERT_RUNTIME_H
 #define QUANTBERT_RUNTIME_H
@@ -235,6 +238,39 @@ QBRT_API qb_status qbrt_int8_linear(qbrt_context *ctx, const int8_t *x_q,
                                     int32_t x_zero_point, const int8_t *w_q,
                                     const float *w_scales, const float *bias,
                                     int64_t n, float *y);
+
+/* Block-sparse int8 linear: the int8 linear formula above, on weights
+ * pruned in aligned blocks of 16 output channels x 4 inputs (channels
+ * 16s..16s+15, inputs 4b..4b+3). Prepare finds the blocks whose 64 weights
+ * are all zero and drops them; a run does M x 64 multiply-accumulates per
+ * remaining block (AVX512-VNNI, or scalar code on CPUs without it, same
+ * results), so its time falls with the share of zero blocks. Any weights
+ * are accepted: zeros outside whole blocks are ordinary weights. The
+ * results are those of the dense formula, in int32 exactly, then in f32:
+ *   run:      y = float(acc) * (x_scale * w_scales[n]) + bias[n]
+ *   run_rows: y = (w_scales[n] * float(acc)) * row_scales[m] + bias[n]
+ * where acc = sum_k (x_q - x_zero_point) * w_q; the same for any number
+ * of threads (the pool splits the output channels). The plan copies what it
+ * needs; K <= 65536. Thread safety as the dense plan. */
+typedef struct qbrt_sparse_int8_linear_plan qbrt_sparse_int8_linear_plan;
+
+QBRT_API qb_status qbrt_sparse_int8_linear_prepare(
+    qbrt_context *ctx, const int8_t *w_q, const float *w_scales,
+    const float *bias, int64_t n, int64_t k,
+    qbrt_sparse_int8_linear_plan **out);
+QBRT_API qb_status qbrt_sparse_int8_linear_run(
+    qbrt_sparse_int8_linear_plan *plan, const int8_t *x_q, int64_t m,
+    float x_scale, int32_t x_zero_point, float *y);
+QBRT_API qb_status qbrt_sparse_int8_linear_run_rows(
+    qbrt_sparse_int8_linear_plan *plan, const int8_t *x_q, int64_t m,
+    const float *row_scales, float *y);
+/* The plan's nonzero blocks and all its blocks (ceil(N / 16) x ceil(K / 4));
+ * either pointer may be NULL. */
+QBRT_API qb_status qbrt_sparse_int8_linear_blocks(
+    const qbrt_sparse_int8_linear_plan *plan, int64_t *nonzero_blocks,
+    int64_t *total_blocks);
+QBRT_API void qbrt_sparse_int8_linear_destroy(
+    qbrt_sparse_int8_linear_plan *plan);
 
 /* ---- Compiled models ----------------------------------------------------
  * quant-bert-compile emits NAME.o, which exports a constant
