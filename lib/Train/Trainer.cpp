@@ -454,12 +454,14 @@ Error trainSteps(TrainingTask &task, const TrainOptions &options,
       Expected<std::optional<double>> score = task.evaluate();
       if (!score)
         return score.error();
-      if (*score && (!result.bestScore || **score > *result.bestScore)) {
+      bool counts = done >= options.bestFromStep;
+      if (*score && counts &&
+          (!result.bestScore || **score > *result.bestScore)) {
         result.bestScore = **score;
         result.evaluationsSinceBest = 0;
         if (Error err = task.saveModel(options.outputDir + "/best"))
           return err;
-      } else if (*score) {
+      } else if (*score && counts) {
         ++result.evaluationsSinceBest;
       }
       if (average)
@@ -471,7 +473,8 @@ Error trainSteps(TrainingTask &task, const TrainOptions &options,
         event.totalSteps = totalSteps;
         event.epoch = epoch + 1;
         event.score = **score;
-        event.bestScore = *result.bestScore;
+        event.bestScore = result.bestScore.value_or(**score);
+        event.competes = counts;
         options.onProgress(event);
       }
     }

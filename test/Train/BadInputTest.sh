@@ -146,6 +146,19 @@ expect_error patience-no-dev "--patience needs --dev" \
 expect_error lr-auto-sensimix "--lr auto: sensimix's schedule is per epoch" \
   "$tool" finetune --train good.tsv --dev good.tsv --model run/final \
   --output tuned --recipe sensimix --lr auto "${tiny[@]}"
+expect_error sparsity-window "--sparsity-window '0.7:0.2' is not BEGIN:END" \
+  "$tool" finetune --train good.tsv --output tuned --sparsity 0.5 \
+  --sparsity-window 0.7:0.2 --lr 1e-3 "${tiny[@]}"
+expect_error sparsity-block "sparsity block '16by4' is not ROWSxCOLS" \
+  "$tool" finetune --train good.tsv --output tuned --sparsity 0.5 \
+  --sparsity-block 16by4 --lr 1e-3 "${tiny[@]}"
+expect_error sparsity-block-alone "--sparsity-block needs --sparsity" \
+  "$tool" finetune --train good.tsv --output tuned --sparsity-block 1x1 \
+  --lr 1e-3 "${tiny[@]}"
+expect_error sparsity-binary "magnitude pruning works with float, int8" \
+  "$tool" finetune --train good.tsv --dev good.tsv --model run/final \
+  --output tuned --recipe sensimix --mp-layers 1 --sparsity 0.5 --lr 1e-3 \
+  "${tiny[@]}"
 if [[ -e tuned ]]; then
   echo "FAILED: a rejected fine-tuning left an output directory"
   exit 1

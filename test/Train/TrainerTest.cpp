@@ -510,6 +510,38 @@ TEST(TrainerTest, EarlyStoppingAfterPatienceEvaluationsWithoutBetterScore) {
   std::filesystem::remove_all(dir + "-full");
 }
 
+// bestFromStep: evaluations before it neither become best/ nor count for
+// early stopping (a model still being pruned), however good they score.
+TEST(TrainerTest, EvaluationsBeforeBestFromStepDoNotCompete) {
+  torch::set_num_threads(1);
+  std::string dir = scratchDir("best-from");
+  // Every 2 steps of 24; from step 10 on: 0.5 at step 10, then 4 worse.
+  std::vector<double> scores = {0.99, 0.98, 0.97, 0.96, 0.5, 0.4,
+                                0.4,  0.4,  0.4,  0.9,  0.9, 0.9};
+  ScriptedScores task(makeTask(62, sentimentData(16)), scores);
+  TrainOptions options = tinyOptions(dir);
+  options.evalEvery = 2;
+  options.patience = 3;
+  options.checkpointEvery = 0;
+  options.bestFromStep = 10;
+  std::vector<std::pair<double, bool>> seen;
+  options.onProgress = [&](const ProgressEvent &event) {
+    if (event.kind == ProgressEvent::Kind::Evaluated)
+      seen.push_back({event.score, event.competes});
+  };
+  Expected<TrainResult> result = runTraining(task, options);
+  ASSERT_TRUE(result) << result.message();
+  EXPECT_EQ(*result->bestScore, 0.5);
+  // 0.5 at step 10, then 3 worse: the run stops at step 16, not at step 8
+  // (where the first 4 would have run out the patience).
+  EXPECT_TRUE(result->stoppedEarly);
+  EXPECT_EQ(result->steps, 16);
+  ASSERT_EQ(seen.size(), 8u);
+  for (size_t i = 0; i < seen.size(); ++i)
+    EXPECT_EQ(seen[i].second, i >= 4) << "evaluation " << i;
+  std::filesystem::remove_all(dir);
+}
+
 TEST(TrainerTest, MaskedLmDevScoreIsHeldOutAccuracyOnOneMasking) {
   torch::set_num_threads(1);
   std::unique_ptr<MaskedLmTask> mlm = tinyMlmTask(true);

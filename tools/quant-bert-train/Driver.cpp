@@ -270,8 +270,11 @@ void ProgressPrinter::operator()(const ProgressEvent &event) {
     return;
   case ProgressEvent::Kind::Evaluated:
     out << (bar_ ? "\r\033[K" : "") << "step " << event.step
-        << ": dev score " << event.score << " (best " << event.bestScore
-        << ")\n";
+        << ": dev score " << event.score;
+    if (event.competes)
+      out << " (best " << event.bestScore << ")\n";
+    else
+      out << " (still pruning: not a candidate for best/)\n";
     return;
   case ProgressEvent::Kind::Step:
     break;

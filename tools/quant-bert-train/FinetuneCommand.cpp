@@ -14,6 +14,7 @@
 #include "quantbert/Train/Checkpoint.h"
 #include "quantbert/Train/Distillation.h"
 #include "quantbert/Train/FinetuneDefaults.h"
+#include "quantbert/Train/MagnitudePruning.h"
 #include "quantbert/Train/Recipes.h"
 
 #include <nlohmann/json.hpp>
@@ -37,6 +38,9 @@ struct FinetuneOptions {
   double bitsPerWeight = 0;
   uint64_t assignSeed = 1;
   bool noAbwr = false, noPt = false, noIlf = false;
+  // Gradual magnitude pruning.
+  double sparsity = 0;
+  std::string sparsityBlock = "16x4", sparsityWindow = "0.1:0.7";
   // Distillation.
   std::string teacher, kd = "pred,rep,map", kdLayerMap;
   double kdTemperature = 1.0, kdUnifiedWeight = 0.5;
@@ -228,6 +232,42 @@ double searchLearningRate(const TrainOptions &options,
   return rate;
 }
 
+/// --sparsity's schedule for a run of `totalSteps` steps: pruning from
+/// --sparsity-window's first fraction of the run to its second, a mask
+/// update every twentieth of that window (at least every step), blocks of
+/// --sparsity-block.
+MagnitudePruningOptions pruningSchedule(const FinetuneOptions &o,
+                                        int64_t totalSteps) {
+  MagnitudePruningOptions p;
+  p.finalSparsity = o.sparsity;
+  p.block = orFail(parseSparsityBlock(o.sparsityBlock));
+  size_t colon = o.sparsityWindow.find(':');
+  double begin = -1, end = -1;
+  try {
+    if (colon != std::string::npos) {
+      size_t used = 0;
+      begin = std::stod(o.sparsityWindow.substr(0, colon), &used);
+      if (used != colon)
+        begin = -1;
+      std::string rest = o.sparsityWindow.substr(colon + 1);
+      end = std::stod(rest, &used);
+      if (used != rest.size())
+        end = -1;
+    }
+  } catch (const std::exception &) {
+    begin = end = -1;
+  }
+  if (!(begin >= 0 && begin <= end && end <= 1))
+    fail("--sparsity-window '" + o.sparsityWindow +
+         "' is not BEGIN:END, fractions of the run with 0 <= BEGIN <= END "
+         "<= 1 (e.g. 0.1:0.7)");
+  p.beginStep = std::llround(begin * double(totalSteps));
+  p.endStep = std::max<int64_t>(p.beginStep,
+                               std::llround(end * double(totalSteps)));
+  p.updateEvery = std::max<int64_t>(1, (p.endStep - p.beginStep) / 20);
+  return p;
+}
+
 void runFinetune(const FinetuneOptions &o, const CLI::App &command) {
   o.flags.threads.apply();
   std::optional<RecipeOptions> recipe = recipeOptions(o, command);
@@ -310,6 +350,13 @@ void runFinetune(const FinetuneOptions &o, const CLI::App &command) {
               << "; --lr sets it)\n";
     searchRate = false;
   }
+  if (o.sparsity == 0)
+    for (const char *option : {"--sparsity-block", "--sparsity-window"})
+      if (given(command, option))
+        fail(std::string(option) + " needs --sparsity");
+  if (o.sparsity > 0 && options.emaDecay > 0)
+    fail("--sparsity with --ema-decay: the average would hold the pruned "
+         "weights' past values; use one or the other");
   int64_t stepsPerEpoch =
       (int64_t(trainSet.examples.size()) + options.batchSize - 1) /
       options.batchSize;
@@ -334,6 +381,8 @@ void runFinetune(const FinetuneOptions &o, const CLI::App &command) {
                             " evaluations without a better score"
                       : std::string());
   std::cerr << "\n";
+  if (o.sparsity > 0)
+    pruningSchedule(o, totalSteps); // its errors before any work
 
   // Quantization-aware training: a recipe, or the qat.json of a QAT
   // checkpoint being trained further. Resolved once; every run (the
@@ -380,10 +429,34 @@ void runFinetune(const FinetuneOptions &o, const CLI::App &command) {
       std::cerr << "finetune: froze " << *frozen << " parameters under '"
                 << prefix << "'\n";
     }
+    // --sparsity: the encoder linears pruned during the run (after every
+    // step), best/ and early stopping from the end of the pruning on.
+    TrainOptions run = runOptions;
+    std::optional<MagnitudePruner> pruner;
+    if (o.sparsity > 0) {
+      int64_t runSteps = run.maxSteps > 0 ? run.maxSteps
+                                          : stepsPerEpoch * run.epochs;
+      MagnitudePruningOptions schedule = pruningSchedule(o, runSteps);
+      pruner = orFail(MagnitudePruner::create(*model, schedule));
+      run.bestFromStep = std::max(run.bestFromStep, schedule.endStep);
+      auto previous = run.onStep;
+      run.onStep = [&pruner, previous](const StepReport &report) {
+        pruner->afterStep(report.step);
+        if (previous)
+          previous(report);
+      };
+      std::cerr << "finetune: pruning " << pruner->linearNames().size()
+                << " encoder linears to " << schedule.finalSparsity
+                << " sparsity in " << schedule.block.rows << "x"
+                << schedule.block.cols << " blocks, steps "
+                << schedule.beginStep << "-" << schedule.endStep
+                << ", masks updated every " << schedule.updateEvery
+                << " steps\n";
+    }
     if (!resolved)
-      return orFail(runTraining(*task, runOptions));
+      return orFail(runTraining(*task, run));
     QatTask qat(std::move(task), model, std::move(*resolved));
-    return orFail(runTraining(qat, runOptions));
+    return orFail(runTraining(qat, run));
   };
 
   if (searchRate)
@@ -457,6 +530,22 @@ void addFinetuneCommand(CLI::App &app) {
   command->add_flag("--no-abwr", o->noAbwr, "sensimix ablation")->group(qat);
   command->add_flag("--no-pt", o->noPt, "sensimix ablation")->group(qat);
   command->add_flag("--no-ilf", o->noIlf, "sensimix ablation")->group(qat);
+  auto *gmp = "Gradual magnitude pruning";
+  command->add_option("--sparsity", o->sparsity,
+                      "Prune the encoder linears to this fraction of zero "
+                      "blocks during the run (Zhu & Gupta's cubic schedule; "
+                      "best/ from the end of the pruning on)")
+      ->check(CLI::Range(0.0, 0.99))
+      ->group(gmp);
+  command->add_option("--sparsity-block", o->sparsityBlock,
+                      "ROWSxCOLS: output channels x inputs per block "
+                      "(default 16x4, the runtime's block-sparse int8 "
+                      "kernel's; 1x1: unstructured)")
+      ->group(gmp);
+  command->add_option("--sparsity-window", o->sparsityWindow,
+                      "BEGIN:END fractions of the run over which the "
+                      "sparsity rises (default 0.1:0.7)")
+      ->group(gmp);
   auto *kd = "Knowledge distillation";
   command->add_option("--teacher", o->teacher,
                       "A float fine-tuned checkpoint to distil from (then no "

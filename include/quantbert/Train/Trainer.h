@@ -80,6 +80,9 @@ struct ProgressEvent {
   bool windowEnds = false;
   /// Evaluated: the score and the best so far.
   double score = 0, bestScore = 0;
+  /// Evaluated: false when the score does not compete for best/ (before
+  /// TrainOptions::bestFromStep); bestScore is then meaningless.
+  bool competes = true;
 };
 
 struct TrainOptions {
@@ -106,6 +109,10 @@ struct TrainOptions {
   /// without a better dev score (0: it runs every step). `best/` holds the
   /// best model either way.
   int64_t patience = 0;
+  /// Evaluations after fewer steps than this are reported but neither
+  /// replace `best/` nor count for early stopping (a model still being
+  /// pruned is not the one wanted); 0: every evaluation counts.
+  int64_t bestFromStep = 0;
   /// When positive (below 1), evaluation, `best/` and `final/` use an
   /// exponential moving average of the parameters with this decay instead
   /// of the last step's (ParameterAverage.h); 0: off.
