@@ -13,8 +13,9 @@
 // A run converts x to u8 (x + 128) once, interleaved by tiles of 16 rows:
 // [tile][input block][row of the tile][4 bytes], so the 16 rows' bytes for
 // one block are one cache line (a 16 x 16 transpose of 4-byte groups in
-// registers). Then per tile, every strip of the part: 16
-// accumulators, one weight load and 16 broadcast multiply-adds per block. The u8 shift comes back exactly in int32:
+// registers). Then per tile, every strip of the part: 16 accumulators,
+// one weight load and 16 broadcast multiply-adds per block. The u8 shift
+// comes back exactly in int32:
 //   sum_k (x - z) w = sum_k (x + 128) w - (128 + z) sum_k w,
 // with sum_k w over the whole row (pruned weights add nothing). Then, in
 // f32 and in this order, as the dense linear's reference:

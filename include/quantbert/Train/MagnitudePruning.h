@@ -1,4 +1,4 @@
-//===- MagnitudePruning.h - Gradual magnitude pruning ------------*- C++ -*-===//
+//===- MagnitudePruning.h - Gradual magnitude pruning -----------*- C++ -*-===//
 //
 // Gradual magnitude pruning (Zhu & Gupta 2017, "To prune, or not to prune"):
 // during training, every `updateEvery` steps from `beginStep` to `endStep`,
