@@ -15,6 +15,7 @@
 
 #include "quantbert/Support/QuantConfig.h"
 #include "quantbert/Support/BitPacking.h"
+#include "quantbert/Support/BlockSparse.h"
 #include "quantbert/Support/FileIO.h"
 #include "quantbert/Support/JsonFields.h"
 #include "quantbert/Support/Safetensors.h"
@@ -127,6 +128,37 @@ Error readWeightQuant(const Json &entry, const std::string &where,
   return Error::success();
 }
 
+/// A linear's "sparsity": {"block": [R, C], "mask": "<tensor>"}.
+Expected<BlockSparsity> readSparsity(const Json &value,
+                                     const std::string &where) {
+  if (!value.is_object())
+    return fieldError(where, "sparsity", "must be an object", value);
+  std::string at = where + "'sparsity': ";
+  if (Error err = rejectUnknownKeys(value, at, {"block", "mask"}))
+    return err;
+  BlockSparsity sparsity;
+  if (!value.contains("block"))
+    return missingField(at, "block");
+  const Json &block = value["block"];
+  if (!block.is_array() || block.size() != 2)
+    return fieldError(at, "block",
+                      "must be [rows, cols] (two positive integers)", block);
+  for (auto [index, field] : {std::pair<size_t, int64_t *>{0, &sparsity.blockRows},
+                              {1, &sparsity.blockCols}}) {
+    Expected<int64_t> size = readInteger(block[index], at, "block", 1);
+    if (!size)
+      return size.error();
+    *field = *size;
+  }
+  if (!value.contains("mask"))
+    return missingField(at, "mask");
+  Expected<std::string> mask = readName(value["mask"], at, "mask");
+  if (!mask)
+    return mask.error();
+  sparsity.mask = *mask;
+  return sparsity;
+}
+
 /// The precision/quantizer/parameter rules of docs/formats.md.
 Error validateWeightQuant(const WeightQuant &quant, const std::string &where) {
   std::string precision(precisionName(quant.precision));
@@ -231,6 +263,33 @@ public:
     return perRow;
   }
 
+  /// Block-sparse codes (BlockSparse.h): the mask U8 [block rows, mask row
+  /// bytes], the codes I8 [its set bits, block rows, block cols], zero past
+  /// the matrix.
+  Error requireBlockSparse(const std::string &name,
+                           const BlockSparsity &sparsity,
+                           const BlockGrid &grid) const {
+    if (Error err = require(sparsity.mask, DType::U8,
+                            {grid.blockRowCount(), grid.maskRowBytes()}))
+      return err;
+    ByteView mask = weights_.bytes(*weights_.find(sparsity.mask));
+    int64_t stored = 0;
+    for (size_t i = 0; i < mask.size; ++i)
+      stored += __builtin_popcount(unsigned(mask.data[i]));
+    if (Error err = require(name, DType::I8,
+                            {stored, grid.blockRows, grid.blockCols}))
+      return err;
+    ByteView codes = weights_.bytes(*weights_.find(name));
+    std::string problem = checkPacked(
+        reinterpret_cast<const uint8_t *>(mask.data), int64_t(mask.size),
+        reinterpret_cast<const int8_t *>(codes.data), int64_t(codes.size),
+        grid);
+    if (!problem.empty())
+      return Error::failure(where_ + "block-sparse tensors " + quote(name) +
+                            " and " + quote(sparsity.mask) + ": " + problem);
+    return Error::success();
+  }
+
   /// Ternary codes are -1, 0 or +1.
   Error requireTernaryCodes(const std::string &name) const {
     ByteView codes = weights_.bytes(*weights_.find(name));
@@ -310,6 +369,7 @@ private:
 
 Error checkWeightTensors(const WeightQuant &quant, int64_t rows, int64_t cols,
                          const TensorChecker &checker) {
+  const std::optional<BlockSparsity> &sparsity = quant.sparsity;
   static const std::map<Precision, DType> kFloatDTypes = {
       {Precision::F32, DType::F32},
       {Precision::F16, DType::F16},
@@ -322,8 +382,16 @@ Error checkWeightTensors(const WeightQuant &quant, int64_t rows, int64_t cols,
                            {rows, cols});
   case Precision::I8:
   case Precision::Ternary:
-    if (Error err = checker.require(quant.weight, DType::I8, {rows, cols}))
+    if (sparsity) {
+      if (Error err = checker.requireBlockSparse(quant.weight, *sparsity,
+                                                 BlockGrid{rows, cols,
+                                                           sparsity->blockRows,
+                                                           sparsity->blockCols}))
+        return err;
+    } else if (Error err =
+                   checker.require(quant.weight, DType::I8, {rows, cols})) {
       return err;
+    }
     if (quant.precision == Precision::Ternary)
       if (Error err = checker.requireTernaryCodes(quant.weight))
         return err;
@@ -395,7 +463,8 @@ Expected<QuantConfig> parseQuantConfig(const Json &root,
     if (Error err = rejectUnknownKeys(
             entry, at,
             {"precision", "quantizer", "weight", "scale", "zero_point",
-             "offset", "bias", "input_scale", "in_features", "out_features"}))
+             "offset", "bias", "input_scale", "in_features", "out_features",
+             "sparsity"}))
       return err;
     LinearQuant linear;
     if (Error err = readWeightQuant(entry, at, linear))
@@ -422,6 +491,12 @@ Expected<QuantConfig> parseQuantConfig(const Json &root,
       if (!scale)
         return scale.error();
       linear.inputScale = *scale;
+    }
+    if (entry.contains("sparsity")) {
+      Expected<BlockSparsity> sparsity = readSparsity(entry["sparsity"], at);
+      if (!sparsity)
+        return sparsity.error();
+      linear.sparsity = *sparsity;
     }
     config.linears.emplace(name, std::move(linear));
   }
@@ -560,6 +635,20 @@ Error QuantConfig::validate(const std::string &source) const {
         return fieldError(at, "input_scale", "must be a positive number",
                           *linear.inputScale);
     }
+    if (linear.sparsity) {
+      // Codes one byte each: int8 and ternary.
+      if (linear.precision != Precision::I8 &&
+          linear.precision != Precision::Ternary)
+        return Error::failure(at + "field 'sparsity' applies to precisions "
+                                   "'i8' and 'ternary' only, not '" +
+                              std::string(precisionName(linear.precision)) +
+                              "'");
+      if (linear.sparsity->blockRows <= 0 || linear.sparsity->blockCols <= 0)
+        return Error::failure(at + "'sparsity': field 'block' must be two "
+                                   "positive integers");
+      if (linear.sparsity->mask.empty())
+        return missingField(at + "'sparsity': ", "mask");
+    }
   }
   for (const auto &[name, embedding] : embeddings) {
     std::string at = entryWhere(source, "embeddings", name);
@@ -570,6 +659,8 @@ Error QuantConfig::validate(const std::string &source) const {
                                  "must be positive integers");
     if (Error err = validateWeightQuant(embedding, at))
       return err;
+    if (embedding.sparsity)
+      return Error::failure(at + "field 'sparsity' applies to linears only");
   }
   return Error::success();
 }
@@ -605,6 +696,10 @@ std::string QuantConfig::toJson() const {
       entry["bias"] = linear.bias;
     if (linear.inputScale)
       entry["input_scale"] = *linear.inputScale;
+    if (linear.sparsity)
+      entry["sparsity"] = {
+          {"block", {linear.sparsity->blockRows, linear.sparsity->blockCols}},
+          {"mask", linear.sparsity->mask}};
     linearsJson[name] = std::move(entry);
   }
   Json root = {{"format_version", formatVersion},

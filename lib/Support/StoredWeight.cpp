@@ -3,6 +3,7 @@
 #include "quantbert/Support/StoredWeight.h"
 
 #include "quantbert/Support/BitPacking.h"
+#include "quantbert/Support/BlockSparse.h"
 #include "quantbert/Support/Quantization.h"
 #include "quantbert/Support/Safetensors.h"
 
@@ -48,24 +49,54 @@ Expected<StoredWeight> quantbert::readStoredWeight(const SafetensorsFile &file,
   weight.cols = cols;
   weight.codes.resize(size_t(rows * cols));
   bool binary = isBinaryQuantizer(weight.quantizer);
-  Expected<const TensorInfo *> info =
-      binary ? file.requireTensor(quant.weight, DType::I64,
-                                  {rows, packedWordCount(cols)})
-             : file.requireTensor(quant.weight, DType::I8, {rows, cols});
-  if (!info)
-    return Error::failure(where + info.message());
-  ByteView bytes = file.bytes(**info);
-  if (binary) {
-    int64_t words = packedWordCount(cols);
-    std::vector<uint64_t> row(static_cast<size_t>(words));
-    for (int64_t r = 0; r < rows; ++r) {
-      std::memcpy(row.data(), bytes.data + r * words * 8, size_t(words) * 8);
-      for (int64_t c = 0; c < cols; ++c)
-        weight.codes[size_t(r * cols + c)] =
-            static_cast<int8_t>(unpackSign(row.data(), c));
+  if (quant.sparsity && !binary) {
+    // Block-sparse codes (BlockSparse.h): decoded to the dense matrix.
+    BlockGrid grid{rows, cols, quant.sparsity->blockRows,
+                   quant.sparsity->blockCols};
+    Expected<const TensorInfo *> mask = file.requireTensor(
+        quant.sparsity->mask, DType::U8,
+        {grid.blockRowCount(), grid.maskRowBytes()});
+    if (!mask)
+      return Error::failure(where + mask.message());
+    ByteView maskBytes = file.bytes(**mask);
+    const auto *maskData = reinterpret_cast<const uint8_t *>(maskBytes.data);
+    int64_t stored = 0;
+    for (size_t i = 0; i < maskBytes.size; ++i)
+      stored += __builtin_popcount(unsigned(maskData[i]));
+    Expected<const TensorInfo *> blocks = file.requireTensor(
+        quant.weight, DType::I8, {stored, grid.blockRows, grid.blockCols});
+    if (!blocks)
+      return Error::failure(where + blocks.message());
+    ByteView blockBytes = file.bytes(**blocks);
+    const auto *blockData = reinterpret_cast<const int8_t *>(blockBytes.data);
+    std::string problem =
+        checkPacked(maskData, int64_t(maskBytes.size), blockData,
+                    int64_t(blockBytes.size), grid);
+    if (!problem.empty())
+      return Error::failure(where + "block-sparse '" + quant.weight + "': " +
+                            problem);
+    weight.codes = unpackBlocks(maskData, blockData, grid);
+  }
+  if (!quant.sparsity || binary) {
+    Expected<const TensorInfo *> info =
+        binary ? file.requireTensor(quant.weight, DType::I64,
+                                    {rows, packedWordCount(cols)})
+               : file.requireTensor(quant.weight, DType::I8, {rows, cols});
+    if (!info)
+      return Error::failure(where + info.message());
+    ByteView bytes = file.bytes(**info);
+    if (binary) {
+      int64_t words = packedWordCount(cols);
+      std::vector<uint64_t> row(static_cast<size_t>(words));
+      for (int64_t r = 0; r < rows; ++r) {
+        std::memcpy(row.data(), bytes.data + r * words * 8, size_t(words) * 8);
+        for (int64_t c = 0; c < cols; ++c)
+          weight.codes[size_t(r * cols + c)] =
+              static_cast<int8_t>(unpackSign(row.data(), c));
+      }
+    } else {
+      std::memcpy(weight.codes.data(), bytes.data, weight.codes.size());
     }
-  } else {
-    std::memcpy(weight.codes.data(), bytes.data, weight.codes.size());
   }
 
   weight.scales = {1.0f};

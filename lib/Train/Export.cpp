@@ -10,6 +10,7 @@
 #include "quantbert/Train/Export.h"
 
 #include "quantbert/Support/BitPacking.h"
+#include "quantbert/Support/BlockSparse.h"
 #include "quantbert/Support/FileIO.h"
 #include "quantbert/Support/Safetensors.h"
 #include "quantbert/Support/StoredWeight.h"
@@ -38,8 +39,13 @@ Error addF32(SafetensorsWriter &writer, const std::string &name,
 
 /// Adds the tensors of `module`'s quantized weight (docs/formats.md's names:
 /// `<module>.weight`, `.weight_scale`, `.weight_offset`) and fills `quant`.
+/// With `blockSparse` (linears), int8 and ternary codes whose 16 x 4
+/// block-sparse encoding (BlockSparse.h, the runtime's kernel block) is
+/// smaller than the dense matrix are written in it, the mask as
+/// `<module>.weight_block_mask`.
 Error addQuantizedWeight(SafetensorsWriter &writer, const std::string &module,
-                         const QuantizedMatrix &matrix, WeightQuant &quant) {
+                         const QuantizedMatrix &matrix, WeightQuant &quant,
+                         bool blockSparse) {
   int64_t rows = matrix.codes.size(0), cols = matrix.codes.size(1);
   torch::Tensor codes = matrix.codes.contiguous();
   quant.quantizer = matrix.quantizer;
@@ -61,9 +67,28 @@ Error addQuantizedWeight(SafetensorsWriter &writer, const std::string &module,
   } else {
     quant.precision =
         matrix.quantizer == Quantizer::Twn ? Precision::Ternary : Precision::I8;
-    if (Error err = writer.add(quant.weight, DType::I8, {rows, cols},
-                               codes.data_ptr<int8_t>(), size_t(rows * cols)))
+    BlockGrid grid{rows, cols, kSparseInt8BlockRows, kSparseInt8BlockCols};
+    PackedBlocks<int8_t> packed;
+    if (blockSparse)
+      packed = packBlocks(codes.data_ptr<int8_t>(), grid);
+    if (blockSparse && int64_t(packed.blocks.size() + packed.mask.size()) <
+                           rows * cols) {
+      quant.sparsity = BlockSparsity{grid.blockRows, grid.blockCols,
+                                     module + ".weight_block_mask"};
+      if (Error err = writer.add(quant.sparsity->mask, DType::U8,
+                                 {grid.blockRowCount(), grid.maskRowBytes()},
+                                 packed.mask.data(), packed.mask.size()))
+        return err;
+      if (Error err = writer.add(
+              quant.weight, DType::I8,
+              {packed.storedBlocks, grid.blockRows, grid.blockCols},
+              packed.blocks.data(), packed.blocks.size()))
+        return err;
+    } else if (Error err = writer.add(quant.weight, DType::I8, {rows, cols},
+                                      codes.data_ptr<int8_t>(),
+                                      size_t(rows * cols))) {
       return err;
+    }
   }
   if (matrix.quantizer != Quantizer::BinarySign) {
     quant.scale = module + ".weight_scale";
@@ -364,8 +389,9 @@ Error exportModel(LoadedModel &loaded, const std::string &sourceDir,
       if (!linear->spec())
         continue;
       LinearQuant entry;
-      if (Error err = addQuantizedWeight(
-              writer, name, linear->deployedWeight().matrix, entry))
+      if (Error err = addQuantizedWeight(writer, name,
+                                         linear->deployedWeight().matrix, entry,
+                                         /*blockSparse=*/true))
         return err;
       entry.inFeatures = linear->options.in_features();
       entry.outFeatures = linear->options.out_features();
@@ -384,8 +410,9 @@ Error exportModel(LoadedModel &loaded, const std::string &sourceDir,
         continue;
       written.insert(name + ".weight");
       EmbeddingQuant entry;
-      if (Error err = addQuantizedWeight(
-              writer, name, embedding->deployedWeight().matrix, entry))
+      if (Error err = addQuantizedWeight(writer, name,
+                                         embedding->deployedWeight().matrix,
+                                         entry, /*blockSparse=*/false))
         return err;
       entry.numEmbeddings = embedding->weight.size(0);
       entry.embeddingDim = embedding->weight.size(1);

@@ -176,7 +176,7 @@ measureSensitivity(BertForSequenceClassification &model,
     ++numLayers;
   for (int64_t layer = 0; layer < numLayers; ++layer)
     for (BertModule kind : {BertModule::Attention, BertModule::Ffn}) {
-      ModuleWeights module{layer, kind, {}};
+      ModuleWeights module{layer, kind, {}, {}};
       for (const std::string &linear : moduleLinears(kind)) {
         std::string name = "bert.encoder.layer." + std::to_string(layer) +
                            "." + linear + ".weight";

@@ -14,11 +14,12 @@ namespace quantbert {
 
 /// Checks the arguments of a plan's prepare: ctx, out (set to null), n >= 1,
 /// 1 <= k <= maxK (so the int32 accumulator cannot overflow), the weights
-/// and n finite scales > 0.
+/// (named weightsName in messages) and n finite scales > 0.
 template <typename Plan>
 qb_status checkLinearPrepare(qbrt_context *ctx, const char *function,
                              const int8_t *w_q, const float *w_scales,
-                             int64_t n, int64_t k, int64_t maxK, Plan **out) {
+                             int64_t n, int64_t k, int64_t maxK, Plan **out,
+                             const char *weightsName = "w_q") {
   if (qb_status s = checkPointer(nullptr, function, ctx, "ctx"))
     return s;
   if (qb_status s = checkPointer(ctx, function, out, "out"))
@@ -37,7 +38,7 @@ qb_status checkLinearPrepare(qbrt_context *ctx, const char *function,
   int64_t size;
   if (qb_status s = checkedProduct(ctx, function, n, k, &size))
     return s;
-  if (qb_status s = checkPointer(ctx, function, w_q, "w_q"))
+  if (qb_status s = checkPointer(ctx, function, w_q, weightsName))
     return s;
   if (qb_status s = checkPointer(ctx, function, w_scales, "w_scales"))
     return s;

@@ -418,6 +418,66 @@ qb_status run(qbrt_sparse_int8_linear_plan *plan, const int8_t *x_q, int64_t m,
 
 } // namespace
 
+namespace {
+
+/// Builds a plan block by block, strip by strip, in K order: add() every
+/// block of a strip (all-zero ones are counted in no sum and dropped), then
+/// endStrip(); finish() hands the plan over.
+struct PlanBuilder {
+  std::unique_ptr<qbrt_sparse_int8_linear_plan> plan;
+  std::vector<int8_t> packed;
+
+  PlanBuilder(qbrt_context *ctx, const float *wScales, const float *bias,
+              int64_t n, int64_t k)
+      : plan(std::make_unique<qbrt_sparse_int8_linear_plan>()) {
+    plan->ctx = ctx;
+    plan->n = n;
+    plan->k = k;
+    plan->strips = (n + kStripChannels - 1) / kStripChannels;
+    plan->kBlocks = (k + kBlockInputs - 1) / kBlockInputs;
+    int64_t padded = plan->strips * kStripChannels;
+    plan->weightSums.assign(padded, 0);
+    plan->weightScales.assign(padded, 1.0f);
+    plan->bias.assign(padded, 0.0f);
+    std::copy(wScales, wScales + n, plan->weightScales.begin());
+    if (bias)
+      std::copy(bias, bias + n, plan->bias.begin());
+    plan->stripBegin.push_back(0);
+  }
+
+  /// Block (strip, input block) with its 64 weights [channel][4 inputs].
+  void add(int64_t strip, int64_t inputBlock, const int8_t *block) {
+    bool nonzero = false;
+    for (int64_t c = 0; c < kStripChannels; ++c)
+      for (int64_t i = 0; i < kBlockInputs; ++i) {
+        int8_t v = block[c * kBlockInputs + i];
+        nonzero |= v != 0;
+        plan->weightSums[strip * kStripChannels + c] += v;
+      }
+    if (!nonzero)
+      return;
+    packed.insert(packed.end(), block, block + kBlockBytes);
+    plan->blockInput.push_back(static_cast<int32_t>(inputBlock));
+  }
+
+  void endStrip() {
+    plan->stripBegin.push_back(int64_t(plan->blockInput.size()));
+  }
+
+  qbrt_sparse_int8_linear_plan *finish() {
+    // At least one block's worth, so the allocation is never of size 0.
+    size_t bytes = std::max<size_t>(packed.size(), kBlockBytes);
+    plan->blocks.reset(static_cast<int8_t *>(std::aligned_alloc(64, bytes)));
+    if (!plan->blocks)
+      throw std::bad_alloc();
+    std::memcpy(plan->blocks.get(), packed.data(), packed.size());
+    plan->vnni = cpuHasVnni();
+    return plan.release();
+  }
+};
+
+} // namespace
+
 extern "C" {
 
 qb_status qbrt_sparse_int8_linear_prepare(qbrt_context *ctx, const int8_t *w_q,
@@ -431,52 +491,90 @@ qb_status qbrt_sparse_int8_linear_prepare(qbrt_context *ctx, const int8_t *w_q,
     return s;
 
   return guardedCall(ctx, function, [&] {
-    auto plan = std::make_unique<qbrt_sparse_int8_linear_plan>();
-    plan->ctx = ctx;
-    plan->n = n;
-    plan->k = k;
-    plan->strips = (n + kStripChannels - 1) / kStripChannels;
-    plan->kBlocks = (k + kBlockInputs - 1) / kBlockInputs;
-    int64_t padded = plan->strips * kStripChannels;
-    plan->weightSums.assign(padded, 0);
-    plan->weightScales.assign(padded, 1.0f);
-    plan->bias.assign(padded, 0.0f);
-    std::copy(w_scales, w_scales + n, plan->weightScales.begin());
-    if (bias)
-      std::copy(bias, bias + n, plan->bias.begin());
-
+    PlanBuilder builder(ctx, w_scales, bias, n, k);
     // The weight of channel j, input i, 0 outside [0, n) x [0, k).
     auto weight = [&](int64_t j, int64_t i) -> int8_t {
       return j < n && i < k ? w_q[j * k + i] : 0;
     };
-    std::vector<int8_t> packed;
-    plan->stripBegin.push_back(0);
-    for (int64_t s = 0; s < plan->strips; ++s) {
-      for (int64_t b = 0; b < plan->kBlocks; ++b) {
+    for (int64_t s = 0; s < builder.plan->strips; ++s) {
+      for (int64_t b = 0; b < builder.plan->kBlocks; ++b) {
         int8_t block[kBlockBytes];
-        bool nonzero = false;
         for (int64_t c = 0; c < kStripChannels; ++c)
-          for (int64_t i = 0; i < kBlockInputs; ++i) {
-            int8_t v = weight(s * kStripChannels + c, b * kBlockInputs + i);
-            block[c * kBlockInputs + i] = v;
-            nonzero |= v != 0;
-            plan->weightSums[s * kStripChannels + c] += v;
-          }
-        if (!nonzero)
-          continue;
-        packed.insert(packed.end(), block, block + kBlockBytes);
-        plan->blockInput.push_back(static_cast<int32_t>(b));
+          for (int64_t i = 0; i < kBlockInputs; ++i)
+            block[c * kBlockInputs + i] =
+                weight(s * kStripChannels + c, b * kBlockInputs + i);
+        builder.add(s, b, block);
       }
-      plan->stripBegin.push_back(int64_t(plan->blockInput.size()));
+      builder.endStrip();
     }
-    // At least one block's worth, so the allocation is never of size 0.
-    size_t bytes = std::max<size_t>(packed.size(), kBlockBytes);
-    plan->blocks.reset(static_cast<int8_t *>(std::aligned_alloc(64, bytes)));
-    if (!plan->blocks)
-      throw std::bad_alloc();
-    std::memcpy(plan->blocks.get(), packed.data(), packed.size());
-    plan->vnni = cpuHasVnni();
-    *out = plan.release();
+    *out = builder.finish();
+    return QB_OK;
+  });
+}
+
+qb_status qbrt_sparse_int8_linear_prepare_packed(
+    qbrt_context *ctx, const uint8_t *mask, const int8_t *blocks,
+    int64_t stored_blocks, const float *w_scales, const float *bias,
+    int64_t n, int64_t k, qbrt_sparse_int8_linear_plan **out) {
+  const char *function = "qbrt_sparse_int8_linear_prepare_packed";
+  if (qb_status s =
+          checkLinearPrepare(ctx, function, reinterpret_cast<const int8_t *>(mask),
+                             w_scales, n, k, kMaxK, out, "mask"))
+    return s;
+  int64_t strips = (n + kStripChannels - 1) / kStripChannels;
+  int64_t kBlocks = (k + kBlockInputs - 1) / kBlockInputs;
+  int64_t maskRow = (kBlocks + 7) / 8;
+  // Stored blocks: exactly the mask's set bits, none past kBlocks.
+  int64_t set = 0;
+  for (int64_t s = 0; s < strips; ++s)
+    for (int64_t byte = 0; byte < maskRow; ++byte) {
+      uint8_t bits = mask[s * maskRow + byte];
+      int64_t valid = std::min<int64_t>(8, kBlocks - byte * 8);
+      if (valid < 8 && (bits >> valid) != 0)
+        return reportError(ctx, QB_ERR_INVALID_ARGUMENT,
+                           "%s: mask row %lld sets bits past block %lld",
+                           function, static_cast<long long>(s),
+                           static_cast<long long>(kBlocks - 1));
+      set += __builtin_popcount(bits);
+    }
+  if (stored_blocks != set)
+    return reportError(ctx, QB_ERR_INVALID_ARGUMENT,
+                       "%s: stored_blocks is %lld but the mask sets %lld",
+                       function, static_cast<long long>(stored_blocks),
+                       static_cast<long long>(set));
+  if (qb_status s = checkPointer(ctx, function, blocks, "blocks", set))
+    return s;
+  // Weights outside [0, n) x [0, k) must be the zero padding.
+  int64_t index = 0;
+  for (int64_t s = 0; s < strips; ++s)
+    for (int64_t b = 0; b < kBlocks; ++b) {
+      if (!(mask[s * maskRow + b / 8] >> (b % 8) & 1))
+        continue;
+      const int8_t *block = blocks + index++ * kBlockBytes;
+      for (int64_t c = 0; c < kStripChannels; ++c)
+        for (int64_t i = 0; i < kBlockInputs; ++i)
+          if ((s * kStripChannels + c >= n || b * kBlockInputs + i >= k) &&
+              block[c * kBlockInputs + i] != 0)
+            return reportError(
+                ctx, QB_ERR_INVALID_ARGUMENT,
+                "%s: block %lld (channels %lld.., inputs %lld..) has a "
+                "nonzero weight outside the %lld x %lld matrix",
+                function, static_cast<long long>(index - 1),
+                static_cast<long long>(s * kStripChannels),
+                static_cast<long long>(b * kBlockInputs),
+                static_cast<long long>(n), static_cast<long long>(k));
+    }
+
+  return guardedCall(ctx, function, [&] {
+    PlanBuilder builder(ctx, w_scales, bias, n, k);
+    int64_t next = 0;
+    for (int64_t s = 0; s < strips; ++s) {
+      for (int64_t b = 0; b < kBlocks; ++b)
+        if (mask[s * maskRow + b / 8] >> (b % 8) & 1)
+          builder.add(s, b, blocks + next++ * kBlockBytes);
+      builder.endStrip();
+    }
+    *out = builder.finish();
     return QB_OK;
   });
 }

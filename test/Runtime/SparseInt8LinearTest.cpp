@@ -12,6 +12,7 @@
 #include <cstdlib>
 #include <string>
 #include <thread>
+#include <tuple>
 
 using namespace quantbert;
 using namespace quantbert::test;
@@ -217,6 +218,108 @@ TEST(SparseInt8Linear, ConcurrentRunsOfOnePlan) {
     t.join();
   for (const auto &result : results)
     EXPECT_EQ(result, expected);
+}
+
+/// The packed form of p.w (runtime.h): every block with a nonzero weight,
+/// plus the first all-zero block when keepZeroBlock (a stored zero block is
+/// legal); its stored block count.
+int64_t packBlocks(const Problem &p, bool keepZeroBlock,
+                   std::vector<uint8_t> &mask, std::vector<int8_t> &blocks) {
+  int64_t strips = (p.n + 15) / 16, kBlocks = (p.k + 3) / 4;
+  int64_t row = (kBlocks + 7) / 8, stored = 0;
+  mask.assign(strips * row, 0);
+  blocks.clear();
+  for (int64_t s = 0; s < strips; ++s)
+    for (int64_t b = 0; b < kBlocks; ++b) {
+      int8_t block[64] = {};
+      bool any = false;
+      for (int64_t c = 0; c < 16; ++c)
+        for (int64_t i = 0; i < 4; ++i)
+          if (s * 16 + c < p.n && b * 4 + i < p.k) {
+            block[c * 4 + i] = p.w[(s * 16 + c) * p.k + b * 4 + i];
+            any |= block[c * 4 + i] != 0;
+          }
+      if (!any && !keepZeroBlock)
+        continue;
+      keepZeroBlock &= any;
+      mask[s * row + b / 8] |= uint8_t(1u << (b % 8));
+      blocks.insert(blocks.end(), block, block + 64);
+      ++stored;
+    }
+  return stored;
+}
+
+TEST(SparseInt8Linear, PackedFormGivesTheSamePlan) {
+  std::mt19937 rng(27);
+  ContextPtr ctx = makeContext(2);
+  for (auto [m, k, n] : {std::tuple<int64_t, int64_t, int64_t>{5, 50, 37},
+                         {33, 768, 256}, {1, 3, 1}}) {
+    Problem p = randomProblem(rng, m, k, n, /*withBias=*/true);
+    pruneBlocks(rng, p, 0.3);
+    std::vector<uint8_t> mask;
+    std::vector<int8_t> blocks;
+    int64_t stored = packBlocks(p, /*keepZeroBlock=*/true, mask, blocks);
+    qbrt_sparse_int8_linear_plan *raw = nullptr;
+    ASSERT_EQ(qbrt_sparse_int8_linear_prepare_packed(
+                  ctx.get(), mask.data(), blocks.data(), stored,
+                  p.wScales.data(), p.bias.data(), n, k, &raw),
+              QB_OK)
+        << qbrt_last_error(ctx.get());
+    SparsePlanPtr packed(raw), dense = prepareSparse(ctx.get(), p);
+    int64_t packedBlocks = -1, denseBlocks = -2, total = -1;
+    ASSERT_EQ(qbrt_sparse_int8_linear_blocks(packed.get(), &packedBlocks,
+                                             &total),
+              QB_OK);
+    ASSERT_EQ(qbrt_sparse_int8_linear_blocks(dense.get(), &denseBlocks,
+                                             nullptr),
+              QB_OK);
+    EXPECT_EQ(packedBlocks, denseBlocks) << "the stored zero block is dropped";
+    EXPECT_EQ(total, ((n + 15) / 16) * ((k + 3) / 4));
+    std::vector<float> y = runStatic(packed.get(), p, 0.02f, -3);
+    EXPECT_EQ(y, runStatic(dense.get(), p, 0.02f, -3)) << m << "x" << k << "x"
+                                                        << n;
+    expectMatchesExact(p, 0.02f, -3, y);
+  }
+}
+
+TEST(SparseInt8Linear, PackedFormRejectsInconsistentMasks) {
+  ContextPtr ctx = makeContext(1);
+  std::mt19937 rng(28);
+  Problem p = randomProblem(rng, 1, 10, 20, /*withBias=*/false);
+  std::vector<uint8_t> mask;
+  std::vector<int8_t> blocks;
+  int64_t stored = packBlocks(p, false, mask, blocks);
+  ASSERT_EQ(stored, 2 * 3); // 2 strips x 3 input blocks, all nonzero
+  qbrt_sparse_int8_linear_plan *plan = nullptr;
+  auto prepare = [&](int64_t count) {
+    return qbrt_sparse_int8_linear_prepare_packed(
+        ctx.get(), mask.data(), blocks.data(), count, p.wScales.data(),
+        nullptr, p.n, p.k, &plan);
+  };
+  auto expectError = [&](qb_status status, const char *message) {
+    EXPECT_EQ(status, QB_ERR_INVALID_ARGUMENT);
+    EXPECT_NE(std::string(qbrt_last_error(ctx.get())).find(message),
+              std::string::npos)
+        << qbrt_last_error(ctx.get());
+    EXPECT_EQ(plan, nullptr);
+  };
+  expectError(prepare(5), "stored_blocks is 5 but the mask sets 6");
+  mask[0] |= 0x08; // block 3 of strip 0: past K = 10 (3 blocks)
+  expectError(prepare(7), "mask row 0 sets bits past block 2");
+  mask[0] &= 0x07;
+  blocks[2 * 64 + 2] = 1; // strip 0, block 2, channel 0, input 10
+  expectError(prepare(6), "block 2 (channels 0.., inputs 8..) has a nonzero "
+                          "weight outside the 20 x 10 matrix");
+  blocks[2 * 64 + 2] = 0;
+  blocks[5 * 64 + 4 * 4] = 1; // strip 1, block 2, channel 20
+  expectError(prepare(6), "block 5 (channels 16.., inputs 8..)");
+  blocks[5 * 64 + 4 * 4] = 0;
+  expectError(qbrt_sparse_int8_linear_prepare_packed(
+                  ctx.get(), nullptr, blocks.data(), 6, p.wScales.data(),
+                  nullptr, p.n, p.k, &plan),
+              "mask is NULL");
+  EXPECT_EQ(prepare(6), QB_OK) << qbrt_last_error(ctx.get());
+  qbrt_sparse_int8_linear_destroy(plan);
 }
 
 TEST(SparseInt8Linear, RejectsInvalidArguments) {

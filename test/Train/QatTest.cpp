@@ -19,6 +19,7 @@
 #include "quantbert/Support/WeightQuantizers.h"
 #include "quantbert/Train/Checkpoint.h"
 #include "quantbert/Train/Export.h"
+#include "quantbert/Train/MagnitudePruning.h"
 #include "quantbert/Train/Recipes.h"
 
 #include <gtest/gtest.h>
@@ -675,6 +676,66 @@ TEST_P(RecipeExportTest, BundleReimportsWithIdenticalPredictions) {
 
 INSTANTIATE_TEST_SUITE_P(Recipes, RecipeExportTest,
                          ::testing::Values("q8bert", "sensimix", "ternary"));
+
+// Q8BERT QAT with gradual magnitude pruning to 75% zero 16x4 blocks: the
+// exported bundle stores every encoder linear block-sparse (the nonzero
+// blocks and a mask, smaller than the dense codes), the pooler and
+// classifier dense, and reimports to the trained model's logits bit for
+// bit (readStoredWeight decodes the blocks).
+TEST(RecipeTest, PrunedBundleIsBlockSparseAndReimportsExactly) {
+  torch::set_num_threads(1);
+  std::string dir = scratchDir("pruned-bundle");
+  QatRun run = makeQatRun("q8bert", 6);
+  MagnitudePruningOptions pruning;
+  pruning.finalSparsity = 0.75;
+  pruning.beginStep = 1;
+  pruning.endStep = 4;
+  pruning.updateEvery = 1;
+  Expected<MagnitudePruner> pruner =
+      MagnitudePruner::create(*run.model, pruning);
+  ASSERT_TRUE(pruner) << pruner.message();
+  TrainOptions options = qatOptions(dir);
+  options.onStep = [&](const StepReport &report) {
+    pruner->afterStep(report.step);
+  };
+  ASSERT_TRUE(runTraining(*run.task, options));
+  std::string bundle = dir + "/bundle";
+  ASSERT_FALSE(exportBundle(dir + "/final", bundle));
+
+  Expected<QuantConfig> quant = QuantConfig::load(bundle + "/quant.json");
+  ASSERT_TRUE(quant) << quant.message();
+  Expected<SafetensorsFile> weights =
+      SafetensorsFile::open(bundle + "/model.safetensors");
+  ASSERT_TRUE(weights) << weights.message();
+  Error err = quant->checkTensors(*weights);
+  EXPECT_FALSE(err) << err.message();
+  int64_t sparse = 0;
+  for (const auto &[name, linear] : quant->linears) {
+    bool encoder = name.rfind("bert.encoder.", 0) == 0;
+    EXPECT_EQ(linear.sparsity.has_value(), encoder) << name;
+    if (!linear.sparsity)
+      continue;
+    ++sparse;
+    EXPECT_EQ(linear.sparsity->blockRows, 16);
+    EXPECT_EQ(linear.sparsity->blockCols, 4);
+    // 75% of the blocks pruned: a quarter of them stored.
+    const TensorInfo *codes = weights->find(linear.weight);
+    ASSERT_TRUE(codes);
+    int64_t blocks = ((linear.outFeatures + 15) / 16) *
+                     ((linear.inFeatures + 3) / 4);
+    EXPECT_EQ(codes->shape,
+              (std::vector<int64_t>{blocks - std::llround(0.75 * blocks), 16, 4}))
+        << name;
+  }
+  EXPECT_EQ(sparse, 12);
+
+  Expected<LoadedModel> reimported = loadModelForEval(bundle);
+  ASSERT_TRUE(reimported) << reimported.message();
+  TextDataset test = sentimentData(40);
+  EXPECT_TRUE(torch::equal(logitsOf(reimported->model, test),
+                           logitsOf(run.model, test)));
+  std::filesystem::remove_all(dir);
+}
 
 TEST(RecipeTest, SensimixBundleIsMixedPrecision) {
   torch::set_num_threads(1);

@@ -88,6 +88,15 @@ struct ScalarOrTensor {
   std::string tensor;
 };
 
+/// A linear's int8 or ternary codes stored block-sparse
+/// (quantbert/Support/BlockSparse.h): `weight` is then I8 [stored blocks,
+/// blockRows, blockCols] and `mask` a U8 tensor [ceil(out / blockRows),
+/// ceil(ceil(in / blockCols) / 8)] of the stored blocks.
+struct BlockSparsity {
+  int64_t blockRows = 0, blockCols = 0;
+  std::string mask;
+};
+
 /// The quantization of one weight matrix: a linear's [out, in] weight or an
 /// embedding's [num_embeddings, embedding_dim] table ("rows" x "cols").
 struct WeightQuant {
@@ -104,6 +113,8 @@ struct WeightQuant {
   std::optional<ScalarOrTensor> zeroPoint;
   /// asymmetric-index only (required there): number or F32 tensor [] / [rows].
   std::optional<ScalarOrTensor> offset;
+  /// Linears' i8 and ternary codes only; absent: stored dense [rows, cols].
+  std::optional<BlockSparsity> sparsity;
 };
 
 /// quant.json's entry for one nn.Linear, keyed by its module path.

@@ -258,6 +258,19 @@ QBRT_API qb_status qbrt_sparse_int8_linear_prepare(
     qbrt_context *ctx, const int8_t *w_q, const float *w_scales,
     const float *bias, int64_t n, int64_t k,
     qbrt_sparse_int8_linear_plan **out);
+/* The same plan from the packed form (what quant-bert-compile embeds in an
+ * object, and docs/formats.md's block-sparse weight encoding with 16 x 4
+ * blocks): mask holds ceil(N / 16) rows of ceil(ceil(K / 4) / 8) bytes, bit
+ * b % 8 of byte b / 8 of row s set when block (s, b) is stored; blocks holds
+ * the stored_blocks stored blocks in that order (row by row of the mask, K
+ * order within), each 64 int8 [16 channels][4 inputs], with zeros for the
+ * channels >= N and inputs >= K of edge blocks. Rejected: a stored_blocks
+ * other than the mask's count of set bits, set bits past the last block,
+ * and nonzero padding. A stored block may be all zero (it is dropped). */
+QBRT_API qb_status qbrt_sparse_int8_linear_prepare_packed(
+    qbrt_context *ctx, const uint8_t *mask, const int8_t *blocks,
+    int64_t stored_blocks, const float *w_scales, const float *bias,
+    int64_t n, int64_t k, qbrt_sparse_int8_linear_plan **out);
 QBRT_API qb_status qbrt_sparse_int8_linear_run(
     qbrt_sparse_int8_linear_plan *plan, const int8_t *x_q, int64_t m,
     float x_scale, int32_t x_zero_point, float *y);
