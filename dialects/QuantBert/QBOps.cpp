@@ -9,6 +9,7 @@
 #include "QuantBert/QBOps.h"
 
 #include "quantbert/Support/BitPacking.h"
+#include "quantbert/Support/BlockSparse.h"
 #include "quantbert/Support/Quantization.h"
 
 #include "mlir/IR/Builders.h"
@@ -316,6 +317,18 @@ LogicalResult Int8LinearOp::verify() {
   if (!getInputScale() == !getInputScales())
     return emitOpError() << "needs exactly one of the attribute input_scale "
                             "(static) and the operand input_scales (dynamic)";
+  if (std::optional<ArrayRef<int64_t>> block = getBlockSparse();
+      block && (block->size() != 2 || (*block)[0] != kSparseInt8BlockRows ||
+                (*block)[1] != kSparseInt8BlockCols)) {
+    std::string got;
+    llvm::raw_string_ostream os(got);
+    llvm::interleaveComma(*block, os);
+    return emitOpError() << "block_sparse must be [" << kSparseInt8BlockRows
+                         << ", " << kSparseInt8BlockCols
+                         << "] (the block-sparse int8 kernel's block: output "
+                            "channels x inputs), got ["
+                         << got << "]";
+  }
   int32_t zeroPoint = static_cast<int32_t>(getInputZeroPoint());
   if (Value rowScales = getInputScales()) {
     if (failed(verifyRowVector(*this, "input_scales", rowScales, getInput())))

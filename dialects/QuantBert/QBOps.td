@@ -228,7 +228,16 @@ def QB_Int8LinearOp : QB_Op<"int8_linear", [Pure, AttrSizedOperandSegments]> {
       `result[..., n] = (weight_scale[n] * sum_k input[..., k] *
       weight[n, k]) * input_scales[...] + bias[n]`, in that order.
 
-    Exactly one of the two is given. No folds.
+    Exactly one of the two is given.
+
+    `block_sparse = array<i64: 16, 4>` marks a linear whose weight is
+    pruned in aligned blocks of 16 output channels x 4 inputs (the block of
+    the runtime's block-sparse int8 kernel, the only one accepted): the
+    lowering then stores only the blocks with a nonzero weight (the packed
+    form of docs/formats.md) and calls the block-sparse kernel, which skips
+    the rest. The result is the same formula bit for bit; any weights are
+    valid (zeros outside whole blocks are ordinary weights).
+    `qb-mark-block-sparse` sets it where enough blocks are zero. No folds.
 
     Example:
 
@@ -249,7 +258,8 @@ def QB_Int8LinearOp : QB_Op<"int8_linear", [Pure, AttrSizedOperandSegments]> {
                        Optional<QB_F32Tensor>:$input_scales,
                        Optional<QB_F32Tensor>:$bias,
                        OptionalAttr<F32Attr>:$input_scale,
-                       DefaultValuedAttr<I32Attr, "0">:$input_zero_point);
+                       DefaultValuedAttr<I32Attr, "0">:$input_zero_point,
+                       OptionalAttr<DenseI64ArrayAttr>:$block_sparse);
   let results = (outs QB_F32Tensor:$result);
   let assemblyFormat = [{
     $input `,` $weight `weight_scale` `(` $weight_scale `)`

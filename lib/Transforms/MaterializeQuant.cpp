@@ -219,7 +219,8 @@ LogicalResult Materializer::materializeInt8(Quantizer quantizer) {
     int8Linear = builder.create<Int8LinearOp>(
         loc, linear.getResult().getType(), quantizedInput, codes, scales,
         /*input_scales=*/Value(), linear.getBias(),
-        builder.getF32FloatAttr(scale), builder.getI32IntegerAttr(0));
+        builder.getF32FloatAttr(scale), builder.getI32IntegerAttr(0),
+        /*block_sparse=*/DenseI64ArrayAttr());
   } else {
     // None: dynamic quantization, one scale per row at run time.
     SmallVector<int64_t> rows(inputType.getShape().drop_back());
@@ -229,7 +230,8 @@ LogicalResult Materializer::materializeInt8(Quantizer quantizer) {
     int8Linear = builder.create<Int8LinearOp>(
         loc, linear.getResult().getType(), quantizedInput.getResult(), codes,
         scales, quantizedInput.getScales(), linear.getBias(),
-        /*input_scale=*/FloatAttr(), builder.getI32IntegerAttr(0));
+        /*input_scale=*/FloatAttr(), builder.getI32IntegerAttr(0),
+        /*block_sparse=*/DenseI64ArrayAttr());
   }
   builder.replaceOp(linear, int8Linear.getResult());
   return success();

@@ -13,6 +13,7 @@
 #include "quantbert/Transforms/Passes.h"
 
 #include "QuantBert/QBOps.h"
+#include "quantbert/Support/BlockSparse.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
@@ -74,7 +75,7 @@ void merge(ArrayRef<Int8LinearOp> linears) {
   auto merged = builder.create<Int8LinearOp>(
       loc, resultType.clone(shape), first.getInput(), weight, scale,
       first.getInputScales(), bias, first.getInputScaleAttr(),
-      first.getInputZeroPointAttr());
+      first.getInputZeroPointAttr(), first.getBlockSparseAttr());
   merged->setDiscardableAttrs(first->getDiscardableAttrDictionary());
 
   // Each original result is a slice of the merged columns.
@@ -104,7 +105,8 @@ public:
     // Groups, in program order, of the linears with the same input and
     // input quantization (static scale and zero point, or the same per-row
     // scales), and constant weights, scales and biases.
-    using Key = std::tuple<void *, float, int32_t, void *>;
+    // Block-sparse linears merge only with each other.
+    using Key = std::tuple<void *, float, int32_t, void *, bool>;
     std::map<Key, SmallVector<Int8LinearOp>> groups;
     SmallVector<Key> order;
     getOperation()->walk([&](Int8LinearOp op) {
@@ -116,7 +118,8 @@ public:
       Key key{op.getInput().getAsOpaquePointer(),
               scale ? scale->convertToFloat() : 0.0f,
               static_cast<int32_t>(op.getInputZeroPoint()),
-              op.getInputScales().getAsOpaquePointer()};
+              op.getInputScales().getAsOpaquePointer(),
+              op.getBlockSparse().has_value()};
       auto [it, inserted] = groups.try_emplace(key);
       if (inserted)
         order.push_back(key);
@@ -130,7 +133,15 @@ public:
       llvm::erase_if(linears, [&](Int8LinearOp op) {
         return op->getBlock() != block;
       });
-      if (linears.size() >= 2)
+      // Block-sparse weights stay aligned to the blocks' 16 channels only
+      // if every part but the last fills whole blocks.
+      bool aligned = llvm::all_of(
+          ArrayRef<Int8LinearOp>(linears).drop_back(), [](Int8LinearOp op) {
+            return op.getWeight().getType().getDimSize(0) %
+                       kSparseInt8BlockRows ==
+                   0;
+          });
+      if (linears.size() >= 2 && (!std::get<4>(key) || aligned))
         merge(linears);
     }
   }

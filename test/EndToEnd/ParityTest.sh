@@ -38,7 +38,12 @@
 #      the form sensitivity-assigned and random assignments take; 1-bit
 #      weights scaled by their mean |W|, where steps 2 and 7 use the
 #      default unscaled ones), export, steps 3-5: binary Q, K, V and
-#      attention output on sign inputs.
+#      attention output on sign inputs;
+#  11. block sparsity: Q8BERT QAT of the float model of step 1 with gradual
+#      magnitude pruning to 80% zero 16x4 blocks (finetune --sparsity 0.8),
+#      export, steps 3-5: quant-bert-compile must send every encoder int8
+#      linear to the block-sparse kernel (its summary says how many), which
+#      runs on the packed nonzero blocks.
 # Why those tolerances: both sides compute the same integer codes, sign bits
 # and scales; what differs is float rounding order (oneDNN's and LibTorch's
 # sums, the online softmax) and the compiler's polynomial exp/erf, all at the
@@ -129,6 +134,11 @@ run modules-qat "$train" finetune "${common[@]}" --model "$work/float/best" \
   --eval-every 50
 run modules-export "$train" export --model "$work/modules-qat/best" \
   --output "$work/modules-bundle"
+run sparse-qat "$train" finetune "${common[@]}" --model "$work/float/best" \
+  --output "$work/sparse-qat" --recipe q8bert --sparsity 0.8 --max-steps 60 \
+  --lr 2e-4 --eval-every 60
+run sparse-export "$train" export --model "$work/sparse-qat/best" \
+  --output "$work/sparse-bundle"
 grep -q '"num_hidden_groups": 1' "$work/shared-ptq/config.json" &&
   grep -q '"embedding_size": 64' "$work/shared-ptq/config.json" ||
   fail "the shared bundle's config.json records no sharing"
@@ -186,3 +196,8 @@ checkParity pruned-low-rank-int8 "$work/low-rank-ptq" \
   "layer 1: attention i8 ffn i8"
 checkParity shared-int8 "$work/shared-ptq" "layer 1: attention i8 ffn i8"
 checkParity modules "$work/modules-bundle" "layer 0: attention binary ffn i8"
+# 12 encoder linears (2 layers x Q, K, V, attention output, FFN in and out)
+# plus the pooler and classifier, which the pruning leaves dense.
+checkParity sparse-q8bert "$work/sparse-bundle" "layer 1: attention i8 ffn i8"
+grep -q "int8 linears (12 block-sparse)" "$work/classify-sparse-q8bert.log" ||
+  fail "sparse-q8bert: not 12 block-sparse linears: $(cat "$work/classify-sparse-q8bert.log")"

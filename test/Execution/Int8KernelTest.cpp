@@ -6,7 +6,10 @@
 // libquantbert_rt) and convert-qb-to-linalg, and checks the result against
 // the scalar reference: q = quantizeToInt8(x), y = s_x * s_w[n] *
 // sum_k q * w + b, on random inputs including K and N that are not
-// multiples of 16 or 64 and a rank-3 input.
+// multiples of 16 or 64 and a rank-3 input. Block-sparse cases zero about
+// 70% of the weight's 16 x 4 blocks and mark the linear block_sparse: the
+// generated prepare then packs the nonzero blocks for the runtime's
+// block-sparse kernel, and the results must be the same formula.
 //
 //===----------------------------------------------------------------------===//
 
@@ -52,6 +55,8 @@ struct Int8Case {
   /// Dynamic quantization (qb.quantize_rows, per-row input_scales)
   /// instead of a static input scale.
   bool dynamic = false;
+  /// Weights pruned in 16 x 4 blocks, the linear marked block_sparse.
+  bool sparse = false;
 };
 
 class Int8LinearKernel : public ::testing::TestWithParam<Int8Case> {};
@@ -64,6 +69,17 @@ TEST_P(Int8LinearKernel, MatchesScalarReference) {
   std::vector<int8_t> weight(c.n * c.k);
   for (int8_t &w : weight)
     w = static_cast<int8_t>(code(rng));
+  if (c.sparse) {
+    std::bernoulli_distribution pruned(0.7);
+    for (int64_t n0 = 0; n0 < c.n; n0 += 16)
+      for (int64_t k0 = 0; k0 < c.k; k0 += 4)
+        if (pruned(rng))
+          for (int64_t n = n0; n < std::min(n0 + 16, c.n); ++n)
+            for (int64_t k = k0; k < std::min(k0 + 4, c.k); ++k)
+              weight[n * c.k + k] = 0;
+  }
+  std::string sparseAttr =
+      c.sparse ? ", block_sparse = array<i64: 16, 4>" : "";
   std::vector<float> scales(c.n), bias(c.n);
   for (int64_t i = 0; i < c.n; ++i) {
     scales[i] = 0.001f + 0.01f * std::fabs(normal(rng));
@@ -95,7 +111,8 @@ TEST_P(Int8LinearKernel, MatchesScalarReference) {
     source << "  %xq, %rs = qb.quantize_rows %x : " << x << " -> " << xq << ", "
            << rs << "\n"
            << "  %y = qb.int8_linear %xq, %w weight_scale(%s) input_scales(%rs) "
-              "bias(%b) : ("
+              "bias(%b) {"
+           << sparseAttr.substr(c.sparse ? 2 : 0) << "} : ("
            << xq << ", " << w << ", " << v << ", " << rs << ", " << v << ") -> "
            << y << "\n";
   } else {
@@ -103,7 +120,7 @@ TEST_P(Int8LinearKernel, MatchesScalarReference) {
            << ">} : " << x << " -> " << xq << "\n"
            << "  %y = qb.int8_linear %xq, %w weight_scale(%s) bias(%b) "
               "{input_scale = "
-           << inputScale << " : f32} : (" << xq << ", " << w << ", " << v
+           << inputScale << " : f32" << sparseAttr << "} : (" << xq << ", " << w << ", " << v
            << ", " << v << ") -> " << y << "\n";
   }
   source << "  return %y : " << y << "\n}\n";
@@ -175,12 +192,16 @@ INSTANTIATE_TEST_SUITE_P(
                       Int8Case{1, 128, 768, 768},
                       Int8Case{1, 1, 1, 1, true}, Int8Case{1, 5, 65, 7, true},
                       Int8Case{2, 17, 200, 37, true},
-                      Int8Case{1, 128, 768, 768, true}),
+                      Int8Case{1, 128, 768, 768, true},
+                      Int8Case{1, 1, 1, 1, false, true},
+                      Int8Case{2, 17, 200, 37, false, true},
+                      Int8Case{1, 5, 65, 7, true, true},
+                      Int8Case{1, 128, 768, 768, true, true}),
     [](const ::testing::TestParamInfo<Int8Case> &info) {
       const Int8Case &c = info.param;
       return "B" + std::to_string(c.batch) + "M" + std::to_string(c.rows) +
              "K" + std::to_string(c.k) + "N" + std::to_string(c.n) +
-             (c.dynamic ? "Dynamic" : "");
+             (c.dynamic ? "Dynamic" : "") + (c.sparse ? "BlockSparse" : "");
     });
 
 } // namespace

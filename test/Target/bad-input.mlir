@@ -62,6 +62,9 @@
 // NAME: quant-bert-compile: error: model name '9lives' is not a C identifier (use --name)
 // RUN: not quant-bert-compile %t/good -o %t/x.o --header %t/x.h --cpu pentium9 2>&1 | FileCheck %s --check-prefix=CPU
 // CPU: quant-bert-compile: error: --cpu: unknown CPU 'pentium9' for {{.*}} (use host, or an LLVM CPU name such as znver5, skylake-avx512 or x86-64-v3)
+// RUN: not quant-bert-compile %t/good -o %t/x.o --header %t/x.h --block-sparse 1.5 2>&1 | FileCheck %s --check-prefix=SPARSE
+// RUN: not quant-bert-compile %t/good -o %t/x.o --header %t/x.h --block-sparse half 2>&1 | FileCheck %s --check-prefix=SPARSE
+// SPARSE: quant-bert-compile: error: --block-sparse: '{{1.5|half}}' is not a number in [0, 1] or 'off'
 // RUN: not quant-bert-compile %t/good -o %t/no-dir/x.o --header %t/x.h 2>&1 | FileCheck %s --check-prefix=OUTDIR
 // OUTDIR: quant-bert-compile: error: cannot write '{{.*}}no-dir/x.o': directory '{{.*}}no-dir' does not exist
 // RUN: not quant-bert-compile %t/good -o %t/x.o --header %t/no-dir/x.h 2>&1 | FileCheck %s --check-prefix=HEADERDIR

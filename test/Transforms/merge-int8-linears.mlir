@@ -64,3 +64,32 @@ func.func @weight_argument(%x: tensor<4x3xi8>, %w: tensor<1x3xi8>) -> (tensor<4x
       : (tensor<4x3xi8>, tensor<1x3xi8>, tensor<1xf32>) -> tensor<4x1xf32>
   return %a, %b : tensor<4x1xf32>, tensor<4x1xf32>
 }
+
+// -----
+
+// Block-sparse linears merge only with each other, and only when every
+// part but the last fills whole 16-channel blocks: %a, %b (16 and 1
+// channels) merge into one block-sparse linear, the dense %c stays apart;
+// %d and %e (1 channel, then 16) do not merge.
+// CHECK-LABEL: func.func @block_sparse
+// CHECK: qb.int8_linear %{{.*}}, %{{.*}} weight_scale(%{{.*}}) {block_sparse = array<i64: 16, 4>, input_scale = 5.000000e-01 : f32} : (tensor<4x3xi8>, tensor<17x3xi8>, tensor<17xf32>) -> tensor<4x17xf32>
+// CHECK: qb.int8_linear %{{.*}} {input_scale = 5.000000e-01 : f32} : (tensor<4x3xi8>, tensor<1x3xi8>, tensor<1xf32>) -> tensor<4x1xf32>
+// CHECK: qb.int8_linear %{{.*}} {block_sparse = array<i64: 16, 4>, input_scale = 2.500000e-01 : f32} : (tensor<4x3xi8>, tensor<1x3xi8>, tensor<1xf32>) -> tensor<4x1xf32>
+// CHECK: qb.int8_linear %{{.*}} {block_sparse = array<i64: 16, 4>, input_scale = 2.500000e-01 : f32} : (tensor<4x3xi8>, tensor<16x3xi8>, tensor<16xf32>) -> tensor<4x16xf32>
+func.func @block_sparse(%x: tensor<4x3xi8>) -> (tensor<4x16xf32>, tensor<4x1xf32>, tensor<4x1xf32>, tensor<4x1xf32>, tensor<4x16xf32>) {
+  %w16 = arith.constant dense<1> : tensor<16x3xi8>
+  %s16 = arith.constant dense<1.0> : tensor<16xf32>
+  %w1 = arith.constant dense<2> : tensor<1x3xi8>
+  %s1 = arith.constant dense<1.0> : tensor<1xf32>
+  %a = qb.int8_linear %x, %w16 weight_scale(%s16) {input_scale = 0.5 : f32, block_sparse = array<i64: 16, 4>}
+      : (tensor<4x3xi8>, tensor<16x3xi8>, tensor<16xf32>) -> tensor<4x16xf32>
+  %b = qb.int8_linear %x, %w1 weight_scale(%s1) {input_scale = 0.5 : f32, block_sparse = array<i64: 16, 4>}
+      : (tensor<4x3xi8>, tensor<1x3xi8>, tensor<1xf32>) -> tensor<4x1xf32>
+  %c = qb.int8_linear %x, %w1 weight_scale(%s1) {input_scale = 0.5 : f32}
+      : (tensor<4x3xi8>, tensor<1x3xi8>, tensor<1xf32>) -> tensor<4x1xf32>
+  %d = qb.int8_linear %x, %w1 weight_scale(%s1) {input_scale = 0.25 : f32, block_sparse = array<i64: 16, 4>}
+      : (tensor<4x3xi8>, tensor<1x3xi8>, tensor<1xf32>) -> tensor<4x1xf32>
+  %e = qb.int8_linear %x, %w16 weight_scale(%s16) {input_scale = 0.25 : f32, block_sparse = array<i64: 16, 4>}
+      : (tensor<4x3xi8>, tensor<16x3xi8>, tensor<16xf32>) -> tensor<4x16xf32>
+  return %a, %b, %c, %d, %e : tensor<4x16xf32>, tensor<4x1xf32>, tensor<4x1xf32>, tensor<4x1xf32>, tensor<4x16xf32>
+}

@@ -4,6 +4,7 @@
 //                    [--calibrate FILE [--calibrator NAME] | --dynamic-int8]
 //                    [--pipeline PASSES] [--attention-storage f16|bf16|f32]
 //                    [--cpu host|znver5|skylake-avx512|x86-64-v3]
+//                    [--block-sparse MIN|off]
 //
 // Imports a checkpoint or bundle directory (or reads an imported .mlir /
 // .mlirbc), quantizes and packs weights, fuses attention, lowers to LLVM,
@@ -13,13 +14,17 @@
 // size. A float checkpoint becomes int8 without training by
 // post-training quantization: --dynamic-int8 (activation scales per row at
 // run time) or --calibrate FILE (static scales calibrated on FILE's
-// sentences by `quant-bert-train quantize`, which this runs).
+// sentences by `quant-bert-train quantize`, which this runs). An int8
+// linear whose weights have at least MIN (default 0.5) of their 16 x 4
+// blocks all zero (gradual magnitude pruning makes such weights) runs on the
+// runtime's block-sparse kernel and keeps only its nonzero blocks.
 //
 //===----------------------------------------------------------------------===//
 
 #include "QuantBert/QBOps.h"
 #include "quantbert/Conversion/Pipelines.h"
 #include "quantbert/Import/BundleImporter.h"
+#include "quantbert/Support/BlockSparse.h"
 #include "quantbert/Target/ObjectEmitter.h"
 #include "quantbert/Transforms/Passes.h"
 
@@ -104,6 +109,13 @@ static cl::opt<std::string> attentionStorage(
     cl::desc("Storage type of Q/K/V in fused attention: f16, bf16 or f32"),
     cl::cat(category));
 
+static cl::opt<std::string> blockSparse(
+    "block-sparse", cl::init("0.5"),
+    cl::desc("Least share, in [0, 1], of all-zero 16x4 weight blocks from "
+             "which an int8 linear runs on the block-sparse kernel and keeps "
+             "only its nonzero blocks (default 0.5), or 'off'"),
+    cl::value_desc("MIN|off"), cl::cat(category));
+
 static int fail(const Twine &message) {
   errs() << "quant-bert-compile: error: " << message << "\n";
   return 1;
@@ -182,8 +194,22 @@ static std::map<std::string, int64_t> weightBytes(ModuleOp module) {
       auto type = cast<ShapedType>(value.getType());
       bytes[precision] += type.getNumElements() * bitsPerElement / 8;
     };
-    if (auto linear = dyn_cast<qb::Int8LinearOp>(op))
-      count(linear.getWeight(), "i8", 8);
+    if (auto linear = dyn_cast<qb::Int8LinearOp>(op)) {
+      if (!linear.getBlockSparse())
+        return count(linear.getWeight(), "i8", 8);
+      // What the object keeps: the nonzero blocks and their mask.
+      if (!counted.insert(linear.getWeight().getAsOpaquePointer()).second)
+        return;
+      auto type = linear.getWeight().getType();
+      quantbert::BlockGrid grid{type.getDimSize(0), type.getDimSize(1),
+                                quantbert::kSparseInt8BlockRows,
+                                quantbert::kSparseInt8BlockCols};
+      std::optional<SmallVector<int8_t>> codes =
+          qb::getConstantInt8s(linear.getWeight());
+      int64_t stored = grid.blockCount() -
+                       quantbert::countZeroBlocks(codes->data(), grid);
+      bytes["i8-block-sparse"] += stored * grid.blockSize() + grid.maskBytes();
+    }
     else if (auto linear = dyn_cast<qb::BinaryLinearOp>(op))
       count(linear.getWeight(), "binary", 64);
     else if (auto linear = dyn_cast<qb::LinearOp>(op))
@@ -269,6 +295,12 @@ int main(int argc, char **argv) {
                 "' is not a directory");
   if (!calibrate.empty() && !sys::fs::exists(calibrate))
     return fail("--calibrate: '" + calibrate + "' does not exist");
+  double minZeroBlocks = -1.0; // off
+  if (blockSparse != "off" &&
+      (StringRef(blockSparse).getAsDouble(minZeroBlocks) ||
+       !(minZeroBlocks >= 0.0 && minZeroBlocks <= 1.0)))
+    return fail("--block-sparse: '" + blockSparse +
+                "' is not a number in [0, 1] or 'off'");
 
   // --calibrate: the float checkpoint is quantized into a bundle in a
   // temporary directory, which is compiled and then removed.
@@ -358,10 +390,18 @@ int main(int argc, char **argv) {
   fuse.storageType = attentionStorage;
   prepare.addPass(quantbert::createFuseAttention(fuse));
   prepare.addPass(createCanonicalizerPass());
+  if (minZeroBlocks >= 0.0) {
+    quantbert::MarkBlockSparseOptions sparse;
+    sparse.minZeroBlocks = minZeroBlocks;
+    prepare.addPass(quantbert::createMarkBlockSparse(sparse));
+  }
   if (failed(prepare.run(*module)))
     return fail("the pass pipeline failed");
-  int64_t int8Linears = 0;
-  module->walk([&](qb::Int8LinearOp) { ++int8Linears; });
+  int64_t int8Linears = 0, sparseLinears = 0;
+  module->walk([&](qb::Int8LinearOp op) {
+    ++int8Linears;
+    sparseLinears += op.getBlockSparse().has_value();
+  });
   std::map<std::string, int64_t> bytes = weightBytes(*module);
   std::string precisions;
   raw_string_ostream precisionText(precisions);
@@ -398,7 +438,10 @@ int main(int argc, char **argv) {
   sys::fs::file_size(objectPath, objectSize);
   outs() << "quant-bert-compile: " << name << " (" << info.numLabels
          << " labels, max sequence " << info.maxPositions << ", " << int8Linears
-         << " int8 linears in " << info.numPlans << " runtime matmuls)\n"
+         << " int8 linears";
+  if (sparseLinears)
+    outs() << " (" << sparseLinears << " block-sparse)";
+  outs() << " in " << info.numPlans << " runtime matmuls)\n"
          << precisions << "  weight bytes:";
   for (auto &[precision, count] : bytes)
     outs() << " " << precision << " " << count;

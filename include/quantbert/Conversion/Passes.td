@@ -126,6 +126,12 @@ def ConvertQBToRuntime : Pass<"convert-qb-to-runtime", "mlir::ModuleOp"> {
       and returns the first failing status;
     * `@<function>_int8_destroy(%plans)` releases them.
 
+    A linear with `block_sparse = array<i64: 16, 4>` gets a block-sparse
+    plan instead: the prepare function holds only its packed form (the mask
+    of stored 16 x 4 blocks and those blocks, docs/formats.md) and calls
+    `qbrt_sparse_int8_linear_prepare_packed`; its runs call
+    `qbrt_sparse_int8_linear_run(_rows)`, same arguments and results.
+
     Activations are passed as pointers to contiguous row-major buffers
     (`bufferization.to_memref` plus the aligned pointer and offset), so the
     C ABI of `quantbert/runtime.h` is called directly.

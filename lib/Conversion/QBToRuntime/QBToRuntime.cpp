@@ -5,12 +5,16 @@
 // by a generated prepare function, which builds a plan per linear (weights
 // reordered to oneDNN's blocked layout, scales fixed at primitive
 // creation); the model function gains an argument pointing at the plans and
-// calls qbrt_int8_linear_run on contiguous activation buffers.
+// calls qbrt_int8_linear_run on contiguous activation buffers. A linear
+// marked block_sparse gets the block-sparse kernel's plan instead, made
+// from the packed nonzero blocks (quantbert/Support/BlockSparse.h), which
+// are all of its weights the object keeps.
 //
 //===----------------------------------------------------------------------===//
 
 #include "quantbert/Conversion/Passes.h"
 #include "quantbert/Conversion/ShapeUtils.h"
+#include "quantbert/Support/BlockSparse.h"
 
 #include "mlir/Dialect/Arith/Utils/Utils.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -32,6 +36,11 @@ constexpr StringLiteral kRun = "qbrt_int8_linear_run";
 constexpr StringLiteral kRunRows = "qbrt_int8_linear_run_rows";
 constexpr StringLiteral kPrepare = "qbrt_int8_linear_prepare";
 constexpr StringLiteral kDestroy = "qbrt_int8_linear_destroy";
+constexpr StringLiteral kSparseRun = "qbrt_sparse_int8_linear_run";
+constexpr StringLiteral kSparseRunRows = "qbrt_sparse_int8_linear_run_rows";
+constexpr StringLiteral kSparsePrepare =
+    "qbrt_sparse_int8_linear_prepare_packed";
+constexpr StringLiteral kSparseDestroy = "qbrt_sparse_int8_linear_destroy";
 
 /// Declares `name` with `type` in `module` unless it exists.
 void declare(OpBuilder &builder, ModuleOp module, StringRef name,
@@ -101,19 +110,33 @@ LogicalResult ConvertQBToRuntimePass::convert(ModuleOp module,
   auto ptrType = LLVM::LLVMPointerType::get(context);
   Type i32 = builder.getI32Type(), i64 = builder.getI64Type();
   Type f32 = builder.getF32Type();
-  declare(builder, module, kRun,
-          builder.getFunctionType({ptrType, ptrType, i64, f32, i32, ptrType},
-                                  {i32}));
-  declare(builder, module, kRunRows,
-          builder.getFunctionType({ptrType, ptrType, i64, ptrType, ptrType},
-                                  {i32}));
+  // Both plan kinds run and are destroyed with the same arguments.
+  auto declarePlanKind = [&](StringRef run, StringRef runRows,
+                             StringRef destroy) {
+    declare(builder, module, run,
+            builder.getFunctionType({ptrType, ptrType, i64, f32, i32, ptrType},
+                                    {i32}));
+    declare(builder, module, runRows,
+            builder.getFunctionType({ptrType, ptrType, i64, ptrType, ptrType},
+                                    {i32}));
+    declare(builder, module, destroy, builder.getFunctionType({ptrType}, {}));
+  };
+  declarePlanKind(kRun, kRunRows, kDestroy);
   declare(builder, module, kPrepare,
           builder.getFunctionType(
               {ptrType, ptrType, ptrType, ptrType, i64, i64, ptrType}, {i32}));
-  declare(builder, module, kDestroy, builder.getFunctionType({ptrType}, {}));
 
   SmallVector<Int8LinearOp> linears;
   function.walk([&](Int8LinearOp op) { linears.push_back(op); });
+  if (llvm::any_of(linears, [](Int8LinearOp op) {
+        return op.getBlockSparse().has_value();
+      })) {
+    declarePlanKind(kSparseRun, kSparseRunRows, kSparseDestroy);
+    declare(builder, module, kSparsePrepare,
+            builder.getFunctionType({ptrType, ptrType, ptrType, i64, ptrType,
+                                     ptrType, i64, i64, ptrType},
+                                    {i32}));
+  }
   for (Int8LinearOp op : linears) {
     if (!op.getWeight().getDefiningOp<arith::ConstantOp>() ||
         !op.getWeightScale().getDefiningOp<arith::ConstantOp>() ||
@@ -124,6 +147,9 @@ LogicalResult ConvertQBToRuntimePass::convert(ModuleOp module,
                 "weights)";
     if (!op.getWeight().getType().hasStaticShape())
       return op.emitOpError() << "needs a static weight shape";
+    if (op.getBlockSparse() && !getConstantInt8s(op.getWeight()))
+      return op.emitOpError() << "block_sparse needs readable constant int8 "
+                                 "weights to pack their nonzero blocks";
   }
 
   // The plans argument: plan pointers, then an i32 status slot.
@@ -169,10 +195,44 @@ LogicalResult ConvertQBToRuntimePass::convert(ModuleOp module,
       Operation *clone = prepareBuilder.clone(*value.getDefiningOp(), mapping);
       return bufferPointer(prepareBuilder, opLoc, clone->getResult(0));
     };
-    Value weights = cloneConstant(op.getWeight());
+    bool sparse = op.getBlockSparse().has_value();
     Value scales = cloneConstant(op.getWeightScale());
     Value bias = cloneConstant(op.getBias());
     Value slot = planSlot(prepareBuilder, opLoc, preparePlans, index);
+    SmallVector<Value> prepareArgs{ctx};
+    if (sparse) {
+      // Only the nonzero 16 x 4 blocks and their mask go into the object.
+      BlockGrid grid{n, k, kSparseInt8BlockRows, kSparseInt8BlockCols};
+      PackedBlocks<int8_t> packed =
+          packBlocks(getConstantInt8s(op.getWeight())->data(), grid);
+      auto i8 = prepareBuilder.getI8Type();
+      auto maskType =
+          RankedTensorType::get({grid.blockRowCount(), grid.maskRowBytes()}, i8);
+      auto blocksType = RankedTensorType::get(
+          {packed.storedBlocks, grid.blockSize()}, i8);
+      ArrayRef<int8_t> maskBytes(
+          reinterpret_cast<const int8_t *>(packed.mask.data()),
+          packed.mask.size());
+      Value mask = prepareBuilder.create<arith::ConstantOp>(
+          opLoc, DenseElementsAttr::get(maskType, maskBytes));
+      Value blocks = prepareBuilder.create<arith::ConstantOp>(
+          opLoc, DenseElementsAttr::get(blocksType,
+                                        ArrayRef<int8_t>(packed.blocks)));
+      prepareArgs.append(
+          {bufferPointer(prepareBuilder, opLoc, mask),
+           bufferPointer(prepareBuilder, opLoc, blocks),
+           prepareBuilder.create<arith::ConstantOp>(
+               opLoc, prepareBuilder.getI64IntegerAttr(packed.storedBlocks))});
+    } else {
+      prepareArgs.push_back(cloneConstant(op.getWeight()));
+    }
+    prepareArgs.append(
+        {scales, bias,
+         prepareBuilder.create<arith::ConstantOp>(
+             opLoc, prepareBuilder.getI64IntegerAttr(n)),
+         prepareBuilder.create<arith::ConstantOp>(
+             opLoc, prepareBuilder.getI64IntegerAttr(k)),
+         slot});
     Value ok = prepareBuilder.create<arith::CmpIOp>(
         opLoc, arith::CmpIPredicate::eq, status,
         prepareBuilder.create<arith::ConstantOp>(opLoc,
@@ -180,14 +240,11 @@ LogicalResult ConvertQBToRuntimePass::convert(ModuleOp module,
     auto ifOk = prepareBuilder.create<scf::IfOp>(
         opLoc, ok,
         [&](OpBuilder &b, Location loc) {
-          Value result =
-              b.create<func::CallOp>(
-                   loc, kPrepare, TypeRange{i32},
-                   ValueRange{ctx, weights, scales, bias,
-                              b.create<arith::ConstantOp>(loc, b.getI64IntegerAttr(n)),
-                              b.create<arith::ConstantOp>(loc, b.getI64IntegerAttr(k)),
-                              slot})
-                  .getResult(0);
+          Value result = b.create<func::CallOp>(loc,
+                                                sparse ? kSparsePrepare
+                                                       : kPrepare,
+                                                TypeRange{i32}, prepareArgs)
+                             .getResult(0);
           b.create<scf::YieldOp>(loc, result);
         },
         [&](OpBuilder &b, Location loc) { b.create<scf::YieldOp>(loc, status); });
@@ -197,8 +254,9 @@ LogicalResult ConvertQBToRuntimePass::convert(ModuleOp module,
     Value destroySlot = planSlot(destroyBuilder, opLoc, destroyBlock->getArgument(0),
                                  index);
     Value plan = destroyBuilder.create<LLVM::LoadOp>(opLoc, ptrType, destroySlot);
-    destroyBuilder.create<func::CallOp>(opLoc, kDestroy, TypeRange{},
-                                        ValueRange{plan});
+    destroyBuilder.create<func::CallOp>(opLoc,
+                                        sparse ? kSparseDestroy : kDestroy,
+                                        TypeRange{}, ValueRange{plan});
 
     // Run: x [..., K] as a contiguous [M, K] buffer, y a new [M, N] buffer.
     OpBuilder b(op);
@@ -225,7 +283,8 @@ LogicalResult ConvertQBToRuntimePass::convert(ModuleOp module,
         rowScales = b.create<tensor::CollapseShapeOp>(opLoc, rowScales, all);
       }
       runStatus = b.create<func::CallOp>(
-                       opLoc, kRunRows, TypeRange{i32},
+                       opLoc, sparse ? kSparseRunRows : kRunRows,
+                       TypeRange{i32},
                        ValueRange{runPlan, bufferPointer(b, opLoc, input),
                                   rowCount, bufferPointer(b, opLoc, rowScales),
                                   bufferPointer(b, opLoc, output.getResult())})
@@ -233,7 +292,7 @@ LogicalResult ConvertQBToRuntimePass::convert(ModuleOp module,
     } else {
       runStatus =
           b.create<func::CallOp>(
-               opLoc, kRun, TypeRange{i32},
+               opLoc, sparse ? kSparseRun : kRun, TypeRange{i32},
                ValueRange{runPlan, bufferPointer(b, opLoc, input), rowCount,
                           b.create<arith::ConstantOp>(opLoc,
                                                       op.getInputScaleAttr()),

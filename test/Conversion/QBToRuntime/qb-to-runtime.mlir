@@ -57,3 +57,30 @@ func.func @weights_from_argument(%x: tensor<3x8xi8>, %w: tensor<4x8xi8>) -> tens
       : (tensor<3x8xi8>, tensor<4x8xi8>, tensor<4xf32>) -> tensor<3x4xf32>
   return %y : tensor<3x4xf32>
 }
+
+// -----
+
+// A block_sparse linear: its prepare embeds the packed form only (a 2 x 1
+// byte mask, bit 1 of mask row 1 set: block (1, 1), the one with a nonzero
+// weight; one stored block of 64 bytes, value 7 at channel 0, input 0 of
+// the block) and calls the packed prepare; runs and destroy use the
+// block-sparse kernel's functions.
+// CHECK-DAG: func.func private @qbrt_sparse_int8_linear_prepare_packed(!llvm.ptr, !llvm.ptr, !llvm.ptr, i64, !llvm.ptr, !llvm.ptr, i64, i64, !llvm.ptr) -> i32
+// CHECK-DAG: func.func private @qbrt_sparse_int8_linear_run_rows(!llvm.ptr, !llvm.ptr, i64, !llvm.ptr, !llvm.ptr) -> i32
+// CHECK-LABEL: func.func @sparse(
+// CHECK-NOT: tensor<17x5xi8>
+// CHECK: call @qbrt_sparse_int8_linear_run_rows(
+// CHECK-LABEL: func.func @sparse_int8_prepare(
+// CHECK-DAG: arith.constant dense<{{\[}}[0], [2]]> : tensor<2x1xi8>
+// CHECK-DAG: arith.constant dense<{{\[}}[7, 0, {{.*}}, 0]]> : tensor<1x64xi8>
+// CHECK-DAG: %[[STORED:.*]] = arith.constant 1 : i64
+// CHECK: call @qbrt_sparse_int8_linear_prepare_packed(%{{.*}}, %{{.*}}, %{{.*}}, %[[STORED]], %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}})
+// CHECK-LABEL: func.func @sparse_int8_destroy(
+// CHECK: call @qbrt_sparse_int8_linear_destroy
+func.func @sparse(%x: tensor<?x5xi8>, %xs: tensor<?xf32>) -> tensor<?x17xf32> {
+  %w = arith.constant dense<[[0, 0, 0, 0, 0], [0, 0, 0, 0, 0], [0, 0, 0, 0, 0], [0, 0, 0, 0, 0], [0, 0, 0, 0, 0], [0, 0, 0, 0, 0], [0, 0, 0, 0, 0], [0, 0, 0, 0, 0], [0, 0, 0, 0, 0], [0, 0, 0, 0, 0], [0, 0, 0, 0, 0], [0, 0, 0, 0, 0], [0, 0, 0, 0, 0], [0, 0, 0, 0, 0], [0, 0, 0, 0, 0], [0, 0, 0, 0, 0], [0, 0, 0, 0, 7]]> : tensor<17x5xi8>
+  %s = arith.constant dense<1.0> : tensor<17xf32>
+  %y = qb.int8_linear %x, %w weight_scale(%s) input_scales(%xs) {block_sparse = array<i64: 16, 4>}
+      : (tensor<?x5xi8>, tensor<17x5xi8>, tensor<17xf32>, tensor<?xf32>) -> tensor<?x17xf32>
+  return %y : tensor<?x17xf32>
+}

@@ -931,3 +931,19 @@ func.func @layer_group_off_a_layer(%x: tensor<2x8x16xf32>) -> tensor<2x8x16xf32>
   %0 = qb.gelu %x {qb.layer_group = 0 : i64} : tensor<2x8x16xf32>
   return %0 : tensor<2x8x16xf32>
 }
+
+// -----
+
+func.func @block_sparse_other_block(%x: tensor<4x16xi8>, %w: tensor<8x16xi8>, %s: tensor<8xf32>) {
+  // expected-error @+1 {{'qb.int8_linear' op block_sparse must be [16, 4] (the block-sparse int8 kernel's block: output channels x inputs), got [8, 4]}}
+  %0 = qb.int8_linear %x, %w weight_scale(%s) {input_scale = 0.5 : f32, block_sparse = array<i64: 8, 4>} : (tensor<4x16xi8>, tensor<8x16xi8>, tensor<8xf32>) -> tensor<4x8xf32>
+  return
+}
+
+// -----
+
+func.func @block_sparse_three_dims(%x: tensor<4x16xi8>, %w: tensor<8x16xi8>, %s: tensor<8xf32>) {
+  // expected-error @+1 {{'qb.int8_linear' op block_sparse must be [16, 4] (the block-sparse int8 kernel's block: output channels x inputs), got [16, 4, 1]}}
+  %0 = qb.int8_linear %x, %w weight_scale(%s) {input_scale = 0.5 : f32, block_sparse = array<i64: 16, 4, 1>} : (tensor<4x16xi8>, tensor<8x16xi8>, tensor<8xf32>) -> tensor<4x8xf32>
+  return
+}
