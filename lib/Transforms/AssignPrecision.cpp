@@ -10,6 +10,7 @@
 
 #include "quantbert/Transforms/Passes.h"
 
+#include "quantbert/Support/BlockSparse.h"
 #include "quantbert/Support/PrecisionBudget.h"
 #include "quantbert/Support/SensitivityReport.h"
 
@@ -106,6 +107,59 @@ int64_t tableBits(Value table, bool toInt8) {
   return numElements(table) * 32;
 }
 
+/// A linear weight's 16 x 4 block structure, for the bytes it takes when
+/// its int8 or ternary codes are stored block-sparse (the nonzero blocks
+/// and a mask: what export writes, and the compiler keeps, for a pruned
+/// weight).
+struct WeightBlocks {
+  int64_t elements = 0;
+  /// Elements in the blocks with a nonzero weight, and the mask's bits.
+  int64_t storedElements = 0;
+  int64_t maskBits = 0;
+
+  /// Storage bits at `bitsPerElement`: dense, or block-sparse when smaller.
+  int64_t bits(int64_t bitsPerElement, bool mayBeSparse) const {
+    int64_t dense = elements * bitsPerElement;
+    if (!mayBeSparse)
+      return dense;
+    return std::min(dense, storedElements * bitsPerElement + maskBits);
+  }
+};
+
+/// The blocks of a linear's weight when its values are known at compile
+/// time: a float constant, or the int8 codes behind a qb.dequantize with
+/// zero points 0 and no offset (code 0 is weight 0). Otherwise every block
+/// counts as nonzero.
+WeightBlocks weightBlocks(Value weight) {
+  auto type = cast<ShapedType>(weight.getType());
+  WeightBlocks blocks;
+  blocks.elements = type.getNumElements();
+  blocks.storedElements = blocks.elements;
+  if (type.getRank() != 2 || !type.hasStaticShape())
+    return blocks;
+  quantbert::BlockGrid grid{type.getDimSize(0), type.getDimSize(1),
+                            quantbert::kSparseInt8BlockRows,
+                            quantbert::kSparseInt8BlockCols};
+  int64_t zero = -1;
+  if (std::optional<SmallVector<float>> values = getConstantFloats(weight)) {
+    zero = quantbert::countZeroBlocks(values->data(), grid);
+  } else if (auto dequantize = weight.getDefiningOp<DequantizeOp>()) {
+    QuantParams params = dequantize.getQuantParams();
+    bool zeroIsZero = params.offset == 0.0f &&
+                      llvm::all_of(params.zeroPoints,
+                                   [](int32_t z) { return z == 0; });
+    if (std::optional<SmallVector<int8_t>> codes =
+            getConstantInt8s(dequantize.getInput());
+        codes && zeroIsZero)
+      zero = quantbert::countZeroBlocks(codes->data(), grid);
+  }
+  if (zero < 0)
+    return blocks;
+  blocks.storedElements = (grid.blockCount() - zero) * grid.blockSize();
+  blocks.maskBits = grid.maskBytes() * 8;
+  return blocks;
+}
+
 /// One assignable unit: the linears of one layer's attention or FFN; in a
 /// weight-shared model, of one group's (qb.layer_group), in every layer
 /// that runs the group, so the group gets one precision.
@@ -114,14 +168,21 @@ struct ModuleSlot {
   int64_t layer;
   LayerModule module;
   SmallVector<LinearOp> linears;
-  int64_t params = 0;
   int64_t outChannels = 0;
+  /// The weights' block structure, each stored weight once.
+  SmallVector<WeightBlocks> weights;
   /// Measured sensitivity per candidate precision (f32 is always 0).
   std::map<Precision, double> sensitivity;
 
+  /// Storage bits at `precision`: int8 and ternary codes of pruned
+  /// weights count block-sparse (binary signs and floats cannot skip
+  /// zeros), plus one f32 scale per output channel when quantized.
   int64_t bits(Precision precision) const {
-    return params * bitsPerWeight(precision) +
-           (isQuantized(precision) ? outChannels * 32 : 0);
+    bool sparse = precision == Precision::i8 || precision == Precision::ternary;
+    int64_t total = 0;
+    for (const WeightBlocks &weight : weights)
+      total += weight.bits(bitsPerWeight(precision), sparse);
+    return total + (isQuantized(precision) ? outChannels * 32 : 0);
   }
   /// The layers whose linears these are (one, unless weights are shared).
   SmallVector<int64_t> runBy;
@@ -212,7 +273,7 @@ LogicalResult AssignPrecisionPass::collectSlots(ModuleOp module) {
       if (!llvm::is_contained(slot.runBy, position->layer))
         slot.runBy.push_back(position->layer);
       if (firstUse(linear.getWeight())) {
-        slot.params += numElements(linear.getWeight());
+        slot.weights.push_back(weightBlocks(linear.getWeight()));
         fp32Bits += numElements(linear.getWeight()) * 32;
         slot.outChannels += linear.getWeight().getType().getDimSize(0);
       }

@@ -48,6 +48,12 @@ def AssignPrecision : Pass<"qb-assign-precision", "mlir::ModuleOp"> {
     8 bits, so a ternary module saves bytes here but not in the object
     (`quant-bert-compile` prints the object's weight bytes); leave ternary
     out of `precisions` when the budget is the object's size.
+    Pruned weights count what their storage keeps: when a linear's weight
+    values are known (a float constant, or int8 codes whose zero point is
+    0) and some of its aligned 16 x 4 blocks are all zero, its int8 or
+    ternary codes count block-sparse, the nonzero blocks plus a one-bit
+    mask per block (docs/formats.md), when that is smaller; binary signs
+    and floats store every weight.
 
     Sensitivity data comes from a `sensitivity.json` file (`sensitivity=`
     option; docs/formats.md) or else from the module attribute
