@@ -120,6 +120,7 @@ MagnitudePruner::create(torch::nn::Module &model,
   if (Error err = validate(options))
     return err;
   std::vector<Target> targets;
+  std::vector<std::string> skipped;
   for (const auto &item : model.named_modules()) {
     const std::string &name = item.key();
     auto *linear = dynamic_cast<QuantLinearImpl *>(item.value().get());
@@ -130,19 +131,30 @@ MagnitudePruner::create(torch::nn::Module &model,
     if (linear->down)
       return Error::failure("cannot prune " + name +
                    ": it is low-rank factorized (prune before factorizing)");
-    if (const auto &spec = linear->spec())
+    if (const auto &spec = linear->spec()) {
+      // A sign has no zero: 1-bit linears (SensiMix's MP FFNs) stay dense.
+      if (isBinaryQuantizer(spec->weight)) {
+        skipped.push_back(name);
+        continue;
+      }
       if (spec->weight != Quantizer::SymmetricEma &&
           spec->weight != Quantizer::Twn)
         return Error::failure("cannot prune " + name + ": its " +
                      std::string(quantizerName(spec->weight)) +
                      " weights cannot represent a pruned (zero) weight; "
                      "magnitude pruning works with float, int8 (symmetric) "
-                     "and ternary weights");
+                     "and ternary weights (1-bit ones are left dense)");
+    }
     targets.push_back({name, linear->weight, torch::Tensor()});
   }
   if (targets.empty())
-    return Error::failure("the model has no encoder linear to prune");
-  return MagnitudePruner(options, std::move(targets));
+    return Error::failure(skipped.empty()
+                              ? "the model has no encoder linear to prune"
+                              : "every encoder linear is 1-bit: nothing to "
+                                "prune");
+  MagnitudePruner pruner(options, std::move(targets));
+  pruner.skipped_ = std::move(skipped);
+  return pruner;
 }
 
 void MagnitudePruner::afterStep(int64_t step) {

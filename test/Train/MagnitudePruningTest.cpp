@@ -220,11 +220,30 @@ TEST(MagnitudePruningTest, RejectsWhatCannotBePruned) {
   binary->bert->encoder->layer[1]->as<BertLayer>()->intermediate->dense->setSpec(
       LinearQuantSpec{Quantizer::BinaryMeanScale, Granularity::PerRow,
                       InputQuant::Sign});
-  Expected<MagnitudePruner> refused =
+  // A 1-bit linear is left dense (a sign has no zero); the rest prune.
+  Expected<MagnitudePruner> mixed =
       MagnitudePruner::create(*binary, schedule(0.5, 0, 1, 1));
+  ASSERT_TRUE(mixed) << mixed.message();
+  EXPECT_EQ(mixed->skippedNames(), (std::vector<std::string>{
+                                       "bert.encoder.layer.1.intermediate.dense"}));
+  EXPECT_EQ(mixed->linearNames().size(), 11u);
+  mixed->afterStep(1);
+  auto &ffn = binary->bert->encoder->layer[1]->as<BertLayer>()->intermediate->dense;
+  EXPECT_EQ(blockSparsity(ffn->weight, {1, 1}), 0.0);
+  EXPECT_EQ(blockSparsity(binary->bert->encoder->layer[1]
+                              ->as<BertLayer>()->output->dense->weight,
+                          {1, 1}),
+            0.5);
+
+  BertForSequenceClassification asymmetric = tinyModel(3);
+  asymmetric->bert->encoder->layer[0]->as<BertLayer>()->output->dense->setSpec(
+      LinearQuantSpec{Quantizer::AsymmetricIndex, Granularity::PerTensor,
+                      InputQuant::Float});
+  Expected<MagnitudePruner> refused =
+      MagnitudePruner::create(*asymmetric, schedule(0.5, 0, 1, 1));
   ASSERT_FALSE(refused);
   EXPECT_NE(refused.message().find("cannot prune "
-                                   "bert.encoder.layer.1.intermediate.dense"),
+                                   "bert.encoder.layer.0.output.dense"),
             std::string::npos)
       << refused.message();
 

@@ -452,6 +452,12 @@ void runFinetune(const FinetuneOptions &o, const CLI::App &command) {
                 << schedule.beginStep << "-" << schedule.endStep
                 << ", masks updated every " << schedule.updateEvery
                 << " steps\n";
+      if (!pruner->skippedNames().empty()) {
+        std::cerr << "finetune: left dense (1-bit weights cannot be zero):";
+        for (const std::string &name : pruner->skippedNames())
+          std::cerr << " " << name;
+        std::cerr << "\n";
+      }
     }
     if (!resolved)
       return orFail(runTraining(*task, run));

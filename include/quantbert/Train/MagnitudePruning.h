@@ -85,8 +85,9 @@ double blockSparsity(const torch::Tensor &weight, SparsityBlock block);
 /// pooler, classifier and embeddings stay dense).
 class MagnitudePruner {
 public:
-  /// Errors: invalid options, no encoder linear, a factorized linear or one
-  /// with a binary spec.
+  /// Encoder linears with a 1-bit spec are left dense (skippedNames()): a
+  /// sign cannot be zero. Errors: invalid options, no encoder linear to
+  /// prune, a factorized linear or one with an asymmetric-index spec.
   static Expected<MagnitudePruner> create(torch::nn::Module &model,
                                           MagnitudePruningOptions options);
 
@@ -97,6 +98,8 @@ public:
 
   /// The names of the pruned linears, in model order.
   std::vector<std::string> linearNames() const;
+  /// The encoder linears left dense because their weights are 1-bit.
+  const std::vector<std::string> &skippedNames() const { return skipped_; }
   /// The masks' current target sparsity.
   double sparsity() const { return sparsity_; }
   const MagnitudePruningOptions &options() const { return options_; }
@@ -112,6 +115,7 @@ private:
 
   MagnitudePruningOptions options_;
   std::vector<Target> targets_;
+  std::vector<std::string> skipped_;
   double sparsity_ = -1;
 };
 
