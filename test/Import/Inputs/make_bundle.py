@@ -106,6 +106,10 @@ def main():
                    help="num_hidden_groups: layers sharing weights (ALBERT)")
     p.add_argument("--embedding-size", type=int, default=0,
                    help="embedding_size E < hidden (ALBERT's factorized embedding)")
+    p.add_argument("--block-sparsity", type=float, default=0.0,
+                   help="zero this share of the aligned 16x4 blocks (16 output "
+                        "channels x 4 inputs) of every encoder linear's weights, "
+                        "chosen at random: the pattern of a pruned model")
     p.add_argument("--break", dest="breakage",
                    choices=["missing-tensor", "wrong-shape", "bad-config", "truncated"])
     a = p.parse_args()
@@ -183,6 +187,14 @@ def main():
             add_linear(module + ".down", low_rank[module], inp, precision, bias=False)
             inp = low_rank[module]
         values = randn(out * inp, 0.5 / math.sqrt(inp))
+        if a.block_sparsity and ".encoder." in module:
+            strips, cols = -(-out // 16), -(-inp // 4)
+            count = strips * cols
+            for block in rng.sample(range(count), round(a.block_sparsity * count)):
+                s, c = divmod(block, cols)
+                lo, hi = 4 * c, min(inp, 4 * c + 4)
+                for r in range(16 * s, min(out, 16 * s + 16)):
+                    values[r * inp + lo:r * inp + hi] = [0.0] * (hi - lo)
         add_latent(module + ".weight", [out, inp], values)
         entry = {"precision": precision, "in_features": inp, "out_features": out,
                  "weight": module + ".weight"}
