@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """structured_report.py: the pruning / low-rank / sharing table of compression.md.
 
-    structured_report.py OUTPUT_DIR TEACHER_DIR RESULTS_DIR SEEDS
+    structured_report.py OUTPUT_DIR TEACHER_DIR RESULTS_DIR SEEDS [SECTION]
 
 Reads bench/compression/structured's results in OUTPUT_DIR and
   - replaces the text between `<!-- structured:begin -->` and
@@ -13,6 +13,9 @@ Reads bench/compression/structured's results in OUTPUT_DIR and
     fp32-control-structured)
     in RESULTS_DIR/compression.json, {"results": [{"recipe", "seeds",
     "test_acc_mean", "test_acc_std", "delta_vs_teacher", "bytes"}]}.
+SECTION "sparse" does the same for the gradual magnitude pruning rows
+(sparse-*) alone: the `sparse` section, compression-sparse.svg, their
+json rows; the default, "structured", every other configuration.
 Python standard library only.
 """
 
@@ -39,6 +42,16 @@ CONFIGS = [
     ("share-1", "all 4 layers run one shared layer"),
     ("share-1-emb128", "share-1, embeddings 128 wide + projection to 256"),
     ("share-1-emb128+int8", "share-1-emb128, then static int8 (PTQ, entropy)"),
+    ("sparse-80", "gradual magnitude pruning, 80% of the encoder's 16x4 weight "
+                  "blocks zero (FP32, distilled)"),
+    ("sparse-90", "the same, 90% zero"),
+    ("sparse-0+q8bert", "Q8BERT QAT distilled for 6 epochs, nothing pruned "
+                        "(control of the next two)"),
+    ("sparse-80+q8bert", "80% zero blocks, pruned during Q8BERT QAT (int8, "
+                         "distilled, 6 epochs)"),
+    ("sparse-90+q8bert", "90% zero blocks, pruned during Q8BERT QAT"),
+    ("sparse-80+sensimix", "80% zero blocks, pruned during SensiMix QAT (top 2 "
+                           "layers' FFNs 1-bit and dense, the rest int8)"),
 ]
 
 
@@ -48,7 +61,7 @@ def kind_of(name):
 
 
 COLORS = {"fp32": "#444444", "prune": "#1f77b4", "lowrank": "#2ca02c",
-          "share": "#9467bd", "combo": "#d62728"}
+          "share": "#9467bd", "sparse": "#ff7f0e", "combo": "#d62728"}
 
 
 def panel(points, teacher, key, title, x_left, top, w, h, y0, y1):
@@ -139,11 +152,14 @@ def svg(points, teacher, path, width=1100, height=460):
     out.append(f'<text x="14" y="{top + h / 2}" text-anchor="middle" '
                f'transform="rotate(-90 14 {top + h / 2})">test accuracy '
                '(mean ± sd of the seeds)</text>')
+    # The kinds the points show, in this order.
+    kinds = [("prune", "pruning"), ("lowrank", "low-rank"),
+             ("share", "weight sharing"), ("sparse", "magnitude pruning"),
+             ("combo", "with quantization")]
+    shown = {kind_of(p["name"]) for p in points}
     legend = [("teacher (FP32; dashed:", COLORS["fp32"]),
-              ("its accuracy)", None), ("pruning", COLORS["prune"]),
-              ("low-rank", COLORS["lowrank"]),
-              ("weight sharing", COLORS["share"]),
-              ("with quantization", COLORS["combo"])]
+              ("its accuracy)", None)] + [
+        (label, COLORS[kind]) for kind, label in kinds if kind in shown]
     for i, (label, color) in enumerate(legend):
         y = top + 10 + 18 * i
         if color:
@@ -156,7 +172,12 @@ def svg(points, teacher, path, width=1100, height=460):
 
 def main():
     out, teacher_dir, results, seeds = sys.argv[1:5]
+    section = sys.argv[5] if len(sys.argv) > 5 else "structured"
+    if section not in ("structured", "sparse"):
+        sys.exit(f"structured_report.py: error: unknown section '{section}'")
     seeds = seeds.split()
+    configs = [(name, what) for name, what in CONFIGS
+               if name.startswith("sparse-") == (section == "sparse")]
     teacher_acc = accuracy(os.path.join(out, "teacher.txt"))
     teacher_total, teacher_encoder = tensor_bytes(teacher_dir)
     latency = {}
@@ -180,16 +201,19 @@ def main():
         return f"{statistics.median(values):.2f}" if values else "—"
 
     teacher_ms = statistics.median(latency["teacher"]) if "teacher" in latency else None
-    control = [accuracy(os.path.join(out, f"fp32-control-seed{s}.txt"))
+    # The control: distillation alone (structured), or the same QAT and
+    # distillation with nothing pruned (sparse).
+    control_name = "fp32-control" if section == "structured" else "sparse-0+q8bert"
+    control = [accuracy(os.path.join(out, f"{control_name}-seed{s}.txt"))
                for s in seeds
-               if os.path.exists(os.path.join(out, f"fp32-control-seed{s}.txt"))]
+               if os.path.exists(os.path.join(out, f"{control_name}-seed{s}.txt"))]
     control_acc = statistics.mean(control) if control else None
     rows = [f"| teacher (FP32) | the main job's fine-tuned model | "
             f"{teacher_acc:.4f} | — | — | {teacher_total / 1e6:.1f} | "
             f"{teacher_encoder / 1e6:.2f} (100%) | {object_mb('teacher')} | "
             f"{ms('teacher')} | — |"]
     points, records = [], []
-    for name, what in CONFIGS:
+    for name, what in configs:
         runs = [s for s in seeds
                 if os.path.exists(os.path.join(out, f"{name}-seed{s}.txt"))]
         if not runs:
@@ -205,7 +229,7 @@ def main():
         if teacher_ms and name in latency:
             speed = f"{teacher_ms / statistics.median(latency[name]):.2f}x"
         versus = (f"{100 * (mean - control_acc):+.1f}"
-                  if control_acc is not None and name != "fp32-control" else "—")
+                  if control_acc is not None and name != control_name else "—")
         rows.append(f"| {name} | {what} | {mean:.4f} ± {std:.4f} | "
                     f"{100 * (mean - teacher_acc):+.1f} | {versus} | "
                     f"{total / 1e6:.1f} | "
@@ -231,12 +255,11 @@ def main():
                   f"Compiled latency: seed 1's models, batch 1, one thread, "
                   f"500 test sentences, median of 3 round-robin passes; load "
                   f"average {load} at the end of the timing.")
-    replace_section(os.path.join(results, "compression.md"), "structured",
-                    table)
+    replace_section(os.path.join(results, "compression.md"), section, table)
 
     svg(points, {"acc": teacher_acc, "total": teacher_total,
                  "encoder": teacher_encoder},
-        os.path.join(results, "compression-structured.svg"))
+        os.path.join(results, f"compression-{section}.svg"))
 
     replace_rows(os.path.join(results, "compression.json"), records)
 
