@@ -273,9 +273,8 @@ public:
                             {grid.blockRowCount(), grid.maskRowBytes()}))
       return err;
     ByteView mask = weights_.bytes(*weights_.find(sparsity.mask));
-    int64_t stored = 0;
-    for (size_t i = 0; i < mask.size; ++i)
-      stored += __builtin_popcount(unsigned(mask.data[i]));
+    int64_t stored = countStoredBlocks(
+        reinterpret_cast<const uint8_t *>(mask.data), int64_t(mask.size));
     if (Error err = require(name, DType::I8,
                             {stored, grid.blockRows, grid.blockCols}))
       return err;

@@ -60,9 +60,7 @@ Expected<StoredWeight> quantbert::readStoredWeight(const SafetensorsFile &file,
       return Error::failure(where + mask.message());
     ByteView maskBytes = file.bytes(**mask);
     const auto *maskData = reinterpret_cast<const uint8_t *>(maskBytes.data);
-    int64_t stored = 0;
-    for (size_t i = 0; i < maskBytes.size; ++i)
-      stored += __builtin_popcount(unsigned(maskData[i]));
+    int64_t stored = countStoredBlocks(maskData, int64_t(maskBytes.size));
     Expected<const TensorInfo *> blocks = file.requireTensor(
         quant.weight, DType::I8, {stored, grid.blockRows, grid.blockCols});
     if (!blocks)

@@ -75,6 +75,14 @@ template <typename T> struct PackedBlocks {
   int64_t storedBlocks = 0;
 };
 
+/// The stored blocks a mask of `bytes` bytes names: its set bits.
+inline int64_t countStoredBlocks(const uint8_t *mask, int64_t bytes) {
+  int64_t set = 0;
+  for (int64_t i = 0; i < bytes; ++i)
+    set += __builtin_popcount(unsigned(mask[i]));
+  return set;
+}
+
 /// Encodes `dense` (row-major grid.rows x grid.cols), storing the blocks
 /// with a nonzero value.
 template <typename T>
