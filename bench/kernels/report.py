@@ -21,6 +21,14 @@ def medians(path):
     return out
 
 
+def print_fma_peak(runs):
+    """The f32 FMA peak loop of the same run, when it ran: how quiet the
+    core was."""
+    if "fmaPeak" in runs:
+        print("f32 FMA peak, same run: %.1f GFLOP/s (quiet core: about 224)"
+              % (runs["fmaPeak"]["FLOP/s"] / 1e9))
+
+
 def bar_chart(groups, title, unit, width=720, height=300):
     """groups: list of (label, [(series, value)]) -> SVG text."""
     colors = ["#4c72b0", "#dd8452", "#55a868", "#c44e52"]
@@ -93,9 +101,7 @@ def main():
     print()
     print("xor+popcount+add peak, same run: %.3f T bMAC/s (REFERENCE.md: 2.2 T on a "
           "quiet core, about half on a contended one)" % (measured_peak / 1e12))
-    if "fmaPeak" in binary:
-        fma = binary["fmaPeak"]["FLOP/s"]
-        print("f32 FMA peak, same run: %.1f GFLOP/s (quiet core: about 224)" % (fma / 1e9))
+    print_fma_peak(binary)
     print()
     print("| seq | fused f16 ms | unfused f32 ms | speed-up | fused peak MiB | unfused peak MiB |")
     print("|---|---|---|---|---|---|")

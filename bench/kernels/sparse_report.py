@@ -12,7 +12,7 @@ same run.
 """
 import sys
 
-from report import bar_chart, medians
+from report import bar_chart, medians, print_fma_peak
 
 SHAPES = ((768, 768), (768, 3072), (3072, 768))
 DENSITIES = (50, 20, 10)
@@ -43,9 +43,7 @@ def main():
             groups.append(("%dx%d %dt" % (k, n, threads), bars))
     print()
     print("vpdpbusd peak, same run: %.0f G int8 MAC/s per core" % (peak / 1e9))
-    if "fmaPeak" in runs:
-        print("f32 FMA peak, same run: %.1f GFLOP/s (quiet core: about 224)"
-              % (runs["fmaPeak"]["FLOP/s"] / 1e9))
+    print_fma_peak(runs)
     svg = bar_chart(groups, "Block-sparse int8 linear, M=128: speed-up over dense int8 "
                     "(medians)", "x dense int8", width=900, height=320)
     open(svg_path, "w").write(svg + "\n")

@@ -443,6 +443,16 @@ LogicalResult BinaryLinearOp::verify() {
   if (getBias() && failed(verifyChannelVector(*this, "bias", getBias(),
                                               outFeatures, "out_features")))
     return failure();
+  if (Value mask = getBlockMask()) {
+    int64_t blockRows = ShapedType::isDynamic(outFeatures)
+                            ? ShapedType::kDynamic
+                            : binaryBlockRowCount(outFeatures);
+    if (failed(verifyShapeIs(*this, "block_mask", tensorTypeOf(mask),
+                             {blockRows, packedWordCount(k)},
+                             "[ceil(out_features / 32), ceil(in_features / "
+                             "64)]")))
+      return failure();
+  }
   return success();
 }
 

@@ -27,6 +27,7 @@ def QB_IdTensor : RankedTensorOf<[I32, I64]>;
 def QB_I8Tensor : RankedTensorOf<[I8]>;
 def QB_PackedTensor : RankedTensorOf<[I64]>;
 def QB_F32Tensor : RankedTensorOf<[F32]>;
+def QB_MaskTensor : RankedTensorOf<[I1]>;
 
 def QB_StorageType : TypeAttrBase<"::mlir::FloatType",
     "f32, f16 or bf16 type attribute",
@@ -317,7 +318,7 @@ def QB_BitpackOp : QB_Op<"bitpack", [Pure]> {
   let hasFolder = 1;
 }
 
-def QB_BinaryLinearOp : QB_Op<"binary_linear", [Pure]> {
+def QB_BinaryLinearOp : QB_Op<"binary_linear", [Pure, AttrSizedOperandSegments]> {
   let summary = "Linear on packed sign bits: XNOR-popcount with output transform";
   let description = [{
     `result[..., n] = (K - 2 * popcount(input[..., :] xor weight[n, :]))
@@ -328,6 +329,18 @@ def QB_BinaryLinearOp : QB_Op<"binary_linear", [Pure]> {
     scale (ones for SensiMix's unscaled sign, mean |W| for BWN) and `bias`
     (optional, `[N]` f32) the float bias; the result is `[..., N]` f32.
 
+    `block_mask` (optional, `[ceil(N / 32), ceil(K / 64)]` i1) makes the
+    weight block-sparse: a block is 32 output rows by one packed word (64
+    inputs), the granule of the XNOR-popcount kernel, and a block whose mask
+    element is false holds zeros, so its words add nothing:
+    `result[..., n] = (sum over words w with block_mask[n / 32, w] of
+    bits(w) - 2 * popcount(input[..., w] xor weight[n, w])) * scale[n] +
+    bias[n]`, `bits(w)` being the inputs word `w` holds (64, fewer in the
+    last word). The weight's words in false blocks are ignored. The
+    lowering stores only the true blocks and skips the rest; it needs the
+    weight and the mask constant. `qb-materialize-quant` sets the mask where
+    a binary weight has whole zero blocks (a pruned 1-bit linear).
+
     No folds.
 
     Example:
@@ -336,14 +349,20 @@ def QB_BinaryLinearOp : QB_Op<"binary_linear", [Pure]> {
     %y = qb.binary_linear %xp, %wp scale(%s) bias(%b) {in_features = 3072}
         : (tensor<?x?x48xi64>, tensor<768x48xi64>, tensor<768xf32>,
            tensor<768xf32>) -> tensor<?x?x768xf32>
+    %z = qb.binary_linear %xp, %wp scale(%s) block_mask(%m)
+        {in_features = 3072}
+        : (tensor<?x?x48xi64>, tensor<768x48xi64>, tensor<768xf32>,
+           tensor<24x48xi1>) -> tensor<?x?x768xf32>
     ```
   }];
   let arguments = (ins QB_PackedTensor:$input, QB_PackedTensor:$weight,
                        QB_F32Tensor:$scale, Optional<QB_F32Tensor>:$bias,
+                       Optional<QB_MaskTensor>:$block_mask,
                        ConfinedAttr<I64Attr, [IntPositive]>:$in_features);
   let results = (outs QB_F32Tensor:$result);
   let assemblyFormat = [{
     $input `,` $weight `scale` `(` $scale `)` (`bias` `(` $bias^ `)`)?
+    (`block_mask` `(` $block_mask^ `)`)?
     attr-dict `:` functional-type(operands, results)
   }];
   let hasVerifier = 1;

@@ -10,6 +10,7 @@
 
 #include "quantbert/Transforms/Passes.h"
 
+#include "quantbert/Support/BitPacking.h"
 #include "quantbert/Support/BlockSparse.h"
 #include "quantbert/Support/PrecisionBudget.h"
 #include "quantbert/Support/SensitivityReport.h"
@@ -116,6 +117,10 @@ struct WeightBlocks {
   /// Elements in the blocks with a nonzero weight, and the mask's bits.
   int64_t storedElements = 0;
   int64_t maskBits = 0;
+  /// As 1-bit signs: the bits of the block-sparse form when whole blocks of
+  /// 32 rows x 64 inputs are zero (qb-materialize-quant then always makes
+  /// it block-sparse: a zero is no sign), else -1.
+  int64_t binarySparseBits = -1;
 
   /// Storage bits at `bitsPerElement`: dense, or block-sparse when smaller.
   int64_t bits(int64_t bitsPerElement, bool mayBeSparse) const {
@@ -124,7 +129,21 @@ struct WeightBlocks {
       return dense;
     return std::min(dense, storedElements * bitsPerElement + maskBits);
   }
+  /// Storage bits as packed signs.
+  int64_t binaryBits() const {
+    return binarySparseBits >= 0 ? binarySparseBits : bits(1, false);
+  }
 };
+
+template <typename T>
+void countBinaryBlocks(WeightBlocks &blocks, const T *values, int64_t rows,
+                       int64_t cols) {
+  std::vector<bool> stored = quantbert::storedBinaryBlocks(values, rows, cols);
+  int64_t count = llvm::count(stored, true);
+  if (count < static_cast<int64_t>(stored.size()))
+    blocks.binarySparseBits =
+        quantbert::binaryBlockSparseBytes(count, quantbert::binaryBlockRowCount(rows)) * 8;
+}
 
 /// The blocks of a linear's weight when its values are known at compile
 /// time: a float constant, or the int8 codes behind a qb.dequantize with
@@ -141,8 +160,10 @@ WeightBlocks weightBlocks(Value weight) {
                             quantbert::kSparseInt8BlockRows,
                             quantbert::kSparseInt8BlockCols};
   int64_t zero = -1;
+  int64_t rows = type.getDimSize(0), cols = type.getDimSize(1);
   if (std::optional<SmallVector<float>> values = getConstantFloats(weight)) {
     zero = quantbert::countZeroBlocks(values->data(), grid);
+    countBinaryBlocks(blocks, values->data(), rows, cols);
   } else if (auto dequantize = weight.getDefiningOp<DequantizeOp>()) {
     QuantParams params = dequantize.getQuantParams();
     bool zeroIsZero = params.offset == 0.0f &&
@@ -150,8 +171,10 @@ WeightBlocks weightBlocks(Value weight) {
                                    [](int32_t z) { return z == 0; });
     if (std::optional<SmallVector<int8_t>> codes =
             getConstantInt8s(dequantize.getInput());
-        codes && zeroIsZero)
+        codes && zeroIsZero) {
       zero = quantbert::countZeroBlocks(codes->data(), grid);
+      countBinaryBlocks(blocks, codes->data(), rows, cols);
+    }
   }
   if (zero < 0)
     return blocks;
@@ -175,13 +198,16 @@ struct ModuleSlot {
   std::map<Precision, double> sensitivity;
 
   /// Storage bits at `precision`: int8 and ternary codes of pruned
-  /// weights count block-sparse (binary signs and floats cannot skip
-  /// zeros), plus one f32 scale per output channel when quantized.
+  /// weights count block-sparse (16 x 4 blocks), binary signs too when
+  /// whole 32 x 64 blocks are zero (floats cannot skip zeros), plus one f32
+  /// scale per output channel when quantized.
   int64_t bits(Precision precision) const {
     bool sparse = precision == Precision::i8 || precision == Precision::ternary;
     int64_t total = 0;
     for (const WeightBlocks &weight : weights)
-      total += weight.bits(bitsPerWeight(precision), sparse);
+      total += precision == Precision::binary
+                   ? weight.binaryBits()
+                   : weight.bits(bitsPerWeight(precision), sparse);
     return total + (isQuantized(precision) ? outChannels * 32 : 0);
   }
   /// The layers whose linears these are (one, unless weights are shared).

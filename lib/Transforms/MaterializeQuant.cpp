@@ -250,19 +250,38 @@ LogicalResult Materializer::materializeBinary(Quantizer quantizer) {
   for (int64_t n = 0; n < outFeatures; ++n)
     packSignBits(values->data() + n * inFeatures, inFeatures,
                  packed.data() + n * words);
-  // An imported binary-mean-scale weight is a dequantize of +-1 codes that
-  // carries its scales (per tensor or per row): use them as they are.
-  // Otherwise BWN's scale is mean |W| of the whole weight.
+  // A pruned 1-bit weight: whole blocks of 32 rows x 64 inputs that are
+  // zero are zeros (block_mask), not signs; with none, the weight is dense.
+  std::vector<bool> stored =
+      storedBinaryBlocks(values->data(), outFeatures, inFeatures);
+  bool blockSparse = llvm::is_contained(stored, false);
+  auto isStored = [&](int64_t n, int64_t k) {
+    return stored[(n / kBinaryBlockRows) * words + k / kBitsPerPackedWord];
+  };
+  // An imported binary-mean-scale weight is a dequantize of +-1 codes (0 in
+  // pruned blocks) that carries its scales (per tensor or per row): use
+  // them as they are. Otherwise BWN's scale is mean |W| of the whole weight
+  // (of its stored blocks when pruned).
   SmallVector<float> rowScales;
   if (quantizer == Quantizer::binary_mean_scale) {
     std::optional<ChannelQuantizedWeight> codes =
         matchDequantizedCodes(linear.getWeight(), outFeatures);
-    if (codes && llvm::all_of(codes->codes,
-                              [](int8_t c) { return c == 1 || c == -1; }))
+    bool signCodes = codes.has_value();
+    for (int64_t i = 0; signCodes && i < outFeatures * inFeatures; ++i) {
+      int8_t c = codes->codes[i];
+      signCodes = c == 1 || c == -1 ||
+                  (c == 0 && !isStored(i / inFeatures, i % inFeatures));
+    }
+    if (signCodes) {
       rowScales = std::move(codes->scales);
-    else
-      rowScales.assign(outFeatures,
-                       binaryMeanScale(values->data(), values->size()));
+    } else {
+      SmallVector<float> storedValues;
+      for (int64_t i = 0; i < outFeatures * inFeatures; ++i)
+        if (isStored(i / inFeatures, i % inFeatures))
+          storedValues.push_back((*values)[i]);
+      rowScales.assign(outFeatures, binaryMeanScale(storedValues.data(),
+                                                    storedValues.size()));
+    }
   } else {
     rowScales.assign(outFeatures, 1.0f);
   }
@@ -284,9 +303,16 @@ LogicalResult Materializer::materializeBinary(Quantizer quantizer) {
     signs = gelu.getInput();
   Value packedInput = builder.create<BitpackOp>(
       loc, RankedTensorType::get(packedShape, builder.getI64Type()), signs);
+  Value mask;
+  if (blockSparse) {
+    auto maskType = RankedTensorType::get(
+        {binaryBlockRowCount(outFeatures), words}, builder.getI1Type());
+    SmallVector<bool> flags(stored.begin(), stored.end());
+    mask = constant(maskType, DenseElementsAttr::get(maskType, ArrayRef<bool>(flags)));
+  }
   auto binaryLinear = builder.create<BinaryLinearOp>(
       loc, linear.getResult().getType(), packedInput, packedWeight, scales,
-      linear.getBias(), builder.getI64IntegerAttr(inFeatures));
+      linear.getBias(), mask, builder.getI64IntegerAttr(inFeatures));
   builder.replaceOp(linear, binaryLinear.getResult());
   return success();
 }

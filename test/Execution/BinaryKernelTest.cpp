@@ -8,7 +8,10 @@
 // op's exact formula, so results must match bit for bit, also when the
 // parallel loops run on three threads. The binary FFN's first linear,
 // packed by the next bitpack, lowers with it into one loop (N a multiple of
-// 64): its packed signs must be those of the reference outputs.
+// 64): its packed signs must be those of the reference outputs. A
+// block-sparse weight (block_mask, random masks from none to all blocks
+// stored, N not a multiple of the 32-row block) must match
+// maskedPackedSignDot the same way, fused with its bitpack or not.
 //
 //===----------------------------------------------------------------------===//
 
@@ -25,6 +28,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <limits>
+#include <memory>
 #include <random>
 #include <sstream>
 #include <vector>
@@ -102,6 +106,38 @@ std::vector<float> referenceOutputs(const std::vector<float> &x,
       y[row * n + col] = value;
     }
   return y;
+}
+
+/// The outputs of `output` [rows, cols] that differ from `expected`
+/// (row-major), the first five reported.
+int64_t countWrongFloats(const StridedMemRefType<float, 2> &output,
+                         const std::vector<float> &expected, int64_t rows,
+                         int64_t cols) {
+  int64_t wrong = 0;
+  for (int64_t row = 0; row < rows; ++row)
+    for (int64_t col = 0; col < cols; ++col) {
+      float want = expected[row * cols + col];
+      float actual = output.data[row * output.strides[0] + col];
+      if (actual != want && ++wrong <= 5)
+        ADD_FAILURE() << "y[" << row << ", " << col << "] = " << actual
+                      << ", expected " << want;
+    }
+  return wrong;
+}
+
+/// The packed words of `output` [rows, words] that differ from `expected`.
+int64_t countWrongWords(const StridedMemRefType<int64_t, 2> &output,
+                        const std::vector<uint64_t> &expected, int64_t rows,
+                        int64_t words) {
+  int64_t wrong = 0;
+  for (int64_t row = 0; row < rows; ++row)
+    for (int64_t w = 0; w < words; ++w) {
+      auto actual = static_cast<uint64_t>(output.data[row * output.strides[0] + w]);
+      if (actual != expected[row * words + w] && ++wrong <= 5)
+        ADD_FAILURE() << "row " << row << ", word " << w << ": " << std::hex
+                      << actual << ", expected " << expected[row * words + w];
+    }
+  return wrong;
 }
 
 std::unique_ptr<JitModule> compileOrFail(const std::string &source) {
@@ -252,16 +288,7 @@ TEST_P(BinaryLinearKernel, MatchesScalarReference) {
   std::vector<float> y = referenceOutputs(x, weight, scale,
                                           c.withBias ? &bias : nullptr, c.m,
                                           c.k, c.n);
-  int64_t mismatches = 0;
-  for (int64_t row = 0; row < c.m; ++row)
-    for (int64_t col = 0; col < c.n; ++col) {
-      float expected = y[row * c.n + col];
-      float actual = output.data[row * output.strides[0] + col];
-      if (actual != expected && ++mismatches <= 5)
-        ADD_FAILURE() << "y[" << row << ", " << col << "] = " << actual
-                      << ", expected " << expected;
-    }
-  EXPECT_EQ(mismatches, 0);
+  EXPECT_EQ(countWrongFloats(output, y, c.m, c.n), 0);
   JitModule::freeResult(output.basePtr);
 }
 
@@ -331,17 +358,7 @@ TEST_P(BinaryLinearSigns, MatchPackedReferenceOutputs) {
       referenceOutputs(x, weight, scale, c.withBias ? &bias : nullptr, c.m,
                        c.k, c.n),
       c.m, c.n);
-  int64_t mismatches = 0;
-  for (int64_t row = 0; row < c.m; ++row)
-    for (int64_t w = 0; w < outWords; ++w) {
-      auto actual =
-          static_cast<uint64_t>(output.data[row * output.strides[0] + w]);
-      if (actual != expected[row * outWords + w] && ++mismatches <= 5)
-        ADD_FAILURE() << "row " << row << ", word " << w << ": " << std::hex
-                      << actual << ", expected "
-                      << expected[row * outWords + w];
-    }
-  EXPECT_EQ(mismatches, 0);
+  EXPECT_EQ(countWrongWords(output, expected, c.m, outWords), 0);
   JitModule::freeResult(output.basePtr);
 }
 
@@ -353,5 +370,168 @@ INSTANTIATE_TEST_SUITE_P(
                       BinaryLinearCase{130, 200, 64, true, true},
                       BinaryLinearCase{6, 130, 100, true, true}),
     caseName);
+
+/// A block-sparse binary linear (block_mask): `keep` is the fraction of
+/// blocks stored (0 and 1 included), the rest zeros that the kernel skips.
+struct SparseBinaryCase {
+  int64_t m, k, n;
+  double keep;
+  bool withBias;
+  bool packSigns; // followed by qb.bitpack (fused when N % 64 == 0)
+};
+
+std::string sparseCaseName(
+    const ::testing::TestParamInfo<SparseBinaryCase> &info) {
+  const SparseBinaryCase &c = info.param;
+  return "M" + std::to_string(c.m) + "K" + std::to_string(c.k) + "N" +
+         std::to_string(c.n) + "Keep" +
+         std::to_string(static_cast<int>(c.keep * 100)) +
+         (c.withBias ? "Bias" : "") + (c.packSigns ? "Signs" : "");
+}
+
+std::string maskLiteral(const std::vector<bool> &mask, int64_t rows,
+                        int64_t cols) {
+  std::ostringstream text;
+  text << "dense<[";
+  for (int64_t r = 0; r < rows; ++r) {
+    text << (r ? ", [" : "[");
+    for (int64_t c = 0; c < cols; ++c)
+      text << (c ? ", " : "") << (mask[r * cols + c] ? "true" : "false");
+    text << "]";
+  }
+  text << "]>";
+  return text.str();
+}
+
+/// The block-sparse reference: maskedPackedSignDot over each output row's
+/// block row, times scale (+ bias).
+std::vector<float> referenceSparseOutputs(
+    const std::vector<float> &x, const std::vector<uint64_t> &weight,
+    const std::vector<bool> &mask, const std::vector<float> &scale,
+    const std::vector<float> *bias, int64_t m, int64_t k, int64_t n) {
+  int64_t words = packedWordCount(k);
+  std::vector<uint64_t> packedX = packRows(x, m, k);
+  std::vector<float> y(m * n);
+  std::unique_ptr<bool[]> stored(new bool[words]);
+  for (int64_t col = 0; col < n; ++col) {
+    for (int64_t w = 0; w < words; ++w)
+      stored[w] = mask[(col / kBinaryBlockRows) * words + w];
+    for (int64_t row = 0; row < m; ++row) {
+      int64_t dot = maskedPackedSignDot(packedX.data() + row * words,
+                                        weight.data() + col * words, k,
+                                        stored.get());
+      float value = static_cast<float>(dot) * scale[col];
+      if (bias)
+        value += (*bias)[col];
+      y[row * n + col] = value;
+    }
+  }
+  return y;
+}
+
+class SparseBinaryLinear : public ::testing::TestWithParam<SparseBinaryCase> {};
+
+TEST_P(SparseBinaryLinear, MatchesMaskedScalarReference) {
+  const SparseBinaryCase &c = GetParam();
+  int64_t words = packedWordCount(c.k), panels = binaryBlockRowCount(c.n);
+  std::mt19937 rng(c.m * 131 + c.k * 17 + c.n * 3 +
+                   static_cast<int>(c.keep * 100));
+  std::normal_distribution<float> normal;
+  std::bernoulli_distribution keep(c.keep);
+  std::vector<uint64_t> weight =
+      packRows(randomActivations(c.n * c.k, rng), c.n, c.k);
+  std::vector<bool> mask(panels * words);
+  for (size_t i = 0; i < mask.size(); ++i)
+    mask[i] = keep(rng);
+  std::vector<float> scale(c.n), bias(c.n);
+  for (int64_t i = 0; i < c.n; ++i) {
+    scale[i] = std::fabs(normal(rng)) + 0.01f;
+    bias[i] = i % 5 == 0 ? 0.0f : normal(rng);
+  }
+  std::vector<float> x = randomActivations(c.m * c.k, rng);
+
+  std::string ws = std::to_string(words), ns = std::to_string(c.n);
+  std::string tx = "tensor<?x" + std::to_string(c.k) + "xf32>",
+              tp = "tensor<?x" + ws + "xi64>",
+              tw = "tensor<" + ns + "x" + ws + "xi64>",
+              tm = "tensor<" + std::to_string(panels) + "x" + ws + "xi1>",
+              tv = "tensor<" + ns + "xf32>", ty = "tensor<?x" + ns + "xf32>",
+              ts = "tensor<?x" + std::to_string(packedWordCount(c.n)) + "xi64>";
+  std::ostringstream source;
+  source << "func.func @kernel(%x: " << tx << ", %s: " << tv
+         << ", %b: " << tv << ") -> " << (c.packSigns ? ts : ty)
+         << " attributes {llvm.emit_c_interface} {\n"
+         << "  %w = arith.constant " << tensorLiteral(weight, c.n, words)
+         << " : " << tw << "\n"
+         << "  %m = arith.constant " << maskLiteral(mask, panels, words)
+         << " : " << tm << "\n"
+         << "  %xp = qb.bitpack %x : " << tx << " -> " << tp << "\n"
+         << "  %y = qb.binary_linear %xp, %w scale(%s)"
+         << (c.withBias ? " bias(%b)" : "") << " block_mask(%m) {in_features = "
+         << c.k << "} : (" << tp << ", " << tw << ", " << tv
+         << (c.withBias ? ", " + tv : "") << ", " << tm << ") -> " << ty
+         << "\n";
+  if (c.packSigns)
+    source << "  %yp = qb.bitpack %y : " << ty << " -> " << ts << "\n"
+           << "  return %yp : " << ts << "\n}\n";
+  else
+    source << "  return %y : " << ty << "\n}\n";
+  auto jit = compileOrFail(source.str());
+  ASSERT_TRUE(jit);
+  void *kernel = jit->lookup("kernel");
+  ASSERT_TRUE(kernel);
+
+  auto input = makeMemRef<float, 2>(x.data(), {c.m, c.k});
+  auto scaleRef = makeMemRef<float, 1>(scale.data(), {c.n});
+  auto biasRef = makeMemRef<float, 1>(bias.data(), {c.n});
+  std::vector<float> y = referenceSparseOutputs(
+      x, weight, mask, scale, c.withBias ? &bias : nullptr, c.m, c.k, c.n);
+  // Panels are the iterations of a parallel loop: three threads.
+  test::ScopedThreads threads(3);
+  if (c.packSigns) {
+    int64_t outWords = packedWordCount(c.n);
+    StridedMemRefType<int64_t, 2> output;
+    reinterpret_cast<void (*)(StridedMemRefType<int64_t, 2> *,
+                              StridedMemRefType<float, 2> *,
+                              StridedMemRefType<float, 1> *,
+                              StridedMemRefType<float, 1> *)>(kernel)(
+        &output, &input, &scaleRef, &biasRef);
+    ASSERT_EQ(output.sizes[0], c.m);
+    ASSERT_EQ(output.sizes[1], outWords);
+    EXPECT_EQ(countWrongWords(output, packRows(y, c.m, c.n), c.m, outWords), 0);
+    JitModule::freeResult(output.basePtr);
+  } else {
+    StridedMemRefType<float, 2> output;
+    reinterpret_cast<void (*)(StridedMemRefType<float, 2> *,
+                              StridedMemRefType<float, 2> *,
+                              StridedMemRefType<float, 1> *,
+                              StridedMemRefType<float, 1> *)>(kernel)(
+        &output, &input, &scaleRef, &biasRef);
+    ASSERT_EQ(output.sizes[0], c.m);
+    ASSERT_EQ(output.sizes[1], c.n);
+    EXPECT_EQ(countWrongFloats(output, y, c.m, c.n), 0);
+    JitModule::freeResult(output.basePtr);
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Shapes, SparseBinaryLinear,
+    ::testing::Values(
+        // Edge sizes: one output, a partial panel, N just past a panel, K
+        // of one bit and of a partial last word.
+        SparseBinaryCase{1, 1, 1, 1.0, true, false},
+        SparseBinaryCase{3, 65, 31, 0.5, true, false},
+        SparseBinaryCase{5, 200, 33, 0.5, false, false},
+        SparseBinaryCase{17, 130, 100, 0.3, true, false},
+        SparseBinaryCase{9, 768, 96, 0.2, true, false},
+        // No block stored: the output is the bias; every block: dense.
+        SparseBinaryCase{4, 256, 64, 0.0, true, false},
+        SparseBinaryCase{6, 256, 64, 1.0, true, false},
+        // The binary FFN's first linear, its signs packed in the same loop
+        // (N % 64 == 0) or by a separate bitpack (N = 100).
+        SparseBinaryCase{7, 768, 192, 0.2, true, true},
+        SparseBinaryCase{130, 200, 64, 0.5, true, true},
+        SparseBinaryCase{5, 130, 100, 0.4, true, true}),
+    sparseCaseName);
 
 } // namespace

@@ -97,6 +97,40 @@ func.func @binary_from_dequantized_weight(%x: tensor<4x2xf32>) -> tensor<4x2xf32
 
 // -----
 
+// A pruned 1-bit weight: the 64-input word 1 (input 64) is zero in every row
+// of the one 32-row block row, so it is a zero block (block_mask false), not
+// 65th signs; BWN's scale is mean |W| over the stored block only
+// (3 = (64 * 2 + 64 * 4) / 128).
+// CHECK-LABEL: func.func @binary_pruned_block
+// CHECK-DAG: %[[W:.*]] = arith.constant dense<{{\[}}[-6148914691236517206, 1], [-1, 1]]> : tensor<2x2xi64>
+// CHECK-DAG: %[[S:.*]] = arith.constant dense<3.000000e+00> : tensor<2xf32>
+// CHECK-DAG: %[[M:.*]] = arith.constant dense<{{\[}}[true, false]]> : tensor<1x2xi1>
+// CHECK: qb.binary_linear %{{.*}}, %[[W]] scale(%[[S]]) block_mask(%[[M]]) {in_features = 65 : i64} : (tensor<4x2xi64>, tensor<2x2xi64>, tensor<2xf32>, tensor<1x2xi1>) -> tensor<4x2xf32>
+func.func @binary_pruned_block(%x: tensor<4x65xf32>) -> tensor<4x2xf32> {
+  %w = arith.constant dense<[[2.0, -2.0, 2.0, -2.0, 2.0, -2.0, 2.0, -2.0, 2.0, -2.0, 2.0, -2.0, 2.0, -2.0, 2.0, -2.0, 2.0, -2.0, 2.0, -2.0, 2.0, -2.0, 2.0, -2.0, 2.0, -2.0, 2.0, -2.0, 2.0, -2.0, 2.0, -2.0, 2.0, -2.0, 2.0, -2.0, 2.0, -2.0, 2.0, -2.0, 2.0, -2.0, 2.0, -2.0, 2.0, -2.0, 2.0, -2.0, 2.0, -2.0, 2.0, -2.0, 2.0, -2.0, 2.0, -2.0, 2.0, -2.0, 2.0, -2.0, 2.0, -2.0, 2.0, -2.0, 0.0], [-4.0, -4.0, -4.0, -4.0, -4.0, -4.0, -4.0, -4.0, -4.0, -4.0, -4.0, -4.0, -4.0, -4.0, -4.0, -4.0, -4.0, -4.0, -4.0, -4.0, -4.0, -4.0, -4.0, -4.0, -4.0, -4.0, -4.0, -4.0, -4.0, -4.0, -4.0, -4.0, -4.0, -4.0, -4.0, -4.0, -4.0, -4.0, -4.0, -4.0, -4.0, -4.0, -4.0, -4.0, -4.0, -4.0, -4.0, -4.0, -4.0, -4.0, -4.0, -4.0, -4.0, -4.0, -4.0, -4.0, -4.0, -4.0, -4.0, -4.0, -4.0, -4.0, -4.0, -4.0, 0.0]]> : tensor<2x65xf32>
+  %y = qb.linear %x, %w precision<binary> quantizer<binary_mean_scale>
+      : (tensor<4x65xf32>, tensor<2x65xf32>) -> tensor<4x2xf32>
+  return %y : tensor<4x2xf32>
+}
+
+// -----
+
+// Exported pruned BWN codes: +-1 in stored blocks, 0 in pruned ones, with
+// per-row scales, which the pass keeps.
+// CHECK-LABEL: func.func @binary_pruned_codes
+// CHECK-DAG: arith.constant dense<[5.000000e-01, 2.500000e-01]> : tensor<2xf32>
+// CHECK-DAG: arith.constant dense<{{\[}}[true, false]]> : tensor<1x2xi1>
+// CHECK: qb.binary_linear {{.*}} block_mask
+func.func @binary_pruned_codes(%x: tensor<4x65xf32>) -> tensor<4x2xf32> {
+  %codes = arith.constant dense<[[1, -1, 1, -1, 1, -1, 1, -1, 1, -1, 1, -1, 1, -1, 1, -1, 1, -1, 1, -1, 1, -1, 1, -1, 1, -1, 1, -1, 1, -1, 1, -1, 1, -1, 1, -1, 1, -1, 1, -1, 1, -1, 1, -1, 1, -1, 1, -1, 1, -1, 1, -1, 1, -1, 1, -1, 1, -1, 1, -1, 1, -1, 1, -1, 0], [-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, 0]]> : tensor<2x65xi8>
+  %w = qb.dequantize %codes {axis = 0 : i64, scale = array<f32: 0.5, 0.25>} : tensor<2x65xi8> -> tensor<2x65xf32>
+  %y = qb.linear %x, %w precision<binary> quantizer<binary_mean_scale>
+      : (tensor<4x65xf32>, tensor<2x65xf32>) -> tensor<4x2xf32>
+  return %y : tensor<4x2xf32>
+}
+
+// -----
+
 // A binary linear after a GELU packs the GELU's input (gelu(x) > 0 exactly
 // when x > 0) and the GELU goes; one the float path still reads stays.
 // CHECK-LABEL: func.func @binary_after_gelu

@@ -11,6 +11,7 @@
 
 #include <cmath>
 #include <limits>
+#include <memory>
 #include <random>
 #include <vector>
 
@@ -67,4 +68,39 @@ TEST(BitPacking, PopcountDotMatchesFloatDotOnRandomRows) {
               static_cast<int64_t>(expected))
         << "K = " << k;
   }
+}
+
+// The block-sparse reference against the float dot product of +-1 rows
+// whose unstored 64-input words are zeros.
+TEST(BitPacking, MaskedDotSkipsUnstoredWordsOnRandomRows) {
+  std::mt19937 rng(11);
+  std::normal_distribution<float> normal;
+  std::bernoulli_distribution keep(0.4);
+  for (int64_t k : {1, 63, 64, 65, 130, 768, 3072}) {
+    int64_t words = packedWordCount(k);
+    std::vector<float> a(k), b(k);
+    for (int64_t i = 0; i < k; ++i) {
+      a[i] = normal(rng);
+      b[i] = normal(rng);
+    }
+    std::unique_ptr<bool[]> stored(new bool[words]);
+    for (int64_t w = 0; w < words; ++w)
+      stored[w] = keep(rng);
+    stored[words - 1] = true; // the short last word counts its bits only
+    std::vector<uint64_t> pa(words), pb(words);
+    packSignBits(a.data(), k, pa.data());
+    packSignBits(b.data(), k, pb.data());
+    float expected = 0;
+    for (int64_t i = 0; i < k; ++i)
+      if (stored[i / kBitsPerPackedWord])
+        expected += binarize(a[i]) * binarize(b[i]);
+    EXPECT_EQ(maskedPackedSignDot(pa.data(), pb.data(), k, stored.get()),
+              static_cast<int64_t>(expected))
+        << "K = " << k;
+  }
+  EXPECT_EQ(binaryBlockRowCount(1), 1);
+  EXPECT_EQ(binaryBlockRowCount(32), 1);
+  EXPECT_EQ(binaryBlockRowCount(33), 2);
+  EXPECT_EQ(packedWordBits(65, 0), 64);
+  EXPECT_EQ(packedWordBits(65, 1), 1);
 }

@@ -24,6 +24,7 @@
 #include "QuantBert/QBOps.h"
 #include "quantbert/Conversion/Pipelines.h"
 #include "quantbert/Import/BundleImporter.h"
+#include "quantbert/Support/BitPacking.h"
 #include "quantbert/Support/BlockSparse.h"
 #include "quantbert/Target/ObjectEmitter.h"
 #include "quantbert/Transforms/Passes.h"
@@ -33,6 +34,7 @@
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/IR/BuiltinAttributes.h"
 #include "mlir/IR/Diagnostics.h"
+#include "mlir/IR/Matchers.h"
 #include "mlir/IR/MLIRContext.h"
 #include "mlir/Parser/Parser.h"
 #include "mlir/Pass/PassManager.h"
@@ -210,8 +212,20 @@ static std::map<std::string, int64_t> weightBytes(ModuleOp module) {
                        quantbert::countZeroBlocks(codes->data(), grid);
       bytes["i8-block-sparse"] += stored * grid.blockSize() + grid.maskBytes();
     }
-    else if (auto linear = dyn_cast<qb::BinaryLinearOp>(op))
-      count(linear.getWeight(), "binary", 64);
+    else if (auto linear = dyn_cast<qb::BinaryLinearOp>(op)) {
+      mlir::DenseIntElementsAttr mask;
+      if (!linear.getBlockMask() ||
+          !matchPattern(linear.getBlockMask(), mlir::m_Constant(&mask)))
+        return count(linear.getWeight(), "binary", 64);
+      // What the object keeps: the stored blocks (32 words each) and the
+      // per-panel block lists (an 8-byte word index per block, panel starts).
+      if (!counted.insert(linear.getWeight().getAsOpaquePointer()).second)
+        return;
+      int64_t stored = llvm::count(mask.getValues<bool>(), true);
+      int64_t panels = cast<ShapedType>(mask.getType()).getDimSize(0);
+      bytes["binary-block-sparse"] +=
+          quantbert::binaryBlockSparseBytes(stored, panels);
+    }
     else if (auto linear = dyn_cast<qb::LinearOp>(op))
       count(linear.getWeight(), "f32", 32);
     else if (auto embedding = dyn_cast<qb::EmbeddingOp>(op)) {

@@ -21,6 +21,7 @@
 #define QUANTBERT_SUPPORT_BITPACKING_H
 
 #include <cstdint>
+#include <vector>
 
 namespace quantbert {
 
@@ -60,6 +61,61 @@ inline int64_t packedSignDot(const uint64_t *a, const uint64_t *b, int64_t k) {
   for (int64_t w = 0, e = packedWordCount(k); w < e; ++w)
     mismatches += __builtin_popcountll(a[w] ^ b[w]);
   return k - 2 * mismatches;
+}
+
+/// Block-sparse binary weights (qb.binary_linear's `block_mask`): a block is
+/// kBinaryBlockRows consecutive output rows by one packed word (64 inputs),
+/// the granule of the XNOR-popcount kernel, which keeps 32 outputs of a row
+/// in four 8-lane accumulators and loops over the input words. A block
+/// whose mask bit is clear holds zeros: its words add nothing to the dot
+/// product. The mask is [ceil(N / 32), ceil(K / 64)], row-major.
+constexpr int64_t kBinaryBlockRows = 32;
+
+/// Number of block rows of an N-row weight.
+constexpr int64_t binaryBlockRowCount(int64_t n) {
+  return (n + kBinaryBlockRows - 1) / kBinaryBlockRows;
+}
+
+/// The number of inputs word `w` of a K-input packed row holds: 64, or
+/// fewer in the last word.
+constexpr int64_t packedWordBits(int64_t k, int64_t w) {
+  int64_t rest = k - w * kBitsPerPackedWord;
+  return rest < kBitsPerPackedWord ? rest : kBitsPerPackedWord;
+}
+
+/// Which blocks of a [rows, cols] weight hold a nonzero value, row-major
+/// [binaryBlockRowCount(rows), packedWordCount(cols)]: a pruned 1-bit
+/// weight's block_mask. `T` is float (values) or int8_t (codes).
+template <typename T>
+std::vector<bool> storedBinaryBlocks(const T *values, int64_t rows,
+                                     int64_t cols) {
+  int64_t words = packedWordCount(cols);
+  std::vector<bool> stored(binaryBlockRowCount(rows) * words, false);
+  for (int64_t n = 0; n < rows; ++n)
+    for (int64_t k = 0; k < cols; ++k)
+      if (values[n * cols + k] != T(0))
+        stored[(n / kBinaryBlockRows) * words + k / kBitsPerPackedWord] = true;
+  return stored;
+}
+
+/// The bytes a compiled block-sparse binary weight takes: each stored block's
+/// 32 words and its 8-byte input-word index, and the panels' 8-byte starts.
+constexpr int64_t binaryBlockSparseBytes(int64_t storedBlocks,
+                                         int64_t blockRows) {
+  return storedBlocks * (kBinaryBlockRows + 1) * 8 + (blockRows + 1) * 8;
+}
+
+/// The dot product of two packed +-1 rows of length `k` over the words whose
+/// flag in `stored` (one per word) is set, the other words being zeros in
+/// `b`: sum over those words of bits(w) - 2 * popcount(a[w] ^ b[w]). The
+/// scalar reference of the block-sparse XNOR-popcount kernel.
+inline int64_t maskedPackedSignDot(const uint64_t *a, const uint64_t *b,
+                                   int64_t k, const bool *stored) {
+  int64_t dot = 0;
+  for (int64_t w = 0, e = packedWordCount(k); w < e; ++w)
+    if (stored[w])
+      dot += packedWordBits(k, w) - 2 * __builtin_popcountll(a[w] ^ b[w]);
+  return dot;
 }
 
 } // namespace quantbert

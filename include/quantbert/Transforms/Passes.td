@@ -109,7 +109,10 @@ def MaterializeQuant : Pass<"qb-materialize-quant"> {
       GELU's input, since `gelu(x) > 0` exactly when `x > 0` (SensiMix's
       1-bit FFN output layer; the GELU goes unless something else reads
       it). The one f32 exception is the smallest denormal, `x = 2^-149`,
-      whose GELU rounds to 0.
+      whose GELU rounds to 0. A pruned weight, one with whole zero blocks
+      of 32 output rows x 64 inputs, gets a `block_mask` marking the other
+      blocks: those zeros stay zeros (a sign cannot be 0), the kernel skips
+      them, and mean |W| is over the stored blocks.
     * `i8` with `asymmetric_index`: SensiMix's storage-only format. The
       weight becomes int8 codes behind a `qb.dequantize` (index form) and the
       linear computes in f32.

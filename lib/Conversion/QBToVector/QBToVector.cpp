@@ -24,6 +24,12 @@
 // become its output word. The [M, N] f32 tensor (1.5 MB at M = 128,
 // N = 3072) is neither written nor read back.
 //
+// A block-sparse binary linear (block_mask; a pruned 1-bit FFN) keeps only
+// its stored blocks of 32 outputs x 64 inputs, in panel order: each panel of
+// 32 outputs (4 vectors, whatever tile-n says) loops over its own blocks,
+// reads the input word each names, and counts only those blocks' inputs in
+// place of K. Zero blocks cost nothing.
+//
 //===----------------------------------------------------------------------===//
 
 #include "quantbert/Conversion/QBToVector.h"
@@ -163,21 +169,95 @@ Value transposedWeight(OpBuilder &builder, Location loc, Value weight) {
       .front();
 }
 
+/// A block-sparse weight (block_mask) as the kernel reads it: for each
+/// panel of kBinaryBlockRows outputs, its stored blocks in word order.
+struct StoredBlocks {
+  Value starts;  // [panels + 1] i64: panel p's blocks are [starts[p], starts[p + 1])
+  Value words;   // [max(stored, 1)] i64: the input word of each block
+  Value weights; // [max(stored, 1), 32] i64: each block's 32 output rows' words
+                 // (zero rows past N)
+  Value inputs;  // [panels * 32] i64: per output, the inputs its blocks hold
+  int64_t panels = 0;
+};
+
+/// The stored blocks of `op`'s constant weight and mask, as constants; null
+/// when either is not a constant.
+std::optional<StoredBlocks> storedBlocks(OpBuilder &b, Location loc,
+                                         BinaryLinearOp op) {
+  DenseIntElementsAttr weight, mask;
+  if (!matchPattern(op.getWeight(), m_Constant(&weight)) ||
+      !matchPattern(op.getBlockMask(), m_Constant(&mask)))
+    return std::nullopt;
+  int64_t n = op.getWeight().getType().getDimSize(0);
+  int64_t words = op.getWeight().getType().getDimSize(1);
+  int64_t k = static_cast<int64_t>(op.getInFeatures());
+  SmallVector<int64_t> values(weight.getValues<int64_t>());
+  SmallVector<bool> flags(mask.getValues<bool>());
+  StoredBlocks blocks;
+  blocks.panels = binaryBlockRowCount(n);
+  SmallVector<int64_t> starts{0}, blockWords, blockWeights, inputs;
+  for (int64_t p = 0; p < blocks.panels; ++p) {
+    int64_t counted = 0;
+    for (int64_t w = 0; w < words; ++w) {
+      if (!flags[p * words + w])
+        continue;
+      blockWords.push_back(w);
+      counted += packedWordBits(k, w);
+      for (int64_t r = 0; r < kBinaryBlockRows; ++r) {
+        int64_t row = p * kBinaryBlockRows + r;
+        blockWeights.push_back(row < n ? values[row * words + w] : 0);
+      }
+    }
+    starts.push_back(static_cast<int64_t>(blockWords.size()));
+    inputs.append(kBinaryBlockRows, counted);
+  }
+  if (blockWords.empty()) { // a placeholder block no loop reads
+    blockWords.push_back(0);
+    blockWeights.append(kBinaryBlockRows, 0);
+  }
+  auto constant = [&](ArrayRef<int64_t> shape, ArrayRef<int64_t> data) {
+    auto type = RankedTensorType::get(shape, b.getI64Type());
+    return b.create<arith::ConstantOp>(loc, DenseElementsAttr::get(type, data))
+        .getResult();
+  };
+  int64_t stored = static_cast<int64_t>(blockWords.size());
+  blocks.starts = constant({blocks.panels + 1}, starts);
+  blocks.words = constant({stored}, blockWords);
+  blocks.weights = constant({stored, kBinaryBlockRows}, blockWeights);
+  blocks.inputs = constant({blocks.panels * kBinaryBlockRows}, inputs);
+  return blocks;
+}
+
 /// The loops of one binary linear: tiles of rows by vectors of outputs.
+/// Dense, the word loop runs over all input words of a transposed weight;
+/// block-sparse, each panel of 32 outputs (4 vectors) runs over its stored
+/// blocks only, reading the input word each block names.
 struct BinaryKernel {
   Value input;   // [M, W] i64
-  Value weightT; // [W, N] i64
+  Value weightT; // [W, N] i64 (dense only)
   Value scale;   // [N] f32
   Value bias;    // [N] f32 or null
   int64_t inFeatures;
   int64_t words;
+  std::optional<StoredBlocks> sparse;
 
-  BinaryKernel(OpBuilder &builder, Location loc, BinaryLinearOp op)
+  BinaryKernel(OpBuilder &builder, Location loc, BinaryLinearOp op,
+               std::optional<StoredBlocks> sparse = std::nullopt)
       : input(collapseToMatrix(builder, loc, op.getInput())),
-        weightT(transposedWeight(builder, loc, op.getWeight())),
+        weightT(sparse ? Value()
+                       : transposedWeight(builder, loc, op.getWeight())),
         scale(op.getScale()), bias(op.getBias()),
         inFeatures(static_cast<int64_t>(op.getInFeatures())),
-        words(op.getWeight().getType().getDimSize(1)) {}
+        words(op.getWeight().getType().getDimSize(1)),
+        sparse(std::move(sparse)) {}
+
+  /// Block-sparse: the output columns are whole panels, the last possibly
+  /// past N, so per-output reads and writes are masked.
+  bool paddedColumns() const {
+    return sparse && cast<RankedTensorType>(scale.getType()).getDimSize(0) %
+                             kBinaryBlockRows !=
+                         0;
+  }
 
   /// Rows row, row + 1, ..., row + count - 1.
   static SmallVector<Value> consecutive(OpBuilder &b, Location loc, Value row,
@@ -190,6 +270,27 @@ struct BinaryKernel {
     return values;
   }
 
+  /// One word of the mismatch loop: `accs` (row-major, one per row and
+  /// weight vector) plus popcount(input[row, word] ^ weight vector).
+  SmallVector<Value> accumulateWord(OpBuilder &b, Location loc,
+                                    ArrayRef<Value> rowsOf, Value word,
+                                    ArrayRef<Value> weights,
+                                    ValueRange accs) const {
+    auto accType = cast<VectorType>(weights.front().getType());
+    SmallVector<Value> next;
+    for (auto [i, row] : llvm::enumerate(rowsOf)) {
+      Value x = b.create<tensor::ExtractOp>(loc, input, ValueRange{row, word});
+      Value xs = b.create<vector::BroadcastOp>(loc, accType, x);
+      for (auto [j, w] : llvm::enumerate(weights)) {
+        Value count =
+            b.create<math::CtPopOp>(loc, b.create<arith::XOrIOp>(loc, xs, w));
+        next.push_back(
+            b.create<arith::AddIOp>(loc, accs[i * weights.size() + j], count));
+      }
+    }
+    return next;
+  }
+
   /// The mismatch counts of rows `rowsOf` against the `width` weight columns
   /// from each of `columnsOf`: one vector accumulator per (row, column
   /// vector), row-major.
@@ -197,6 +298,8 @@ struct BinaryKernel {
                                 ArrayRef<Value> rowsOf,
                                 ArrayRef<Value> columnsOf,
                                 int64_t width) const {
+    if (sparse)
+      return storedMismatches(b, loc, rowsOf, columnsOf, width);
     auto accType = VectorType::get({width}, b.getI64Type());
     Value zeroAcc = b.create<arith::ConstantOp>(
         loc, DenseElementsAttr::get(accType, b.getI64IntegerAttr(0)));
@@ -211,21 +314,65 @@ struct BinaryKernel {
             weights.push_back(b.create<vector::TransferReadOp>(
                 loc, accType, weightT, ValueRange{word, column}, padding,
                 ArrayRef<bool>{true}));
-          SmallVector<Value> next;
-          for (auto [i, row] : llvm::enumerate(rowsOf)) {
-            Value x =
-                b.create<tensor::ExtractOp>(loc, input, ValueRange{row, word});
-            Value xs = b.create<vector::BroadcastOp>(loc, accType, x);
-            for (auto [j, w] : llvm::enumerate(weights)) {
-              Value count =
-                  b.create<math::CtPopOp>(loc, b.create<arith::XOrIOp>(loc, xs, w));
-              next.push_back(b.create<arith::AddIOp>(
-                  loc, accs[i * weights.size() + j], count));
-            }
-          }
-          b.create<scf::YieldOp>(loc, next);
+          b.create<scf::YieldOp>(
+              loc, accumulateWord(b, loc, rowsOf, word, weights, accs));
         });
     return SmallVector<Value>(wordLoop.getResults());
+  }
+
+  /// mismatches() of a block-sparse weight: `columnsOf` are the 4 vectors
+  /// of one panel (columnsOf[0] = 32 * panel), and the loop runs over the
+  /// panel's stored blocks, each naming its input word.
+  SmallVector<Value> storedMismatches(OpBuilder &b, Location loc,
+                                      ArrayRef<Value> rowsOf,
+                                      ArrayRef<Value> columnsOf,
+                                      int64_t width) const {
+    assert(width == kLanes &&
+           static_cast<int64_t>(columnsOf.size()) * kLanes == kBinaryBlockRows &&
+           "block-sparse tiles are whole panels");
+    auto accType = VectorType::get({width}, b.getI64Type());
+    Value zeroAcc = b.create<arith::ConstantOp>(
+        loc, DenseElementsAttr::get(accType, b.getI64IntegerAttr(0)));
+    SmallVector<Value> inits(rowsOf.size() * columnsOf.size(), zeroAcc);
+    Value padding = b.create<arith::ConstantOp>(loc, b.getI64IntegerAttr(0));
+    Value panel = b.create<arith::DivUIOp>(
+        loc, columnsOf.front(), indexConstant(b, loc, kBinaryBlockRows));
+    auto index = [&](OpBuilder &b, Value table, Value at) -> Value {
+      return b.create<arith::IndexCastOp>(
+          loc, b.getIndexType(),
+          b.create<tensor::ExtractOp>(loc, table, ValueRange{at}));
+    };
+    Value begin = index(b, sparse->starts, panel);
+    Value end = index(b, sparse->starts,
+                      b.create<arith::AddIOp>(loc, panel, indexConstant(b, loc, 1)));
+    auto blockLoop = b.create<scf::ForOp>(
+        loc, begin, end, indexConstant(b, loc, 1), inits,
+        [&](OpBuilder &b, Location loc, Value block, ValueRange accs) {
+          Value word = index(b, sparse->words, block);
+          SmallVector<Value> weights;
+          for (int64_t j = 0, e = columnsOf.size(); j < e; ++j)
+            weights.push_back(b.create<vector::TransferReadOp>(
+                loc, accType, sparse->weights,
+                ValueRange{block, indexConstant(b, loc, j * kLanes)}, padding,
+                ArrayRef<bool>{true}));
+          b.create<scf::YieldOp>(
+              loc, accumulateWord(b, loc, rowsOf, word, weights, accs));
+        });
+    return SmallVector<Value>(blockLoop.getResults());
+  }
+
+  /// The number of inputs each of the `width` outputs from `column` counts:
+  /// K, or for a block-sparse weight the inputs of its panel's blocks.
+  Value countedInputs(OpBuilder &b, Location loc, Value column,
+                      int64_t width) const {
+    auto accType = VectorType::get({width}, b.getI64Type());
+    if (!sparse)
+      return b.create<arith::ConstantOp>(
+          loc, DenseElementsAttr::get(accType, b.getI64IntegerAttr(inFeatures)));
+    Value padding = b.create<arith::ConstantOp>(loc, b.getI64IntegerAttr(0));
+    return b.create<vector::TransferReadOp>(loc, accType, sparse->inputs,
+                                            ValueRange{column}, padding,
+                                            ArrayRef<bool>{true});
   }
 
   /// Scales and biases (null without bias) of the `width` outputs from
@@ -234,24 +381,24 @@ struct BinaryKernel {
                                            Value column, int64_t width) const {
     auto outType = VectorType::get({width}, b.getF32Type());
     Value zeroF = b.create<arith::ConstantOp>(loc, b.getF32FloatAttr(0.0f));
+    bool inBounds = !paddedColumns();
     Value scales = b.create<vector::TransferReadOp>(
-        loc, outType, scale, ValueRange{column}, zeroF, ArrayRef<bool>{true});
+        loc, outType, scale, ValueRange{column}, zeroF,
+        ArrayRef<bool>{inBounds});
     Value biases =
         bias ? b.create<vector::TransferReadOp>(loc, outType, bias,
                                                 ValueRange{column}, zeroF,
-                                                ArrayRef<bool>{true})
+                                                ArrayRef<bool>{inBounds})
              : Value();
     return {scales, biases};
   }
 
   /// The op's output transform, (K - 2 * mismatches) * scale + bias, in the
-  /// op's order of operations.
-  Value output(OpBuilder &b, Location loc, Value mismatches, Value scales,
-               Value biases) const {
+  /// op's order of operations; `k` is countedInputs().
+  Value output(OpBuilder &b, Location loc, Value mismatches, Value k,
+               Value scales, Value biases) const {
     auto accType = cast<VectorType>(mismatches.getType());
     auto outType = VectorType::get(accType.getShape(), b.getF32Type());
-    Value k = b.create<arith::ConstantOp>(
-        loc, DenseElementsAttr::get(accType, b.getI64IntegerAttr(inFeatures)));
     Value one = b.create<arith::ConstantOp>(
         loc, DenseElementsAttr::get(accType, b.getI64IntegerAttr(1)));
     Value dot = b.create<arith::SubIOp>(
@@ -276,11 +423,12 @@ struct BinaryKernel {
     SmallVector<Value> counts = mismatches(b, loc, rowsOf, columnsOf, width);
     for (int64_t j = 0; j < tileN; ++j) {
       auto [scales, biases] = outputParameters(b, loc, columnsOf[j], width);
+      Value k = countedInputs(b, loc, columnsOf[j], width);
       for (int64_t i = 0; i < tileM; ++i)
         target = b.create<vector::TransferWriteOp>(
-                      loc, output(b, loc, counts[i * tileN + j], scales, biases),
+                      loc, output(b, loc, counts[i * tileN + j], k, scales, biases),
                       target, ValueRange{rowsOf[i], targetColumnsOf[j]},
-                      ArrayRef<bool>{true})
+                      ArrayRef<bool>{!paddedColumns()})
                      .getResult();
     }
     return target;
@@ -294,6 +442,8 @@ struct BinaryKernel {
                  Value word, Value targetWord, int64_t tileM) const {
     constexpr int64_t kHalves = 2, kVectors = 4;
     static_assert(kHalves * kVectors * kLanes == kBitsPerPackedWord);
+    static_assert(kVectors * kLanes == kBinaryBlockRows,
+                  "a half is one block-sparse panel");
     SmallVector<Value> rowsOf = consecutive(b, loc, row, tileM);
     Value first = b.create<arith::MulIOp>(
         loc, word, indexConstant(b, loc, kBitsPerPackedWord));
@@ -310,9 +460,10 @@ struct BinaryKernel {
       SmallVector<Value> counts = mismatches(b, loc, rowsOf, columnsOf, kLanes);
       for (int64_t j = 0; j < kVectors; ++j) {
         auto [scales, biases] = outputParameters(b, loc, columnsOf[j], kLanes);
+        Value k = countedInputs(b, loc, columnsOf[j], kLanes);
         int64_t shift = (half * kVectors + j) * kLanes;
         for (int64_t i = 0; i < tileM; ++i) {
-          Value y = output(b, loc, counts[i * kVectors + j], scales, biases);
+          Value y = output(b, loc, counts[i * kVectors + j], k, scales, biases);
           // Bit set means -1: !(y > 0), NaN included, as qb.bitpack.
           Value negative =
               b.create<arith::CmpFOp>(loc, arith::CmpFPredicate::ULE, y, zeroF);
@@ -444,13 +595,40 @@ struct LowerBinaryLinear : OpRewritePattern<BinaryLinearOp> {
           return rewriter.notifyMatchFailure(op, "lowered with its bitpack");
     Location loc = op.getLoc();
     int64_t outFeatures = weightType.getDimSize(0);
+    std::optional<StoredBlocks> blocks;
+    if (op.getBlockMask()) {
+      blocks = storedBlocks(rewriter, loc, op);
+      if (!blocks)
+        return rewriter.notifyMatchFailure(
+            op, "a block-sparse weight needs a constant weight and mask");
+    }
 
-    BinaryKernel kernel(rewriter, loc, op);
+    BinaryKernel kernel(rewriter, loc, op, blocks);
     OpFoldResult rowCount = tensor::getMixedSizes(rewriter, loc, kernel.input)[0];
     Value rows = getValueOrCreateConstantIndexOp(rewriter, loc, rowCount);
     Value result = rewriter.create<tensor::EmptyOp>(
         loc, ArrayRef<OpFoldResult>{rowCount, rewriter.getIndexAttr(outFeatures)},
         rewriter.getF32Type());
+    if (blocks) {
+      // Whole panels of 32 outputs, 4 vectors each: one parallel iteration
+      // per panel, then a last partial panel written straight into the
+      // result, its lanes past N masked.
+      int64_t tileM = std::max<int64_t>(1, options.tileM);
+      int64_t fullPanels = outFeatures / kBinaryBlockRows;
+      int64_t vectors = kBinaryBlockRows / kLanes;
+      if (fullPanels > 0)
+        result = kernel.floatPanels(rewriter, loc, result, rows, 0,
+                                    fullPanels * kBinaryBlockRows,
+                                    kBinaryBlockRows, tileM, vectors, kLanes);
+      if (fullPanels < blocks->panels)
+        result = kernel.floatPanels(
+            rewriter, loc, result, rows, fullPanels * kBinaryBlockRows,
+            (fullPanels + 1) * kBinaryBlockRows, kBinaryBlockRows, tileM,
+            vectors, kLanes);
+      rewriter.replaceOp(op, expandFromMatrix(rewriter, loc, result,
+                                              op.getType(), op.getInput()));
+      return success();
+    }
 
     int64_t tileN = std::max<int64_t>(1, options.tileN);
     int64_t tileM = std::max<int64_t>(1, options.tileM);
@@ -499,8 +677,15 @@ struct LowerSignsOfBinaryLinear : OpRewritePattern<BitpackOp> {
     Location loc = op.getLoc();
     int64_t outWords =
         linear.getWeight().getType().getDimSize(0) / kBitsPerPackedWord;
+    std::optional<StoredBlocks> blocks;
+    if (linear.getBlockMask()) {
+      blocks = storedBlocks(rewriter, loc, linear);
+      if (!blocks)
+        return rewriter.notifyMatchFailure(
+            op, "a block-sparse weight needs a constant weight and mask");
+    }
 
-    BinaryKernel kernel(rewriter, loc, linear);
+    BinaryKernel kernel(rewriter, loc, linear, blocks);
     OpFoldResult rowCount = tensor::getMixedSizes(rewriter, loc, kernel.input)[0];
     Value rows = getValueOrCreateConstantIndexOp(rewriter, loc, rowCount);
     Value result = rewriter.create<tensor::EmptyOp>(
@@ -538,7 +723,11 @@ public:
       if (!isa<BitpackOp, BinaryLinearOp, AttentionOp>(op))
         return WalkResult::advance();
       op->emitOpError() << "could not be lowered to vector loops: it needs "
-                           "static packed, weight and hidden dimensions";
+                           "static packed, weight and hidden dimensions"
+                        << (isa<BinaryLinearOp>(op) &&
+                                    cast<BinaryLinearOp>(op).getBlockMask()
+                                ? ", and a constant weight and block_mask"
+                                : "");
       return WalkResult::interrupt();
     });
     if (remaining.wasInterrupted())

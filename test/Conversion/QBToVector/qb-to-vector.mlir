@@ -176,3 +176,53 @@ func.func @dynamic_packed_dimension(%x: tensor<4x?xf32>) -> tensor<4x?xi64> {
   %p = qb.bitpack %x : tensor<4x?xf32> -> tensor<4x?xi64>
   return %p : tensor<4x?xi64>
 }
+
+// -----
+
+// Block-sparse (block_mask, 32 outputs x 64 inputs a block): N = 72 is two
+// whole panels of 32 and a partial one. Only the 4 stored blocks are kept,
+// in panel order: panel p's are [starts[p], starts[p + 1]) = [0, 1), [1, 2),
+// [2, 4) of the block list, each naming its input word (0, 1, 0, 1) and
+// holding its 32 rows' words (zeros past N). Each output counts the inputs
+// of its panel's blocks (64, 36 = K % 64, 100) in place of K. Every panel
+// is 4 vectors, whatever tile-n says (TILE runs the same lowering); the
+// partial panel's writes past N are masked (not in bounds). The tables'
+// values are checked by running the kernel (test/Execution).
+// CHECK-LABEL: func.func @binary_linear_block_sparse
+// CHECK-DAG: %[[STARTS:.*]] = arith.constant dense<[0, 1, 2, 4]> : tensor<4xi64>
+// CHECK-DAG: %[[WORDS:.*]] = arith.constant dense<[0, 1, 0, 1]> : tensor<4xi64>
+// CHECK-DAG: %[[BLOCKS:.*]] = arith.constant dense<{{.*}}> : tensor<4x32xi64>
+// CHECK-DAG: %[[COUNTED:.*]] = arith.constant dense<{{.*}}> : tensor<96xi64>
+// CHECK: scf.forall (%{{.*}}) in (2) shared_outs(%{{.*}} = %{{.*}}) -> (tensor<?x72xf32>)
+// CHECK: %[[BEGIN:.*]] = arith.index_cast %{{.*}} : i64 to index
+// CHECK: %[[END:.*]] = arith.index_cast %{{.*}} : i64 to index
+// CHECK: scf.for %[[B:[a-z0-9_]+]] = %[[BEGIN]] to %[[END]] step %{{.*}} iter_args({{.*}}) -> (vector<8xi64>, vector<8xi64>, vector<8xi64>, vector<8xi64>, vector<8xi64>, {{.*}})
+// CHECK: %[[W:.*]] = tensor.extract %[[WORDS]][%[[B]]] : tensor<4xi64>
+// CHECK: %[[WORD:.*]] = arith.index_cast %[[W]] : i64 to index
+// CHECK: vector.transfer_read %[[BLOCKS]][%[[B]], %{{.*}}], %{{.*}} {in_bounds = [true]} : tensor<4x32xi64>, vector<8xi64>
+// CHECK: tensor.extract %{{.*}}[%{{.*}}, %[[WORD]]] : tensor<?x2xi64>
+// CHECK: math.ctpop
+// CHECK: vector.transfer_read %[[COUNTED]]
+// CHECK: scf.forall.in_parallel
+// CHECK: vector.transfer_write %{{.*}}, %{{.*}}[%{{.*}}, %{{.*}}] {in_bounds = [true]} : vector<8xf32>, tensor<?x72xf32>
+// CHECK: vector.transfer_write %{{.*}}, %{{.*}}[%{{.*}}, %{{.*}}] : vector<8xf32>, tensor<?x72xf32>
+// CHECK-NOT: qb.binary_linear
+// TILE-LABEL: func.func @binary_linear_block_sparse
+// TILE: scf.for %{{.*}} -> (vector<8xi64>, vector<8xi64>, vector<8xi64>, vector<8xi64>, vector<8xi64>, vector<8xi64>, vector<8xi64>, vector<8xi64>)
+func.func @binary_linear_block_sparse(%xp: tensor<?x2xi64>, %s: tensor<72xf32>) -> tensor<?x72xf32> {
+  %w = arith.constant dense<7> : tensor<72x2xi64>
+  %m = arith.constant dense<[[true, false], [false, true], [true, true]]> : tensor<3x2xi1>
+  %y = qb.binary_linear %xp, %w scale(%s) block_mask(%m) {in_features = 100}
+      : (tensor<?x2xi64>, tensor<72x2xi64>, tensor<72xf32>, tensor<3x2xi1>) -> tensor<?x72xf32>
+  return %y : tensor<?x72xf32>
+}
+
+// -----
+
+func.func @block_mask_not_constant(%xp: tensor<?x2xi64>, %s: tensor<40xf32>, %m: tensor<2x2xi1>) -> tensor<?x40xf32> {
+  %w = arith.constant dense<7> : tensor<40x2xi64>
+  // expected-error @+1 {{'qb.binary_linear' op could not be lowered to vector loops: it needs static packed, weight and hidden dimensions, and a constant weight and block_mask}}
+  %y = qb.binary_linear %xp, %w scale(%s) block_mask(%m) {in_features = 100}
+      : (tensor<?x2xi64>, tensor<40x2xi64>, tensor<40xf32>, tensor<2x2xi1>) -> tensor<?x40xf32>
+  return %y : tensor<?x40xf32>
+}

@@ -463,6 +463,30 @@ func.func @case44(%x: tensor<4x2xi64>, %w: tensor<8x2xi64>, %s: tensor<8xf32>, %
 
 // -----
 
+func.func @case44_mask_rows(%x: tensor<4x2xi64>, %w: tensor<40x2xi64>, %s: tensor<40xf32>, %m: tensor<1x2xi1>) {
+  // expected-error @+1 {{'qb.binary_linear' op block_mask shape [1, 2] must be [ceil(out_features / 32), ceil(in_features / 64)] = [2, 2]}}
+  %0 = qb.binary_linear %x, %w scale(%s) block_mask(%m) {in_features = 100} : (tensor<4x2xi64>, tensor<40x2xi64>, tensor<40xf32>, tensor<1x2xi1>) -> tensor<4x40xf32>
+  return
+}
+
+// -----
+
+func.func @case44_mask_words(%x: tensor<4x2xi64>, %w: tensor<8x2xi64>, %s: tensor<8xf32>, %m: tensor<1x3xi1>) {
+  // expected-error @+1 {{'qb.binary_linear' op block_mask shape [1, 3] must be [ceil(out_features / 32), ceil(in_features / 64)] = [1, 2]}}
+  %0 = qb.binary_linear %x, %w scale(%s) block_mask(%m) {in_features = 100} : (tensor<4x2xi64>, tensor<8x2xi64>, tensor<8xf32>, tensor<1x3xi1>) -> tensor<4x8xf32>
+  return
+}
+
+// -----
+
+func.func @case44_mask_type(%x: tensor<4x2xi64>, %w: tensor<8x2xi64>, %s: tensor<8xf32>, %m: tensor<1x2xi8>) {
+  // expected-error @+1 {{'qb.binary_linear' op operand #4 must be ranked tensor of 1-bit signless integer values}}
+  %0 = qb.binary_linear %x, %w scale(%s) bias(%s) block_mask(%m) {in_features = 100} : (tensor<4x2xi64>, tensor<8x2xi64>, tensor<8xf32>, tensor<8xf32>, tensor<1x2xi8>) -> tensor<4x8xf32>
+  return
+}
+
+// -----
+
 func.func @case45(%x: tensor<8x64xf32>) {
   // expected-error @+1 {{'qb.split_heads' op input must be 3-D [batch, seq, hidden], got rank 2}}
   %0 = qb.split_heads %x {num_heads = 4} : tensor<8x64xf32> -> tensor<1x4x8x16xf32>

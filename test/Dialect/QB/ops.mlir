@@ -97,6 +97,20 @@ func.func @bitpack_binary_linear(%x: tensor<?x?x100xf32>, %w: tensor<32x2xi64>,
   return %0, %1 : tensor<?x?x32xf32>, tensor<?x?x32xf32>
 }
 
+// CHECK-LABEL: func.func @block_sparse_binary_linear
+func.func @block_sparse_binary_linear(%p: tensor<?x?x2xi64>, %w: tensor<40x2xi64>,
+                                      %s: tensor<40xf32>, %b: tensor<40xf32>,
+                                      %m: tensor<2x2xi1>)
+    -> (tensor<?x?x40xf32>, tensor<?x?x40xf32>) {
+  // CHECK: qb.binary_linear %{{.*}}, %{{.*}} scale(%{{.*}}) bias(%{{.*}}) block_mask(%{{.*}}) {in_features = 100 : i64} : (tensor<?x?x2xi64>, tensor<40x2xi64>, tensor<40xf32>, tensor<40xf32>, tensor<2x2xi1>) -> tensor<?x?x40xf32>
+  %0 = qb.binary_linear %p, %w scale(%s) bias(%b) block_mask(%m) {in_features = 100}
+      : (tensor<?x?x2xi64>, tensor<40x2xi64>, tensor<40xf32>, tensor<40xf32>, tensor<2x2xi1>) -> tensor<?x?x40xf32>
+  // CHECK: qb.binary_linear %{{.*}}, %{{.*}} scale(%{{.*}}) block_mask(%{{.*}}) {in_features = 100 : i64} : (tensor<?x?x2xi64>, tensor<40x2xi64>, tensor<40xf32>, tensor<2x2xi1>) -> tensor<?x?x40xf32>
+  %1 = qb.binary_linear %p, %w scale(%s) block_mask(%m) {in_features = 100}
+      : (tensor<?x?x2xi64>, tensor<40x2xi64>, tensor<40xf32>, tensor<2x2xi1>) -> tensor<?x?x40xf32>
+  return %0, %1 : tensor<?x?x40xf32>, tensor<?x?x40xf32>
+}
+
 // CHECK-LABEL: func.func @unfused_attention
 func.func @unfused_attention(%q: tensor<?x?x64xf32>, %k: tensor<?x?x64xf32>,
                              %v: tensor<?x?x64xf32>, %mask: tensor<?x?xi32>) -> tensor<?x?x64xf32> {
