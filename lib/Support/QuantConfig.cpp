@@ -266,13 +266,22 @@ public:
   /// Block-sparse codes (BlockSparse.h): the mask U8 [block rows, mask row
   /// bytes], the codes I8 [its set bits, block rows, block cols], zero past
   /// the matrix.
-  Error requireBlockSparse(const std::string &name,
-                           const BlockSparsity &sparsity,
-                           const BlockGrid &grid) const {
+  /// The mask of a block-sparse weight, U8 [block rows, mask row bytes].
+  Expected<ByteView> requireBlockMask(const BlockSparsity &sparsity,
+                                      const BlockGrid &grid) const {
     if (Error err = require(sparsity.mask, DType::U8,
                             {grid.blockRowCount(), grid.maskRowBytes()}))
       return err;
-    ByteView mask = weights_.bytes(*weights_.find(sparsity.mask));
+    return weights_.bytes(*weights_.find(sparsity.mask));
+  }
+
+  Error requireBlockSparse(const std::string &name,
+                           const BlockSparsity &sparsity,
+                           const BlockGrid &grid) const {
+    Expected<ByteView> maskBytes = requireBlockMask(sparsity, grid);
+    if (!maskBytes)
+      return maskBytes.error();
+    ByteView mask = *maskBytes;
     int64_t stored = countStoredBlocks(
         reinterpret_cast<const uint8_t *>(mask.data), int64_t(mask.size));
     if (Error err = require(name, DType::I8,
@@ -283,6 +292,33 @@ public:
         reinterpret_cast<const uint8_t *>(mask.data), int64_t(mask.size),
         reinterpret_cast<const int8_t *>(codes.data), int64_t(codes.size),
         grid);
+    if (!problem.empty())
+      return Error::failure(where_ + "block-sparse tensors " + quote(name) +
+                            " and " + quote(sparsity.mask) + ": " + problem);
+    return Error::success();
+  }
+
+  /// Block-sparse 1-bit signs (BlockSparse.h): the mask U8 [block rows,
+  /// mask row bytes], the words I64 [its set bits, 32], zero past the
+  /// matrix.
+  Error requireBlockSparseBinary(const std::string &name,
+                                 const BlockSparsity &sparsity, int64_t rows,
+                                 int64_t cols) const {
+    Expected<ByteView> maskBytes =
+        requireBlockMask(sparsity, binaryBlockGrid(rows, cols));
+    if (!maskBytes)
+      return maskBytes.error();
+    ByteView mask = *maskBytes;
+    int64_t stored = countStoredBlocks(
+        reinterpret_cast<const uint8_t *>(mask.data), int64_t(mask.size));
+    if (Error err = require(name, DType::I64, {stored, kBinaryBlockRows}))
+      return err;
+    ByteView words = weights_.bytes(*weights_.find(name));
+    std::vector<uint64_t> aligned(size_t(words.size) / 8);
+    std::memcpy(aligned.data(), words.data, aligned.size() * 8);
+    std::string problem = checkPackedBinary(
+        reinterpret_cast<const uint8_t *>(mask.data), int64_t(mask.size),
+        aligned.data(), int64_t(aligned.size()), rows, cols);
     if (!problem.empty())
       return Error::failure(where_ + "block-sparse tensors " + quote(name) +
                             " and " + quote(sparsity.mask) + ": " + problem);
@@ -396,6 +432,9 @@ Error checkWeightTensors(const WeightQuant &quant, int64_t rows, int64_t cols,
         return err;
     break;
   case Precision::Binary:
+    if (sparsity)
+      return checker.requireBlockSparseBinary(quant.weight, *sparsity, rows,
+                                              cols);
     if (Error err = checker.require(quant.weight, DType::I64,
                                     {rows, packedWordCount(cols)}))
       return err;
@@ -635,16 +674,26 @@ Error QuantConfig::validate(const std::string &source) const {
                           *linear.inputScale);
     }
     if (linear.sparsity) {
-      // Codes one byte each: int8 and ternary.
-      if (linear.precision != Precision::I8 &&
+      // Codes one byte each (int8 and ternary), or packed signs in blocks
+      // of the binary kernel.
+      bool binary = linear.precision == Precision::Binary;
+      if (!binary && linear.precision != Precision::I8 &&
           linear.precision != Precision::Ternary)
         return Error::failure(at + "field 'sparsity' applies to precisions "
-                                   "'i8' and 'ternary' only, not '" +
+                                   "'i8', 'ternary' and 'binary' only, not '" +
                               std::string(precisionName(linear.precision)) +
                               "'");
       if (linear.sparsity->blockRows <= 0 || linear.sparsity->blockCols <= 0)
         return Error::failure(at + "'sparsity': field 'block' must be two "
                                    "positive integers");
+      if (binary && (linear.sparsity->blockRows != kBinaryBlockRows ||
+                     linear.sparsity->blockCols != kBitsPerPackedWord))
+        return Error::failure(
+            at + "'sparsity': a binary weight's block must be [" +
+            std::to_string(kBinaryBlockRows) + ", " +
+            std::to_string(kBitsPerPackedWord) + "] (the binary kernel's), got [" +
+            std::to_string(linear.sparsity->blockRows) + ", " +
+            std::to_string(linear.sparsity->blockCols) + "]");
       if (linear.sparsity->mask.empty())
         return missingField(at + "'sparsity': ", "mask");
     }

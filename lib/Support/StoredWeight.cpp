@@ -30,6 +30,18 @@ Expected<std::vector<int32_t>> readIntegers(const SafetensorsFile &file,
   return values;
 }
 
+/// A block-sparse weight's mask tensor: U8 [block rows, mask row bytes].
+Expected<ByteView> readBlockMask(const SafetensorsFile &file,
+                                 const std::string &name,
+                                 const BlockGrid &grid,
+                                 const std::string &where) {
+  Expected<const TensorInfo *> mask = file.requireTensor(
+      name, DType::U8, {grid.blockRowCount(), grid.maskRowBytes()});
+  if (!mask)
+    return Error::failure(where + mask.message());
+  return file.bytes(**mask);
+}
+
 } // namespace
 
 float StoredWeight::value(int64_t row, int64_t col) const {
@@ -53,14 +65,12 @@ Expected<StoredWeight> quantbert::readStoredWeight(const SafetensorsFile &file,
     // Block-sparse codes (BlockSparse.h): decoded to the dense matrix.
     BlockGrid grid{rows, cols, quant.sparsity->blockRows,
                    quant.sparsity->blockCols};
-    Expected<const TensorInfo *> mask = file.requireTensor(
-        quant.sparsity->mask, DType::U8,
-        {grid.blockRowCount(), grid.maskRowBytes()});
-    if (!mask)
-      return Error::failure(where + mask.message());
-    ByteView maskBytes = file.bytes(**mask);
-    const auto *maskData = reinterpret_cast<const uint8_t *>(maskBytes.data);
-    int64_t stored = countStoredBlocks(maskData, int64_t(maskBytes.size));
+    Expected<ByteView> maskBytes =
+        readBlockMask(file, quant.sparsity->mask, grid, where);
+    if (!maskBytes)
+      return maskBytes.error();
+    const auto *maskData = reinterpret_cast<const uint8_t *>(maskBytes->data);
+    int64_t stored = countStoredBlocks(maskData, int64_t(maskBytes->size));
     Expected<const TensorInfo *> blocks = file.requireTensor(
         quant.weight, DType::I8, {stored, grid.blockRows, grid.blockCols});
     if (!blocks)
@@ -68,14 +78,38 @@ Expected<StoredWeight> quantbert::readStoredWeight(const SafetensorsFile &file,
     ByteView blockBytes = file.bytes(**blocks);
     const auto *blockData = reinterpret_cast<const int8_t *>(blockBytes.data);
     std::string problem =
-        checkPacked(maskData, int64_t(maskBytes.size), blockData,
+        checkPacked(maskData, int64_t(maskBytes->size), blockData,
                     int64_t(blockBytes.size), grid);
     if (!problem.empty())
       return Error::failure(where + "block-sparse '" + quant.weight + "': " +
                             problem);
     weight.codes = unpackBlocks(maskData, blockData, grid);
   }
-  if (!quant.sparsity || binary) {
+  if (quant.sparsity && binary) {
+    // Block-sparse signs (BlockSparse.h): 0 in the blocks not stored.
+    BlockGrid grid = binaryBlockGrid(rows, cols);
+    Expected<ByteView> maskBytes =
+        readBlockMask(file, quant.sparsity->mask, grid, where);
+    if (!maskBytes)
+      return maskBytes.error();
+    const auto *maskData = reinterpret_cast<const uint8_t *>(maskBytes->data);
+    int64_t stored = countStoredBlocks(maskData, int64_t(maskBytes->size));
+    Expected<const TensorInfo *> blocks = file.requireTensor(
+        quant.weight, DType::I64, {stored, kBinaryBlockRows});
+    if (!blocks)
+      return Error::failure(where + blocks.message());
+    ByteView blockBytes = file.bytes(**blocks);
+    std::vector<uint64_t> words(size_t(blockBytes.size) / 8);
+    std::memcpy(words.data(), blockBytes.data, words.size() * 8);
+    std::string problem =
+        checkPackedBinary(maskData, int64_t(maskBytes->size), words.data(),
+                          int64_t(words.size()), rows, cols);
+    if (!problem.empty())
+      return Error::failure(where + "block-sparse '" + quant.weight + "': " +
+                            problem);
+    weight.codes = unpackBinaryBlocks(maskData, words.data(), rows, cols);
+  }
+  if (!quant.sparsity) {
     Expected<const TensorInfo *> info =
         binary ? file.requireTensor(quant.weight, DType::I64,
                                     {rows, packedWordCount(cols)})

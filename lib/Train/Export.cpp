@@ -42,7 +42,8 @@ Error addF32(SafetensorsWriter &writer, const std::string &name,
 /// With `blockSparse` (linears), int8 and ternary codes whose 16 x 4
 /// block-sparse encoding (BlockSparse.h, the runtime's kernel block) is
 /// smaller than the dense matrix are written in it, the mask as
-/// `<module>.weight_block_mask`.
+/// `<module>.weight_block_mask`; so are 1-bit codes with whole 32 x 64
+/// blocks of zeros (a pruned binary linear), in the binary kernel's blocks.
 Error addQuantizedWeight(SafetensorsWriter &writer, const std::string &module,
                          const QuantizedMatrix &matrix, WeightQuant &quant,
                          bool blockSparse) {
@@ -52,18 +53,38 @@ Error addQuantizedWeight(SafetensorsWriter &writer, const std::string &module,
   quant.weight = module + ".weight";
   if (isBinaryQuantizer(matrix.quantizer)) {
     quant.precision = Precision::Binary;
-    int64_t words = packedWordCount(cols);
-    std::vector<uint64_t> packed(static_cast<size_t>(rows * words));
-    std::vector<float> row(static_cast<size_t>(cols));
-    const int8_t *signs = codes.data_ptr<int8_t>();
-    for (int64_t r = 0; r < rows; ++r) {
-      for (int64_t c = 0; c < cols; ++c)
-        row[c] = signs[r * cols + c];
-      packSignBits(row.data(), cols, packed.data() + r * words);
+    // A pruned 1-bit linear (whole 32 x 64 blocks of 0 codes): only the
+    // block-sparse encoding keeps its zeros.
+    PackedBinaryBlocks sparse;
+    if (blockSparse)
+      sparse = packBinaryBlocks(codes.data_ptr<int8_t>(), rows, cols);
+    BlockGrid grid = binaryBlockGrid(rows, cols);
+    if (blockSparse && sparse.storedBlocks < grid.blockCount()) {
+      quant.sparsity = BlockSparsity{grid.blockRows, grid.blockCols,
+                                     module + ".weight_block_mask"};
+      if (Error err = writer.add(quant.sparsity->mask, DType::U8,
+                                 {grid.blockRowCount(), grid.maskRowBytes()},
+                                 sparse.mask.data(), sparse.mask.size()))
+        return err;
+      if (Error err = writer.add(quant.weight, DType::I64,
+                                 {sparse.storedBlocks, kBinaryBlockRows},
+                                 sparse.words.data(),
+                                 sparse.words.size() * sizeof(uint64_t)))
+        return err;
+    } else {
+      int64_t words = packedWordCount(cols);
+      std::vector<uint64_t> packed(static_cast<size_t>(rows * words));
+      std::vector<float> row(static_cast<size_t>(cols));
+      const int8_t *signs = codes.data_ptr<int8_t>();
+      for (int64_t r = 0; r < rows; ++r) {
+        for (int64_t c = 0; c < cols; ++c)
+          row[c] = signs[r * cols + c];
+        packSignBits(row.data(), cols, packed.data() + r * words);
+      }
+      if (Error err = writer.add(quant.weight, DType::I64, {rows, words},
+                                 packed.data(), packed.size() * sizeof(uint64_t)))
+        return err;
     }
-    if (Error err = writer.add(quant.weight, DType::I64, {rows, words},
-                               packed.data(), packed.size() * sizeof(uint64_t)))
-      return err;
   } else {
     quant.precision =
         matrix.quantizer == Quantizer::Twn ? Precision::Ternary : Precision::I8;

@@ -2,6 +2,8 @@
 
 #include "quantbert/Train/MagnitudePruning.h"
 
+#include "quantbert/Support/BitPacking.h"
+
 #include <cmath>
 #include <cstdlib>
 
@@ -131,27 +133,33 @@ MagnitudePruner::create(torch::nn::Module &model,
     if (linear->down)
       return Error::failure("cannot prune " + name +
                    ": it is low-rank factorized (prune before factorizing)");
+    SparsityBlock block = options.block;
     if (const auto &spec = linear->spec()) {
-      // A sign has no zero: 1-bit linears (SensiMix's MP FFNs) stay dense.
-      if (isBinaryQuantizer(spec->weight)) {
+      // Unscaled signs (SensiMix's MP FFNs) are pruned in the binary
+      // kernel's blocks, which they binarize to zeros; BWN's mean scale
+      // would change with the zeros, so those stay dense.
+      if (spec->weight == Quantizer::BinaryMeanScale) {
         skipped.push_back(name);
         continue;
       }
-      if (spec->weight != Quantizer::SymmetricEma &&
-          spec->weight != Quantizer::Twn)
+      if (spec->weight == Quantizer::BinarySign)
+        block = SparsityBlock{kBinaryBlockRows, kBitsPerPackedWord};
+      else if (spec->weight != Quantizer::SymmetricEma &&
+               spec->weight != Quantizer::Twn)
         return Error::failure("cannot prune " + name + ": its " +
                      std::string(quantizerName(spec->weight)) +
                      " weights cannot represent a pruned (zero) weight; "
-                     "magnitude pruning works with float, int8 (symmetric) "
-                     "and ternary weights (1-bit ones are left dense)");
+                     "magnitude pruning works with float, int8 (symmetric), "
+                     "ternary and 1-bit sign weights (binary-mean-scale ones "
+                     "are left dense)");
     }
-    targets.push_back({name, linear->weight, torch::Tensor()});
+    targets.push_back({name, linear->weight, torch::Tensor(), block});
   }
   if (targets.empty())
     return Error::failure(skipped.empty()
                               ? "the model has no encoder linear to prune"
-                              : "every encoder linear is 1-bit: nothing to "
-                                "prune");
+                              : "every encoder linear is binary-mean-scale: "
+                                "nothing to prune");
   MagnitudePruner pruner(options, std::move(targets));
   pruner.skipped_ = std::move(skipped);
   return pruner;
@@ -162,13 +170,23 @@ void MagnitudePruner::afterStep(int64_t step) {
   torch::NoGradGuard noGrad;
   if (target != sparsity_) {
     for (Target &t : targets_)
-      t.mask = magnitudeMask(t.weight, target, options_.block);
+      t.mask = magnitudeMask(t.weight, target, t.block);
     sparsity_ = target;
   }
   if (sparsity_ == 0)
     return;
   for (Target &t : targets_)
     t.weight.mul_(t.mask);
+}
+
+std::vector<std::string> MagnitudePruner::binaryBlockNames() const {
+  std::vector<std::string> names;
+  for (const Target &t : targets_)
+    if (t.block.rows == kBinaryBlockRows && t.block.cols == kBitsPerPackedWord &&
+        !(options_.block.rows == t.block.rows &&
+          options_.block.cols == t.block.cols))
+      names.push_back(t.name);
+  return names;
 }
 
 std::vector<std::string> MagnitudePruner::linearNames() const {

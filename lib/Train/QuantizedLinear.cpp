@@ -88,6 +88,11 @@ QuantizedMatrix quantizeMatrix(const torch::Tensor &weight, Quantizer quantizer,
       result.zeroPoint = torch::scalar_tensor(quantized.zeroPoint, torch::kInt32);
     result.offset = quantized.offset;
   }
+  // A pruned 1-bit sign weight: its all-zero 32 x 64 blocks are 0 codes,
+  // as the training forward binarizes them (binaryBlockKeep).
+  if (quantizer == Quantizer::BinarySign)
+    if (torch::Tensor keep = binaryBlockKeep(w); keep.defined())
+      result.codes.mul_(keep.to(torch::kInt8));
   return result;
 }
 
@@ -246,8 +251,12 @@ torch::Tensor QuantLinearImpl::trainingForward(const torch::Tensor &input) {
     w = fakeQuantTwn(weight, spec_->granularity);
     break;
   case Quantizer::BinarySign:
-    if (binarizeWeightsInTraining)
+    if (binarizeWeightsInTraining) {
       w = binarizeSign(weight, Ste::hardtanh());
+      // Pruned blocks (MagnitudePruner) are zeros, not signs.
+      if (torch::Tensor keep = binaryBlockKeep(weight); keep.defined())
+        w = w * keep;
+    }
     break;
   case Quantizer::BinaryMeanScale:
     if (binarizeWeightsInTraining)

@@ -11,6 +11,8 @@
 
 #include "quantbert/Train/Quantizers.h"
 
+#include "quantbert/Support/BitPacking.h"
+
 #include <cmath>
 
 namespace quantbert::train {
@@ -191,6 +193,27 @@ torch::Tensor fakeQuantTwn(const torch::Tensor &w, Granularity granularity,
 torch::Tensor binarizeSign(const torch::Tensor &x, Ste ste) {
   return SignFunction::apply(x, /*meanScale=*/false, /*perRow=*/false,
                              steKind(ste), ste.clip);
+}
+
+torch::Tensor binaryBlockKeep(const torch::Tensor &w) {
+  torch::NoGradGuard noGrad;
+  TORCH_CHECK(w.dim() == 2, "binaryBlockKeep: expected a 2-d weight, got ",
+              w.dim(), " dimensions");
+  int64_t rows = w.size(0), cols = w.size(1);
+  int64_t blockRows = binaryBlockRowCount(rows), words = packedWordCount(cols);
+  torch::Tensor nonzero = torch::constant_pad_nd(
+      w.detach().ne(0).to(torch::kFloat32),
+      {0, words * kBitsPerPackedWord - cols, 0, blockRows * kBinaryBlockRows - rows});
+  torch::Tensor blocks =
+      nonzero.view({blockRows, kBinaryBlockRows, words, kBitsPerPackedWord})
+          .amax({1, 3});
+  if (blocks.min().item<float>() > 0)
+    return {};
+  return blocks.repeat_interleave(kBinaryBlockRows, 0)
+      .repeat_interleave(kBitsPerPackedWord, 1)
+      .slice(0, 0, rows)
+      .slice(1, 0, cols)
+      .to(w.dtype());
 }
 
 torch::Tensor binarizeMeanScale(const torch::Tensor &w, Granularity granularity,

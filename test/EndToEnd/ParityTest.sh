@@ -43,7 +43,14 @@
 #      magnitude pruning to 80% zero 16x4 blocks (finetune --sparsity 0.8),
 #      export, steps 3-5: quant-bert-compile must send every encoder int8
 #      linear to the block-sparse kernel (its summary says how many), which
-#      runs on the packed nonzero blocks.
+#      runs on the packed nonzero blocks;
+#  12. sparse + 1-bit: SensiMix QAT (top layer's FFN 1-bit) with gradual
+#      pruning to half the blocks zero (finetune --recipe sensimix
+#      --sparsity 0.5; at 0.8 this 60-step run ends predicting one class,
+#      which would make the agreement check empty): the 8-bit linears in
+#      16x4 blocks, the 1-bit FFN in the binary kernel's 32x64 blocks, whose
+#      pruned blocks are zeros, not signs; export, steps 3-5: the summary
+#      must count block-sparse binary weight bytes.
 # Why those tolerances: both sides compute the same integer codes, sign bits
 # and scales; what differs is float rounding order (oneDNN's and LibTorch's
 # sums, the online softmax) and the compiler's polynomial exp/erf, all at the
@@ -139,6 +146,12 @@ run sparse-qat "$train" finetune "${common[@]}" --model "$work/float/best" \
   --lr 2e-4 --eval-every 60
 run sparse-export "$train" export --model "$work/sparse-qat/best" \
   --output "$work/sparse-bundle"
+run sparse-sensimix-qat "$train" finetune "${common[@]}" \
+  --model "$work/float/best" --output "$work/sparse-sensimix-qat" \
+  --recipe sensimix --mp-layers 1 --sparsity 0.5 --max-steps 60 --lr 2e-4 \
+  --eval-every 60
+run sparse-sensimix-export "$train" export \
+  --model "$work/sparse-sensimix-qat/best" --output "$work/sparse-sensimix-bundle"
 grep -q '"num_hidden_groups": 1' "$work/shared-ptq/config.json" &&
   grep -q '"embedding_size": 64' "$work/shared-ptq/config.json" ||
   fail "the shared bundle's config.json records no sharing"
@@ -201,3 +214,10 @@ checkParity modules "$work/modules-bundle" "layer 0: attention binary ffn i8"
 checkParity sparse-q8bert "$work/sparse-bundle" "layer 1: attention i8 ffn i8"
 grep -q "int8 linears (12 block-sparse)" "$work/classify-sparse-q8bert.log" ||
   fail "sparse-q8bert: not 12 block-sparse linears: $(cat "$work/classify-sparse-q8bert.log")"
+# Layer 1's two FFN linears 1-bit block-sparse, the other 10 int8 ones
+# block-sparse.
+checkParity sparse-sensimix "$work/sparse-sensimix-bundle" \
+  "layer 0: attention i8 ffn i8.*|layer 1: attention i8 ffn binary"
+grep -q "int8 linears (10 block-sparse)" "$work/classify-sparse-sensimix.log" &&
+  grep -q "binary-block-sparse" "$work/classify-sparse-sensimix.log" ||
+  fail "sparse-sensimix: not 10 block-sparse int8 linears and block-sparse binary ones: $(cat "$work/classify-sparse-sensimix.log")"

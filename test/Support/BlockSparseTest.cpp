@@ -3,7 +3,8 @@
 // packBlocks / unpackBlocks round trips on matrices around the block sizes,
 // the mask bits and block order against a hand-made example, zero-block
 // counting, and checkPacked's rejections; then the bundle's block-sparse
-// codes (quant.json "sparsity") through QuantConfig and readStoredWeight.
+// codes (quant.json "sparsity") through QuantConfig and readStoredWeight;
+// the same for 1-bit signs in the binary kernel's 32 x 64 blocks.
 //
 //===----------------------------------------------------------------------===//
 
@@ -153,14 +154,121 @@ TEST(BlockSparseTest, BundleCodesDecodeToTheDenseMatrix) {
                 std::to_string(packed.storedBlocks + 1) + ", 16, 4]");
 }
 
+/// 1-bit codes (+-1) of a rows x cols matrix with about `zeroShare` of its
+/// 32 x 64 blocks pruned (0).
+std::vector<int8_t> prunedSigns(std::mt19937 &rng, int64_t rows, int64_t cols,
+                                double zeroShare) {
+  std::bernoulli_distribution negative(0.5);
+  BlockGrid grid = binaryBlockGrid(rows, cols);
+  std::vector<int8_t> codes = prunedMatrix(rng, grid, zeroShare);
+  std::vector<int8_t> block(grid.blockSize());
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t c = 0; c < cols; ++c)
+      // Every code of a kept block is a sign (prunedMatrix's single zeros
+      // too); pruned blocks stay 0.
+      if (grid.readBlock(codes.data(), r / grid.blockRows, c / grid.blockCols,
+                         block.data()))
+        codes[r * cols + c] = negative(rng) ? -1 : 1;
+  return codes;
+}
+
+TEST(BlockSparseTest, BinaryBlocksRoundTripAndCheck) {
+  std::mt19937 rng(3);
+  for (auto [rows, cols] : {std::pair<int64_t, int64_t>{1, 1}, {31, 65},
+                            {33, 64}, {64, 130}, {100, 768}}) {
+    for (double share : {0.0, 0.5, 0.9, 1.0}) {
+      std::vector<int8_t> codes = prunedSigns(rng, rows, cols, share);
+      PackedBinaryBlocks packed = packBinaryBlocks(codes.data(), rows, cols);
+      BlockGrid grid = binaryBlockGrid(rows, cols);
+      EXPECT_EQ(packed.storedBlocks,
+                grid.blockCount() - countZeroBlocks(codes.data(), grid));
+      ASSERT_EQ(int64_t(packed.words.size()),
+                packed.storedBlocks * kBinaryBlockRows);
+      EXPECT_EQ(checkPackedBinary(packed.mask.data(), int64_t(packed.mask.size()),
+                                  packed.words.data(),
+                                  int64_t(packed.words.size()), rows, cols),
+                "");
+      EXPECT_EQ(unpackBinaryBlocks(packed.mask.data(), packed.words.data(),
+                                   rows, cols),
+                codes)
+          << rows << " x " << cols << " at " << share;
+    }
+  }
+  // 40 x 100: two block rows of two words; every block stored.
+  std::vector<int8_t> codes(40 * 100, 1);
+  PackedBinaryBlocks packed = packBinaryBlocks(codes.data(), 40, 100);
+  ASSERT_EQ(packed.storedBlocks, 4);
+  auto problem = [&](std::vector<uint8_t> mask, std::vector<uint64_t> words) {
+    return checkPackedBinary(mask.data(), int64_t(mask.size()), words.data(),
+                             int64_t(words.size()), 40, 100);
+  };
+  EXPECT_EQ(problem({0x07, 0x03}, packed.words),
+            "mask row 0 sets bits past block column 1");
+  EXPECT_EQ(problem(packed.mask, {packed.words.begin(), packed.words.end() - 32}),
+            "blocks hold 96 values, the mask's 4 blocks need 128");
+  std::vector<uint64_t> padded = packed.words;
+  padded[32] = uint64_t{1} << 40; // block 1 (inputs 64..99): bit of input 104
+  EXPECT_EQ(problem(packed.mask, padded),
+            "stored block 1 has sign bits past input 99");
+  std::vector<uint64_t> pastRows = packed.words;
+  pastRows[2 * 32 + 8] = 1; // block 2's row 40 is past the matrix
+  EXPECT_EQ(problem(packed.mask, pastRows),
+            "stored block 2 has a nonzero value outside the matrix");
+}
+
+TEST(BlockSparseTest, BundleSignsDecodeWithZeroBlocks) {
+  std::mt19937 rng(5);
+  std::vector<int8_t> codes = prunedSigns(rng, 40, 100, 0.5);
+  PackedBinaryBlocks packed = packBinaryBlocks(codes.data(), 40, 100);
+  SafetensorsWriter writer;
+  ASSERT_FALSE(writer.add("w", DType::I64, {packed.storedBlocks, 32},
+                          packed.words.data(), packed.words.size() * 8));
+  ASSERT_FALSE(writer.add("m", DType::U8, {2, 1}, packed.mask.data(), 2));
+  Expected<SafetensorsFile> file = SafetensorsFile::parse(writer.serialize());
+  ASSERT_TRUE(file) << file.message();
+  QuantConfig config = sparseConfig();
+  LinearQuant &linear = config.linears["dense"];
+  linear.precision = Precision::Binary;
+  linear.quantizer = Quantizer::BinarySign;
+  linear.scale.clear();
+  linear.inFeatures = 100;
+  linear.outFeatures = 40;
+  linear.sparsity = BlockSparsity{32, 64, "m"};
+  ASSERT_FALSE(config.validate()) << config.validate().message();
+  Error err = config.checkTensors(*file);
+  ASSERT_FALSE(err) << err.message();
+  Expected<StoredWeight> weight = readStoredWeight(*file, linear, 40, 100, "x: ");
+  ASSERT_TRUE(weight) << weight.message();
+  EXPECT_EQ(weight->codes, codes);
+
+  // Words for one block fewer than the mask names.
+  SafetensorsWriter bad;
+  ASSERT_FALSE(bad.add("w", DType::I64, {packed.storedBlocks - 1, 32},
+                       packed.words.data(), (packed.words.size() - 32) * 8));
+  ASSERT_FALSE(bad.add("m", DType::U8, {2, 1}, packed.mask.data(), 2));
+  Expected<SafetensorsFile> badFile = SafetensorsFile::parse(bad.serialize());
+  ASSERT_TRUE(badFile) << badFile.message();
+  EXPECT_EQ(config.checkTensors(*badFile).message(),
+            "quant.json: linears['dense']: tensor 'w' has shape [" +
+                std::to_string(packed.storedBlocks - 1) + ", 32], expected [" +
+                std::to_string(packed.storedBlocks) + ", 32]");
+}
+
 TEST(BlockSparseTest, QuantJsonRejectsMisplacedSparsity) {
   std::string at = "quant.json: linears['dense']: ";
   QuantConfig binary = sparseConfig();
   binary.linears["dense"].precision = Precision::Binary;
   binary.linears["dense"].quantizer = Quantizer::BinaryMeanScale;
   EXPECT_EQ(binary.validate().message(),
-            at + "field 'sparsity' applies to precisions 'i8' and 'ternary' "
-                 "only, not 'binary'");
+            at + "'sparsity': a binary weight's block must be [32, 64] (the "
+                 "binary kernel's), got [16, 4]");
+  QuantConfig floats = sparseConfig();
+  floats.linears["dense"].precision = Precision::F32;
+  floats.linears["dense"].quantizer.reset();
+  floats.linears["dense"].scale.clear();
+  EXPECT_EQ(floats.validate().message(),
+            at + "field 'sparsity' applies to precisions 'i8', 'ternary' and "
+                 "'binary' only, not 'f32'");
   std::string text = sparseConfig().toJson();
   auto errorOf = [&](const std::string &from, const std::string &to) {
     std::string edited = text;

@@ -220,7 +220,8 @@ TEST(MagnitudePruningTest, RejectsWhatCannotBePruned) {
   binary->bert->encoder->layer[1]->as<BertLayer>()->intermediate->dense->setSpec(
       LinearQuantSpec{Quantizer::BinaryMeanScale, Granularity::PerRow,
                       InputQuant::Sign});
-  // A 1-bit linear is left dense (a sign has no zero); the rest prune.
+  // A BWN linear is left dense (its mean scale would count the zeros); the
+  // rest prune.
   Expected<MagnitudePruner> mixed =
       MagnitudePruner::create(*binary, schedule(0.5, 0, 1, 1));
   ASSERT_TRUE(mixed) << mixed.message();
@@ -234,6 +235,31 @@ TEST(MagnitudePruningTest, RejectsWhatCannotBePruned) {
                               ->as<BertLayer>()->output->dense->weight,
                           {1, 1}),
             0.5);
+
+  // A 1-bit sign linear prunes in the binary kernel's 32 x 64 blocks,
+  // whatever the block option, and its pruned blocks binarize to zeros.
+  BertForSequenceClassification signs = tinyModel(3);
+  auto &signFfn =
+      signs->bert->encoder->layer[1]->as<BertLayer>()->intermediate->dense;
+  signFfn->setSpec(LinearQuantSpec{Quantizer::BinarySign, Granularity::PerTensor,
+                                   InputQuant::Sign});
+  ASSERT_EQ(signFfn->weight.size(0), 64);
+  Expected<MagnitudePruner> signPruner =
+      MagnitudePruner::create(*signs, schedule(0.5, 0, 1, 1));
+  ASSERT_TRUE(signPruner) << signPruner.message();
+  EXPECT_TRUE(signPruner->skippedNames().empty());
+  EXPECT_EQ(signPruner->binaryBlockNames(),
+            (std::vector<std::string>{"bert.encoder.layer.1.intermediate.dense"}));
+  signPruner->afterStep(1);
+  EXPECT_EQ(blockSparsity(signFfn->weight, {32, 64}), 0.5);
+  torch::Tensor keep = binaryBlockKeep(signFfn->weight);
+  ASSERT_TRUE(keep.defined());
+  EXPECT_EQ(keep.sum().item<double>(), 32.0 * signFfn->weight.size(1));
+  QuantizedMatrix codes = quantizeMatrix(signFfn->weight, Quantizer::BinarySign,
+                                         Granularity::PerTensor);
+  EXPECT_TRUE(torch::equal(codes.codes.ne(0).to(torch::kFloat32),
+                           keep.to(torch::kFloat32)));
+  EXPECT_FALSE(binaryBlockKeep(torch::ones({64, 32})).defined());
 
   BertForSequenceClassification asymmetric = tinyModel(3);
   asymmetric->bert->encoder->layer[0]->as<BertLayer>()->output->dense->setSpec(

@@ -578,9 +578,10 @@ struct QatRun {
   std::unique_ptr<QatTask> task;
 };
 
-QatRun makeQatRun(const std::string &recipe, uint64_t seed) {
+QatRun makeQatRun(const std::string &recipe, uint64_t seed,
+                  BertConfig config = tinyConfig(2)) {
   QatRun run;
-  run.config = tinyConfig(2);
+  run.config = config;
   torch::manual_seed(seed);
   run.model = BertForSequenceClassification(run.config);
   initBertWeights(*run.model);
@@ -682,25 +683,34 @@ INSTANTIATE_TEST_SUITE_P(Recipes, RecipeExportTest,
 // blocks and a mask, smaller than the dense codes), the pooler and
 // classifier dense, and reimports to the trained model's logits bit for
 // bit (readStoredWeight decodes the blocks).
-TEST(RecipeTest, PrunedBundleIsBlockSparseAndReimportsExactly) {
-  torch::set_num_threads(1);
-  std::string dir = scratchDir("pruned-bundle");
-  QatRun run = makeQatRun("q8bert", 6);
+/// QAT of `run` with gradual magnitude pruning to `sparsity` (steps 1-4;
+/// no encoder linear left dense), then export of its final model to
+/// `bundle`.
+void pruneTrainAndExport(QatRun &run, const std::string &dir, double sparsity,
+                         const std::string &bundle) {
   MagnitudePruningOptions pruning;
-  pruning.finalSparsity = 0.75;
+  pruning.finalSparsity = sparsity;
   pruning.beginStep = 1;
   pruning.endStep = 4;
   pruning.updateEvery = 1;
   Expected<MagnitudePruner> pruner =
       MagnitudePruner::create(*run.model, pruning);
   ASSERT_TRUE(pruner) << pruner.message();
+  EXPECT_TRUE(pruner->skippedNames().empty());
   TrainOptions options = qatOptions(dir);
   options.onStep = [&](const StepReport &report) {
     pruner->afterStep(report.step);
   };
   ASSERT_TRUE(runTraining(*run.task, options));
-  std::string bundle = dir + "/bundle";
   ASSERT_FALSE(exportBundle(dir + "/final", bundle));
+}
+
+TEST(RecipeTest, PrunedBundleIsBlockSparseAndReimportsExactly) {
+  torch::set_num_threads(1);
+  std::string dir = scratchDir("pruned-bundle");
+  QatRun run = makeQatRun("q8bert", 6);
+  std::string bundle = dir + "/bundle";
+  ASSERT_NO_FATAL_FAILURE(pruneTrainAndExport(run, dir, 0.75, bundle));
 
   Expected<QuantConfig> quant = QuantConfig::load(bundle + "/quant.json");
   ASSERT_TRUE(quant) << quant.message();
@@ -728,6 +738,58 @@ TEST(RecipeTest, PrunedBundleIsBlockSparseAndReimportsExactly) {
         << name;
   }
   EXPECT_EQ(sparse, 12);
+
+  Expected<LoadedModel> reimported = loadModelForEval(bundle);
+  ASSERT_TRUE(reimported) << reimported.message();
+  TextDataset test = sentimentData(40);
+  EXPECT_TRUE(torch::equal(logitsOf(reimported->model, test),
+                           logitsOf(run.model, test)));
+  std::filesystem::remove_all(dir);
+}
+
+// SensiMix pruned: the 1-bit FFN linears in the binary kernel's 32 x 64
+// blocks (their pruned blocks binarize to zeros), the 8-bit ones in 16 x 4;
+// the bundle keeps both block-sparse and reimports to the same logits.
+TEST(RecipeTest, PrunedSensimixBundleKeepsBinaryBlocks) {
+  torch::set_num_threads(1);
+  std::string dir = scratchDir("pruned-sensimix");
+  BertConfig config = tinyConfig(2);
+  config.hiddenSize = 64;
+  config.intermediateSize = 128;
+  QatRun run = makeQatRun("sensimix", 8, config);
+  std::string bundle = dir + "/bundle";
+  ASSERT_NO_FATAL_FAILURE(pruneTrainAndExport(run, dir, 0.5, bundle));
+
+  Expected<QuantConfig> quant = QuantConfig::load(bundle + "/quant.json");
+  ASSERT_TRUE(quant) << quant.message();
+  Expected<SafetensorsFile> weights =
+      SafetensorsFile::open(bundle + "/model.safetensors");
+  ASSERT_TRUE(weights) << weights.message();
+  Error err = quant->checkTensors(*weights);
+  EXPECT_FALSE(err) << err.message();
+  int64_t binary = 0;
+  for (const auto &[name, linear] : quant->linears) {
+    if (name.rfind("bert.encoder.", 0) != 0)
+      continue;
+    ASSERT_TRUE(linear.sparsity) << name;
+    const TensorInfo *stored = weights->find(linear.weight);
+    ASSERT_TRUE(stored);
+    if (linear.precision != Precision::Binary) {
+      EXPECT_EQ(linear.sparsity->blockRows, 16) << name;
+      continue;
+    }
+    ++binary;
+    EXPECT_EQ(linear.sparsity->blockRows, 32) << name;
+    EXPECT_EQ(linear.sparsity->blockCols, 64) << name;
+    // Half of the 32 x 64 blocks pruned: the other half stored, one word
+    // per block row.
+    int64_t blocks =
+        ((linear.outFeatures + 31) / 32) * ((linear.inFeatures + 63) / 64);
+    EXPECT_EQ(stored->shape,
+              (std::vector<int64_t>{blocks - std::llround(0.5 * blocks), 32}))
+        << name;
+  }
+  EXPECT_EQ(binary, 2); // layer 1's FFN: the top layer is SensiMix's MP one
 
   Expected<LoadedModel> reimported = loadModelForEval(bundle);
   ASSERT_TRUE(reimported) << reimported.message();

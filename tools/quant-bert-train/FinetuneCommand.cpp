@@ -10,6 +10,7 @@
 
 #include "Driver.h"
 
+#include "quantbert/Support/BitPacking.h"
 #include "quantbert/Support/FileIO.h"
 #include "quantbert/Train/Checkpoint.h"
 #include "quantbert/Train/Distillation.h"
@@ -452,8 +453,17 @@ void runFinetune(const FinetuneOptions &o, const CLI::App &command) {
                 << schedule.beginStep << "-" << schedule.endStep
                 << ", masks updated every " << schedule.updateEvery
                 << " steps\n";
+      if (std::vector<std::string> binary = pruner->binaryBlockNames();
+          !binary.empty()) {
+        std::cerr << "finetune: 1-bit linears in " << kBinaryBlockRows << "x"
+                  << kBitsPerPackedWord << " blocks (the binary kernel's):";
+        for (const std::string &name : binary)
+          std::cerr << " " << name;
+        std::cerr << "\n";
+      }
       if (!pruner->skippedNames().empty()) {
-        std::cerr << "finetune: left dense (1-bit weights cannot be zero):";
+        std::cerr << "finetune: left dense (binary-mean-scale weights, "
+                     "whose scale would count the zeros):";
         for (const std::string &name : pruner->skippedNames())
           std::cerr << " " << name;
         std::cerr << "\n";

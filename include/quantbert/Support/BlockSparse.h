@@ -24,6 +24,8 @@
 #ifndef QUANTBERT_SUPPORT_BLOCKSPARSE_H
 #define QUANTBERT_SUPPORT_BLOCKSPARSE_H
 
+#include "quantbert/Support/BitPacking.h"
+
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -172,6 +174,103 @@ std::vector<T> unpackBlocks(const uint8_t *mask, const T *blocks,
         }
     }
   return dense;
+}
+
+/// Block-sparse 1-bit weights. The codes (+-1, 0 in pruned blocks) are cut
+/// into blocks of kBinaryBlockRows rows x 64 columns (one packed word,
+/// BitPacking.h); the mask is binaryBlockGrid's as above, and a stored
+/// block is its 32 rows' packed words (rows past the matrix 0, padding bits
+/// 0): I64 [stored, 32]. A stored block holds no zero code (a sign cannot
+/// be 0); pruned blocks are all zero.
+inline BlockGrid binaryBlockGrid(int64_t rows, int64_t cols) {
+  return BlockGrid{rows, cols, kBinaryBlockRows, kBitsPerPackedWord};
+}
+
+/// A 1-bit matrix in the block-sparse encoding.
+struct PackedBinaryBlocks {
+  std::vector<uint8_t> mask;
+  std::vector<uint64_t> words; // [storedBlocks, kBinaryBlockRows]
+  int64_t storedBlocks = 0;
+};
+
+/// Encodes the codes `codes` (row-major rows x cols, each -1, 0 or +1): the
+/// blocks with a nonzero code are stored, their signs packed.
+inline PackedBinaryBlocks packBinaryBlocks(const int8_t *codes, int64_t rows,
+                                           int64_t cols) {
+  BlockGrid grid = binaryBlockGrid(rows, cols);
+  PackedBinaryBlocks packed;
+  packed.mask.assign(grid.maskBytes(), 0);
+  std::vector<int8_t> block(grid.blockSize());
+  for (int64_t s = 0; s < grid.blockRowCount(); ++s)
+    for (int64_t b = 0; b < grid.blockColumnCount(); ++b) {
+      if (!grid.readBlock(codes, s, b, block.data()))
+        continue;
+      packed.mask[s * grid.maskRowBytes() + b / 8] |= uint8_t(1u << (b % 8));
+      int64_t inputs = packedWordBits(cols, b);
+      for (int64_t r = 0; r < kBinaryBlockRows; ++r) {
+        uint64_t word = 0;
+        if (s * kBinaryBlockRows + r < rows)
+          for (int64_t c = 0; c < inputs; ++c)
+            if (block[r * kBitsPerPackedWord + c] <= 0)
+              word |= uint64_t{1} << c;
+        packed.words.push_back(word);
+      }
+      ++packed.storedBlocks;
+    }
+  return packed;
+}
+
+/// Checks a 1-bit encoding (mask as checkPacked, `wordCount` = stored
+/// blocks x 32, zero rows past the matrix and zero padding bits); an empty
+/// string when it is consistent, else what is wrong.
+inline std::string checkPackedBinary(const uint8_t *mask, int64_t maskBytes,
+                                     const uint64_t *words, int64_t wordCount,
+                                     int64_t rows, int64_t cols) {
+  BlockGrid grid = binaryBlockGrid(rows, cols);
+  // The mask rules of checkPacked, with a block of kBinaryBlockRows words.
+  BlockGrid wordGrid{rows, grid.blockColumnCount(), kBinaryBlockRows, 1};
+  std::string problem =
+      checkPacked(mask, maskBytes, words, wordCount, wordGrid);
+  if (!problem.empty())
+    return problem;
+  int64_t index = 0;
+  for (int64_t s = 0; s < grid.blockRowCount(); ++s)
+    for (int64_t b = 0; b < grid.blockColumnCount(); ++b) {
+      if (!grid.isStored(mask, s, b))
+        continue;
+      int64_t inputs = packedWordBits(cols, b);
+      const uint64_t *block = words + index++ * kBinaryBlockRows;
+      for (int64_t r = 0; r < kBinaryBlockRows; ++r)
+        if (inputs < kBitsPerPackedWord && (block[r] >> inputs) != 0)
+          return "stored block " + std::to_string(index - 1) +
+                 " has sign bits past input " + std::to_string(cols - 1);
+    }
+  return "";
+}
+
+/// Decodes a consistent 1-bit encoding into row-major codes (+-1 in stored
+/// blocks, 0 elsewhere).
+inline std::vector<int8_t> unpackBinaryBlocks(const uint8_t *mask,
+                                              const uint64_t *words,
+                                              int64_t rows, int64_t cols) {
+  BlockGrid grid = binaryBlockGrid(rows, cols);
+  std::vector<int8_t> codes(rows * cols, 0);
+  int64_t index = 0;
+  for (int64_t s = 0; s < grid.blockRowCount(); ++s)
+    for (int64_t b = 0; b < grid.blockColumnCount(); ++b) {
+      if (!grid.isStored(mask, s, b))
+        continue;
+      const uint64_t *block = words + index++ * kBinaryBlockRows;
+      for (int64_t r = 0; r < kBinaryBlockRows; ++r) {
+        int64_t row = s * kBinaryBlockRows + r;
+        if (row >= rows)
+          break;
+        for (int64_t c = 0; c < packedWordBits(cols, b); ++c)
+          codes[row * cols + b * kBitsPerPackedWord + c] =
+              block[r] >> c & 1 ? -1 : 1;
+      }
+    }
+  return codes;
 }
 
 } // namespace quantbert

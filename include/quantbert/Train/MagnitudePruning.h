@@ -15,8 +15,12 @@
 //
 // The default block, 16 output channels x 4 inputs, is the block the
 // runtime's block-sparse int8 linear skips (qbrt_sparse_int8_linear_*).
-// Quantization keeps the zeros: the int8 and ternary quantizers map 0 to 0;
-// the binary ones cannot represent it, so pruning refuses binary specs.
+// Quantization keeps the zeros: the int8 and ternary quantizers map 0 to 0.
+// A sign has no zero, so 1-bit sign linears (SensiMix) are pruned in the
+// binary kernel's blocks, 32 output channels x 64 inputs, whatever the
+// block option: a whole block of zeros binarizes to zeros (Quantizers.h,
+// qb.binary_linear's block_mask). BWN's binary-mean-scale linears stay
+// dense (their scale would count the zeros).
 //
 // Stateless across resumes: the masks are not saved, the pruner recomputes
 // them from the weights at the scheduled sparsity, and a pruned weight is
@@ -85,9 +89,10 @@ double blockSparsity(const torch::Tensor &weight, SparsityBlock block);
 /// pooler, classifier and embeddings stay dense).
 class MagnitudePruner {
 public:
-  /// Encoder linears with a 1-bit spec are left dense (skippedNames()): a
-  /// sign cannot be zero. Errors: invalid options, no encoder linear to
-  /// prune, a factorized linear or one with an asymmetric-index spec.
+  /// Encoder linears with a binary-mean-scale spec are left dense
+  /// (skippedNames()); binary-sign ones are pruned in 32 x 64 blocks.
+  /// Errors: invalid options, no encoder linear to prune, a factorized
+  /// linear or one with an asymmetric-index spec.
   static Expected<MagnitudePruner> create(torch::nn::Module &model,
                                           MagnitudePruningOptions options);
 
@@ -98,7 +103,11 @@ public:
 
   /// The names of the pruned linears, in model order.
   std::vector<std::string> linearNames() const;
-  /// The encoder linears left dense because their weights are 1-bit.
+  /// Those pruned in the binary kernel's 32 x 64 blocks (1-bit sign
+  /// weights) rather than the options' block.
+  std::vector<std::string> binaryBlockNames() const;
+  /// The encoder linears left dense because their weights are BWN's
+  /// binary-mean-scale.
   const std::vector<std::string> &skippedNames() const { return skipped_; }
   /// The masks' current target sparsity.
   double sparsity() const { return sparsity_; }
@@ -109,6 +118,7 @@ private:
     std::string name;
     torch::Tensor weight;
     torch::Tensor mask;
+    SparsityBlock block;
   };
   MagnitudePruner(MagnitudePruningOptions options, std::vector<Target> targets)
       : options_(options), targets_(std::move(targets)) {}

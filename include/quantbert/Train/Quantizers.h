@@ -104,6 +104,13 @@ torch::Tensor fakeQuantTwn(const torch::Tensor &w, Granularity granularity,
 /// the hardtanh STE, its binarized FFN inputs the identity.
 torch::Tensor binarizeSign(const torch::Tensor &x, Ste ste);
 
+/// A pruned 1-bit weight's kept values: 1 in the blocks of 32 rows x 64
+/// columns (qb.binary_linear's block_mask) that hold a nonzero value, 0 in
+/// the all-zero ones, `w`'s shape and dtype; undefined when no block is all
+/// zero (a dense weight). Binarizing a pruned weight multiplies the signs by
+/// it, so its zero blocks stay zeros (MagnitudePruner, export, compiler).
+torch::Tensor binaryBlockKeep(const torch::Tensor &w);
+
 /// BWN: mean|W| * sign(W), the mean per tensor or per row
 /// (binaryMeanScale; an all-zero tensor or row gets scale 1).
 torch::Tensor binarizeMeanScale(const torch::Tensor &w, Granularity granularity,
