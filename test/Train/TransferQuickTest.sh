@@ -18,7 +18,7 @@ mkdir -p "$work"
 "$source/scripts/pretrain-base" --quick --build "$build" --output "$work/base" \
   2> "$work/pretrain.log"
 for f in mlm/final/model.safetensors mlm/best/model.safetensors \
-         mlm-loss.csv provenance.json; do
+         mlm-loss.csv provenance.json pretrain.svg; do
   [[ -s $work/base/$f ]] || { echo "error: pretrain-base did not write $f"; exit 1; }
 done
 python3 - "$work/base/provenance.json" <<'PY'
